@@ -1,0 +1,117 @@
+import { awscdk, javascript } from 'projen';
+
+// aws-cdk-lib 2.257.0 is the newest release whose cloud assembly integ-runner 2.197.x
+// can read; it is both the development version and the minimum peer.
+const CDK_VERSION = '2.257.0';
+// The aws-cdk CLI on the registry's `latest` tag cannot read current assemblies.
+const CDK_CLI_VERSION = '2.1148.1';
+// ts-node runs the example app, the integ tests and the benchmark from source.
+const TS_NODE = 'ts-node --prefer-ts-exts -P tsconfig.dev.json';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-kms-constructs',
+  description:
+    'AWS CDK constructs for least-privilege, classified, audited and alarmed AWS KMS keys.',
+  author: 'cdk-kms-constructs maintainers',
+  authorAddress: 'maintainers@example.com',
+  repositoryUrl: 'https://github.com/cdk-kms-constructs/cdk-kms-constructs.git',
+  keywords: ['aws', 'cdk', 'kms', 'encryption', 'security', 'compliance', 'cloudtrail'],
+  license: 'Apache-2.0',
+
+  cdkVersion: CDK_VERSION,
+  constructsVersion: '10.5.1',
+  jsiiVersion: '~6.0.0',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  // Bindings for the other jsii languages. They are built and published by the
+  // release workflow on machines that reach those registries; here only JS is packed.
+  publishToPypi: {
+    distName: 'cdk-kms-constructs',
+    module: 'cdk_kms_constructs',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkkmsconstructs',
+    mavenGroupId: 'io.github.cdk-kms-constructs',
+    mavenArtifactId: 'cdk-kms-constructs',
+  },
+  publishToNuget: {
+    dotNetNamespace: 'CdkKmsConstructs',
+    packageId: 'CdkKmsConstructs',
+  },
+  publishToGo: {
+    moduleName: 'github.com/cdk-kms-constructs/cdk-kms-constructs-go',
+  },
+
+  devDeps: [
+    'cdk-nag@^3.0.2',
+    // AGPL: used only by the tests that evaluate synthesized policies, never shipped.
+    '@cloud-copilot/iam-simulate@0.1.173',
+    '@aws-cdk/integ-runner@2.197.10',
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    `aws-cdk@${CDK_CLI_VERSION}`,
+    'fast-check@^4',
+  ],
+
+  // The libraries' own sources are linted and type-checked along with src/ and test/.
+  tsconfigDev: {
+    include: ['integ/**/*.ts', 'example/**/*.ts', 'bench/**/*.ts'],
+  },
+  jestOptions: {
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testTimeout: 60_000,
+    },
+  },
+  gitignore: ['cdk.out/', '*.snapshot/asset.*', 'bench/results/', '.tmp/'],
+  npmIgnoreOptions: { ignorePatterns: ['example/', 'bench/', 'integ/', '.ci/', 'cdk.out/'] },
+  githubOptions: { mergify: false },
+  depsUpgrade: false,
+});
+
+project.eslint?.addLintPattern('integ');
+project.eslint?.addLintPattern('example');
+project.eslint?.addLintPattern('bench');
+
+// Integ snapshots are verified offline on every test run. `integ:update` rewrites them
+// after an intended change; deploying them needs an AWS account.
+const integ = project.addTask('integ', {
+  description: 'Verify the integ test snapshots (no AWS account needed)',
+  exec: 'integ-runner --directory integ --language typescript',
+});
+project.addTask('integ:update', {
+  description: 'Rewrite the integ test snapshots after an intended change',
+  exec: 'integ-runner --directory integ --language typescript --dry-run --update-on-failed',
+});
+project.testTask.spawn(integ);
+
+// The main job: synthesize the example app with the pinned CLI, then summarize it.
+project.addTask('example', {
+  description: 'Synthesize the example app into cdk.out/ and print a summary of its keys',
+  steps: [
+    { exec: `cdk synth --quiet --app "${TS_NODE} example/app.ts" --output cdk.out` },
+    { exec: `${TS_NODE} example/summary.ts cdk.out` },
+  ],
+});
+
+project.addTask('bench', {
+  description: 'Benchmark ClassifiedKey synthesis against plain kms.Key',
+  exec: `${TS_NODE} bench/synth.bench.ts`,
+});
+
+// Only the JS package can be built on machines that reach npm alone; the release
+// workflow packs the other languages.
+project.packageTask.reset();
+project.packageTask.spawn(project.tasks.tryFind('package:js')!);
+
+// After a full build nothing tracked may have changed: API.md, projen's generated
+// files and the integ snapshots must all be committed as the build regenerates them.
+const ci = project.addTask('ci', {
+  description: 'The full check CI runs: compile, lint, test, integ, API.md, JS package',
+});
+ci.spawn(project.buildTask);
+ci.exec('git diff --exit-code --stat', { name: 'generated files are up to date' });
+
+project.synth();
