@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, JsonFile } from 'projen';
 
 // aws-cdk-lib 2.257.0 is the newest release whose cloud assembly integ-runner 2.197.x
 // can read; it is both the development version and the minimum peer.
@@ -6,7 +6,7 @@ const CDK_VERSION = '2.257.0';
 // The aws-cdk CLI on the registry's `latest` tag cannot read current assemblies.
 const CDK_CLI_VERSION = '2.1148.1';
 // ts-node runs the example app, the integ tests and the benchmark from source.
-const TS_NODE = 'ts-node --prefer-ts-exts -P tsconfig.dev.json';
+const TS_NODE = 'ts-node --prefer-ts-exts';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-kms-constructs',
@@ -55,10 +55,6 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-check@^4',
   ],
 
-  // The libraries' own sources are linted and type-checked along with src/ and test/.
-  tsconfigDev: {
-    include: ['integ/**/*.ts', 'example/**/*.ts', 'bench/**/*.ts'],
-  },
   jestOptions: {
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
@@ -71,9 +67,20 @@ const project = new awscdk.AwsCdkConstructLibrary({
   depsUpgrade: false,
 });
 
-project.eslint?.addLintPattern('integ');
-project.eslint?.addLintPattern('example');
-project.eslint?.addLintPattern('bench');
+// The integ tests, the example app and the benchmark are TypeScript apps run with
+// ts-node from source; each folder has its own tsconfig so that ts-node and eslint
+// find one, as test/ does.
+for (const dir of ['integ', 'example', 'bench']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: {
+      extends: '../tsconfig.json',
+      compilerOptions: { noEmit: true, rootDir: '..' },
+      include: ['**/*.ts'],
+      exclude: ['node_modules', '**/*.snapshot/**', 'cdk.out'],
+    },
+  });
+  project.eslint?.addLintPattern(dir);
+}
 
 // Integ snapshots are verified offline on every test run. `integ:update` rewrites them
 // after an intended change; deploying them needs an AWS account.

@@ -1,5 +1,2 @@
-export class Hello {
-  public sayHello() {
-    return 'hello, world!';
-  }
-}
+export { DataClassification } from './classification';
+export { ClassifiedKey, ClassifiedKeyProps } from './classified-key';

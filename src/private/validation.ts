@@ -1,0 +1,162 @@
+import { Duration, Token } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+
+/*
+ * Synth-time checks. Every message is lowercase, names the prop and shows the value
+ * received, so that a mistake is found by `cdk synth` and not by a failed deploy.
+ * Values that are still tokens are skipped: they are only known at deploy time.
+ */
+
+/** AWS's own limit on a key policy document. */
+export const KEY_POLICY_MAX_BYTES = 32 * 1024;
+
+const ALIAS_PATTERN = /^alias\/[a-zA-Z0-9:/_-]+$/;
+const ALIAS_MAX_LENGTH = 256;
+const RESERVED_ALIAS_PREFIX = 'alias/aws/';
+const ORGANIZATION_ID_PATTERN = /^o-[a-z0-9]{10,32}$/;
+const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+const TAG_VALUE_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const TAG_VALUE_MAX_LENGTH = 256;
+const DESCRIPTION_MAX_LENGTH = 8192;
+
+/** Which key usages each key spec supports. */
+const USAGES_BY_SPEC: Record<string, kms.KeyUsage[]> = {
+  [kms.KeySpec.SYMMETRIC_DEFAULT]: [kms.KeyUsage.ENCRYPT_DECRYPT],
+  [kms.KeySpec.RSA_2048]: [kms.KeyUsage.ENCRYPT_DECRYPT, kms.KeyUsage.SIGN_VERIFY],
+  [kms.KeySpec.RSA_3072]: [kms.KeyUsage.ENCRYPT_DECRYPT, kms.KeyUsage.SIGN_VERIFY],
+  [kms.KeySpec.RSA_4096]: [kms.KeyUsage.ENCRYPT_DECRYPT, kms.KeyUsage.SIGN_VERIFY],
+  [kms.KeySpec.ECC_NIST_P256]: [kms.KeyUsage.SIGN_VERIFY, kms.KeyUsage.KEY_AGREEMENT],
+  [kms.KeySpec.ECC_NIST_P384]: [kms.KeyUsage.SIGN_VERIFY, kms.KeyUsage.KEY_AGREEMENT],
+  [kms.KeySpec.ECC_NIST_P521]: [kms.KeyUsage.SIGN_VERIFY, kms.KeyUsage.KEY_AGREEMENT],
+  [kms.KeySpec.ECC_SECG_P256K1]: [kms.KeyUsage.SIGN_VERIFY],
+  [kms.KeySpec.ECC_NIST_EDWARDS25519]: [kms.KeyUsage.SIGN_VERIFY],
+  [kms.KeySpec.HMAC_224]: [kms.KeyUsage.GENERATE_VERIFY_MAC],
+  [kms.KeySpec.HMAC_256]: [kms.KeyUsage.GENERATE_VERIFY_MAC],
+  [kms.KeySpec.HMAC_384]: [kms.KeyUsage.GENERATE_VERIFY_MAC],
+  [kms.KeySpec.HMAC_512]: [kms.KeyUsage.GENERATE_VERIFY_MAC],
+  [kms.KeySpec.SM2]: [kms.KeyUsage.ENCRYPT_DECRYPT, kms.KeyUsage.SIGN_VERIFY, kms.KeyUsage.KEY_AGREEMENT],
+  [kms.KeySpec.ML_DSA_44]: [kms.KeyUsage.SIGN_VERIFY],
+  [kms.KeySpec.ML_DSA_65]: [kms.KeyUsage.SIGN_VERIFY],
+  [kms.KeySpec.ML_DSA_87]: [kms.KeyUsage.SIGN_VERIFY],
+};
+
+/**
+ * The key usage for a spec: the one asked for, checked against the spec, or the
+ * spec's only usage. A spec with several usages (RSA, ECC NIST, SM2) needs one named.
+ */
+export function resolveKeyUsage(spec: kms.KeySpec, usage: kms.KeyUsage | undefined): kms.KeyUsage {
+  const allowed = USAGES_BY_SPEC[spec];
+  if (!allowed) {
+    throw new Error(`keySpec must be one of ${Object.keys(USAGES_BY_SPEC).join(', ')}, got ${spec}`);
+  }
+  if (usage === undefined) {
+    if (allowed.length > 1) {
+      throw new Error(`keyUsage is required for keySpec ${spec} (one of ${allowed.join(', ')}), got undefined`);
+    }
+    return allowed[0];
+  }
+  if (!allowed.includes(usage)) {
+    throw new Error(`keyUsage ${usage} is not valid for keySpec ${spec}: use one of ${allowed.join(', ')}`);
+  }
+  return usage;
+}
+
+export function validateAlias(prop: string, alias: string): void {
+  if (Token.isUnresolved(alias)) return;
+  if (!alias.startsWith('alias/')) {
+    throw new Error(`${prop} must start with "alias/", got "${alias}"`);
+  }
+  if (alias.toLowerCase().startsWith(RESERVED_ALIAS_PREFIX)) {
+    throw new Error(`${prop} must not start with the reserved prefix "${RESERVED_ALIAS_PREFIX}", got "${alias}"`);
+  }
+  if (alias.length > ALIAS_MAX_LENGTH) {
+    throw new Error(`${prop} must be at most ${ALIAS_MAX_LENGTH} characters, got ${alias.length} ("${alias.slice(0, 40)}...")`);
+  }
+  if (!ALIAS_PATTERN.test(alias)) {
+    throw new Error(`${prop} may contain only letters, digits, ":", "/", "_" and "-" after "alias/", got "${alias}"`);
+  }
+}
+
+/** A name for an alias derived from parts that may contain any character. */
+export function deriveAlias(parts: string[]): string {
+  const body = parts
+    .map(p => p.replace(/[^a-zA-Z0-9:_-]/g, '-'))
+    .filter(p => p.length > 0)
+    .join('/');
+  return `alias/${body}`.slice(0, ALIAS_MAX_LENGTH);
+}
+
+export function validateDaysRange(prop: string, value: Duration | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (Token.isUnresolved(value.toString())) return undefined;
+  const days = value.toDays({ integral: false });
+  if (!Number.isInteger(days)) {
+    throw new Error(`${prop} must be a whole number of days, got ${value.toHumanString()}`);
+  }
+  if (days < min || days > max) {
+    throw new Error(`${prop} must be between ${min} and ${max} days, got ${days}`);
+  }
+  return days;
+}
+
+export function validateOrganizationId(organizationId: string | undefined): void {
+  if (organizationId === undefined || Token.isUnresolved(organizationId)) return;
+  if (!ORGANIZATION_ID_PATTERN.test(organizationId)) {
+    throw new Error(`organizationId must look like "o-" followed by 10 to 32 lowercase letters or digits, got "${organizationId}"`);
+  }
+}
+
+export function validateServiceNames(viaServices: string[] | undefined): void {
+  if (viaServices === undefined) return;
+  if (viaServices.length === 0) {
+    throw new Error('viaServices must name at least one service when given, got []');
+  }
+  for (const service of viaServices) {
+    if (Token.isUnresolved(service)) continue;
+    if (!SERVICE_NAME_PATTERN.test(service)) {
+      throw new Error(
+        `viaServices entries must be service names such as "s3" or "dynamodb" (the region is added), got "${service}"`,
+      );
+    }
+  }
+  const duplicate = viaServices.find((s, i) => viaServices.indexOf(s) !== i);
+  if (duplicate !== undefined) {
+    throw new Error(`viaServices must not repeat a service, got "${duplicate}" twice`);
+  }
+}
+
+export function validateContextKeys(keys: string[] | undefined): void {
+  if (keys === undefined) return;
+  if (keys.length === 0) {
+    throw new Error('encryptionContextKeys must name at least one key when given, got []');
+  }
+  for (const key of keys) {
+    if (Token.isUnresolved(key)) continue;
+    if (key.trim().length === 0) {
+      throw new Error(`encryptionContextKeys must not contain an empty key, got ${JSON.stringify(keys)}`);
+    }
+    if (/[\s*?]/.test(key)) {
+      throw new Error(`encryptionContextKeys entries must not contain spaces or wildcards, got "${key}"`);
+    }
+  }
+}
+
+export function validateTagValue(prop: string, value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  if (value.length === 0) {
+    throw new Error(`${prop} must not be empty when given, got ""`);
+  }
+  if (value.length > TAG_VALUE_MAX_LENGTH) {
+    throw new Error(`${prop} must be at most ${TAG_VALUE_MAX_LENGTH} characters as a tag value, got ${value.length}`);
+  }
+  if (!TAG_VALUE_PATTERN.test(value)) {
+    throw new Error(`${prop} may contain only letters, digits, spaces and _ . : / = + - @ as a tag value, got "${value}"`);
+  }
+}
+
+export function validateDescription(description: string | undefined): void {
+  if (description === undefined || Token.isUnresolved(description)) return;
+  if (description.length > DESCRIPTION_MAX_LENGTH) {
+    throw new Error(`description must be at most ${DESCRIPTION_MAX_LENGTH} characters, got ${description.length}`);
+  }
+}

@@ -1,0 +1,497 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { ClassifiedKey, DataClassification } from '../src';
+import { asArray, newStack, onlyResource, statementWithSid } from './support/stack';
+
+const ROTATION_DAYS: Record<DataClassification, number> = {
+  [DataClassification.PUBLIC]: 365,
+  [DataClassification.INTERNAL]: 365,
+  [DataClassification.CONFIDENTIAL]: 180,
+  [DataClassification.RESTRICTED]: 90,
+};
+
+/** The narrowing RESTRICTED keys need, so that each classification synthesizes. */
+function minimalProps(classification: DataClassification) {
+  return classification === DataClassification.RESTRICTED
+    ? { classification, viaServices: ['s3'] }
+    : { classification };
+}
+
+describe('classification defaults', () => {
+  test.each(Object.values(DataClassification))('%s key: rotation, retention, tags and MFA', (classification) => {
+    // GIVEN
+    const stack = newStack();
+    // WHEN
+    new ClassifiedKey(stack, 'Key', minimalProps(classification));
+    // THEN
+    const template = Template.fromStack(stack);
+    template.hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        KeySpec: 'SYMMETRIC_DEFAULT',
+        KeyUsage: 'ENCRYPT_DECRYPT',
+        EnableKeyRotation: true,
+        RotationPeriodInDays: ROTATION_DAYS[classification],
+        PendingWindowInDays: 30,
+        Tags: [{ Key: 'data-classification', Value: classification.toLowerCase() }],
+      }),
+    });
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: `alias/${classification.toLowerCase()}/TestStack/Key`,
+    });
+    // Every taggable resource carries the classification.
+    for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
+      expect(role.Properties.Tags).toEqual([{ Key: 'data-classification', Value: classification.toLowerCase() }]);
+    }
+    const mfaRequired = classification === DataClassification.CONFIDENTIAL || classification === DataClassification.RESTRICTED;
+    const adminTrust = template.toJSON().Resources.KeyAdminRole0808B3A6.Properties.AssumeRolePolicyDocument.Statement[0];
+    expect(adminTrust.Condition).toEqual(mfaRequired ? { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } : undefined);
+  });
+
+  test('owner and compliance scopes are tagged on the key and both roles', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', {
+      classification: DataClassification.CONFIDENTIAL,
+      owner: 'payments-team',
+      complianceScopes: ['pci-dss', 'sox'],
+    });
+    const template = Template.fromStack(stack);
+    const expected = [
+      { Key: 'compliance-scope', Value: 'pci-dss sox' },
+      { Key: 'data-classification', Value: 'confidential' },
+      { Key: 'owner', Value: 'payments-team' },
+    ];
+    const taggable = [
+      ...Object.values(template.findResources('AWS::KMS::Key')),
+      ...Object.values(template.findResources('AWS::IAM::Role')),
+    ];
+    expect(taggable).toHaveLength(3);
+    for (const resource of taggable) expect(resource.Properties.Tags).toEqual(expected);
+  });
+
+  test('removal policy DESTROY is an explicit opt-in', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', {
+      classification: DataClassification.INTERNAL,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    Template.fromStack(stack).hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ PendingWindowInDays: 7 }),
+    });
+  });
+
+  test('rotation can be turned off for INTERNAL keys only', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, enableKeyRotation: false });
+    const key = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key');
+    expect(key.properties.EnableKeyRotation).toBe(false);
+    expect(key.properties.RotationPeriodInDays).toBeUndefined();
+  });
+
+  test('a shorter rotation period than the classification ceiling is kept', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL, rotationPeriod: Duration.days(120) });
+    Template.fromStack(stack).hasResourceProperties('AWS::KMS::Key', { RotationPeriodInDays: 120 });
+  });
+});
+
+describe('separated roles', () => {
+  let template: Template;
+  beforeAll(() => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    template = Template.fromStack(stack);
+  });
+
+  test('creates one admin and one user role with ids that are API', () => {
+    expect(Object.keys(template.findResources('AWS::IAM::Role')).sort()).toEqual([
+      'KeyAdminRole0808B3A6',
+      'KeyUserRole729B5767',
+    ]);
+    expect(Object.keys(template.findResources('AWS::KMS::Key'))).toEqual(['Key961B73FD']);
+    expect(Object.keys(template.findResources('AWS::KMS::Alias'))).toEqual(['KeyAlias910D852D']);
+  });
+
+  test('the admin statement names the admin role and holds no cryptographic action', () => {
+    const admin = statementWithSid(template, 'KeyAdministration');
+    expect(admin.Principal).toEqual({ AWS: { 'Fn::GetAtt': ['KeyAdminRole0808B3A6', 'Arn'] } });
+    expect(asArray(admin.Action)).toContain('kms:PutKeyPolicy');
+    expect(asArray(admin.Action)).not.toEqual(expect.arrayContaining(['kms:Decrypt']));
+    for (const action of asArray<string>(admin.Action)) {
+      expect(action).not.toMatch(/\*|Encrypt|Decrypt|GenerateDataKey|Sign|Verify|Mac|CreateGrant|Import/);
+    }
+  });
+
+  test('the account root may only administer', () => {
+    const guard = statementWithSid(template, 'AccountLockoutGuard');
+    expect(guard.Principal.AWS['Fn::Join'][1]).toContain(':iam::111111111111:root');
+    for (const action of asArray<string>(guard.Action)) {
+      expect(action).not.toMatch(/\*|Encrypt|Decrypt|GenerateDataKey|Sign|Verify|Mac|CreateGrant|Import/);
+    }
+  });
+
+  test('the user statement holds only symmetric cryptography', () => {
+    const usage = statementWithSid(template, 'KeyUsage');
+    expect(usage.Principal).toEqual({ AWS: { 'Fn::GetAtt': ['KeyUserRole729B5767', 'Arn'] } });
+    expect(asArray(usage.Action).sort()).toEqual([
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      'kms:Encrypt',
+      'kms:GenerateDataKey',
+      'kms:GenerateDataKeyPair',
+      'kms:GenerateDataKeyPairWithoutPlaintext',
+      'kms:GenerateDataKeyWithoutPlaintext',
+      'kms:ReEncryptFrom',
+      'kms:ReEncryptTo',
+    ]);
+  });
+
+  test('grants may only be created for AWS resources', () => {
+    const grants = statementWithSid(template, 'GrantsForAwsResources');
+    expect(asArray(grants.Action).sort()).toEqual(['kms:CreateGrant', 'kms:ListGrants', 'kms:RevokeGrant']);
+    expect(grants.Condition).toEqual({ Bool: { 'kms:GrantIsForAWSResource': 'true' } });
+  });
+
+  test('no statement anywhere allows kms:CreateGrant without kms:GrantIsForAWSResource', () => {
+    const key = onlyResource(template, 'AWS::KMS::Key');
+    for (const statement of key.properties.KeyPolicy.Statement) {
+      if (statement.Effect === 'Allow' && asArray(statement.Action).includes('kms:CreateGrant')) {
+        expect(statement.Condition?.Bool?.['kms:GrantIsForAWSResource']).toBe('true');
+      }
+    }
+  });
+
+  test('adopted roles are used as given, and an adopted admin needs MFA in the key policy', () => {
+    const stack = newStack();
+    const adminRole = iam.Role.fromRoleArn(stack, 'Admin', 'arn:aws:iam::111111111111:role/KeyAdmins');
+    const userRole = iam.Role.fromRoleArn(stack, 'User', 'arn:aws:iam::111111111111:role/App');
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.RESTRICTED, adminRole, userRole, viaServices: ['s3'] });
+    const adopted = Template.fromStack(stack);
+    adopted.resourceCountIs('AWS::IAM::Role', 0);
+    const admin = statementWithSid(adopted, 'KeyAdministration');
+    expect(admin.Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/KeyAdmins' });
+    expect(admin.Condition).toEqual({ Bool: { 'aws:MultiFactorAuthPresent': 'true' } });
+    expect(statementWithSid(adopted, 'KeyUsage').Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/App' });
+  });
+});
+
+describe('usage-specific actions', () => {
+  const cases: Array<{ name: string; keySpec: kms.KeySpec; keyUsage?: kms.KeyUsage; actions: string[] }> = [
+    {
+      name: 'RSA encryption',
+      keySpec: kms.KeySpec.RSA_3072,
+      keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT,
+      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GetPublicKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+    },
+    {
+      name: 'signing',
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      actions: ['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign', 'kms:Verify'],
+    },
+    {
+      name: 'HMAC',
+      keySpec: kms.KeySpec.HMAC_256,
+      actions: ['kms:DescribeKey', 'kms:GenerateMac', 'kms:VerifyMac'],
+    },
+    {
+      name: 'key agreement',
+      keySpec: kms.KeySpec.ECC_NIST_P384,
+      keyUsage: kms.KeyUsage.KEY_AGREEMENT,
+      actions: ['kms:DeriveSharedSecret', 'kms:DescribeKey', 'kms:GetPublicKey'],
+    },
+  ];
+
+  test.each(cases)('$name keys give users only their own actions and never rotate', ({ keySpec, keyUsage, actions }) => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, keySpec, keyUsage });
+    const template = Template.fromStack(stack);
+    expect(asArray(statementWithSid(template, 'KeyUsage').Action).sort()).toEqual(actions);
+    const key = onlyResource(template, 'AWS::KMS::Key');
+    expect(key.properties.EnableKeyRotation).toBe(false);
+    expect(key.properties.RotationPeriodInDays).toBeUndefined();
+    expect(asArray(statementWithSid(template, 'KeyAdministration').Action)).not.toContain('kms:EnableKeyRotation');
+  });
+
+  const mismatches: Array<[string, kms.KeySpec, kms.KeyUsage | undefined, (k: ClassifiedKey, r: iam.IRole) => void]> = [
+    ['grantSign on a symmetric key', kms.KeySpec.SYMMETRIC_DEFAULT, undefined, (k, r) => k.grantSign(r)],
+    ['grantVerifyMac on a symmetric key', kms.KeySpec.SYMMETRIC_DEFAULT, undefined, (k, r) => k.grantVerifyMac(r)],
+    ['grantEncrypt on an HMAC key', kms.KeySpec.HMAC_512, undefined, (k, r) => k.grantEncrypt(r)],
+    ['grantDecrypt on a signing key', kms.KeySpec.RSA_2048, kms.KeyUsage.SIGN_VERIFY, (k, r) => k.grantDecrypt(r)],
+    ['grantGenerateMac on an RSA encryption key', kms.KeySpec.RSA_2048, kms.KeyUsage.ENCRYPT_DECRYPT, (k, r) => k.grantGenerateMac(r)],
+    ['grantDeriveSharedSecret on a signing key', kms.KeySpec.ECC_NIST_P256, kms.KeyUsage.SIGN_VERIFY, (k, r) => k.grantDeriveSharedSecret(r)],
+  ];
+  test.each(mismatches)('fails when %s', (_name, keySpec, keyUsage, call) => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, keySpec, keyUsage });
+    const role = new iam.Role(stack, 'Consumer', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => call(key, role)).toThrow(/is not available on a .* key \(keySpec /);
+  });
+
+  test('fails when grant asks for an action of another usage', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const role = new iam.Role(stack, 'Consumer', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => key.grant(role, 'kms:Sign')).toThrow(
+      'grant got "kms:Sign", which a ENCRYPT_DECRYPT key (keySpec SYMMETRIC_DEFAULT) does not support',
+    );
+  });
+
+  test('fails when grant asks for administration', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const role = new iam.Role(stack, 'Consumer', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => key.grant(role, 'kms:*')).toThrow(/grant must not give administrative actions, got "kms:\*" .*use grantAdmin/);
+    expect(() => key.grant(role, 'kms:PutKeyPolicy')).toThrow(/grant must not give administrative actions/);
+  });
+
+  test('grant expands wildcards into explicit actions of the usage', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const role = new iam.Role(stack, 'Consumer', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grant(role, 'kms:ReEncrypt*', 'kms:GenerateDataKey*');
+    const statements = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key').properties.KeyPolicy.Statement;
+    const granted = statements.find((s: any) => JSON.stringify(s.Principal).includes('Consumer'));
+    expect(asArray(granted.Action).sort()).toEqual([
+      'kms:GenerateDataKey',
+      'kms:GenerateDataKeyPair',
+      'kms:GenerateDataKeyPairWithoutPlaintext',
+      'kms:GenerateDataKeyWithoutPlaintext',
+      'kms:ReEncryptFrom',
+      'kms:ReEncryptTo',
+    ]);
+  });
+});
+
+describe('grants reach the key policy', () => {
+  function grantedStatements(stack: Stack, roleId: string): any[] {
+    const key = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key');
+    return key.properties.KeyPolicy.Statement.filter((s: any) =>
+      JSON.stringify(s.Principal ?? {}).includes(`"${roleId}`));
+  }
+
+  test('grantDecrypt adds the grantee to the key policy, not only its identity policy', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantDecrypt(role);
+    const [statement] = grantedStatements(stack, 'Reader');
+    expect(asArray(statement.Action).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom']);
+  });
+
+  test('grantees with the same actions share one statement', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const a = new iam.Role(stack, 'A', { assumedBy: new iam.AccountRootPrincipal() });
+    const b = new iam.Role(stack, 'B', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantDecrypt(a);
+    key.grantDecrypt(b);
+    const statements = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key').properties.KeyPolicy.Statement;
+    const shared = statements.filter((s: any) => !s.Sid);
+    expect(shared).toHaveLength(1);
+    expect(asArray(shared[0].Principal.AWS)).toHaveLength(2);
+  });
+
+  test.each([
+    ['bucket.grantRead', (key: ClassifiedKey, role: iam.IRole) => new s3.Bucket(key.stack, 'Bucket', { encryptionKey: key }).grantRead(role)],
+    ['table.grantReadWriteData', (key: ClassifiedKey, role: iam.IRole) => new dynamodb.Table(key.stack, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: key,
+    }).grantReadWriteData(role)],
+    ['queue.grantSendMessages', (key: ClassifiedKey, role: iam.IRole) => new sqs.Queue(key.stack, 'Queue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+    }).grantSendMessages(role)],
+  ])('%s puts the consumer role in the key policy', (_name, consume) => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const role = new iam.Role(stack, 'Consumer', { assumedBy: new iam.AccountRootPrincipal() });
+    consume(key, role);
+    expect(grantedStatements(stack, 'Consumer').length).toBeGreaterThan(0);
+  });
+
+  test('grantAdmin adds administration without cryptography', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const ops = new iam.Role(stack, 'Ops', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantAdmin(ops);
+    const [statement] = grantedStatements(stack, 'Ops');
+    expect(asArray(statement.Action)).toContain('kms:ScheduleKeyDeletion');
+    expect(asArray(statement.Action)).not.toContain('kms:Decrypt');
+  });
+
+  test('a grantee in another account also gets an identity policy', () => {
+    const app = newStack().node.root;
+    const keyStack = new Stack(app, 'KeyStack', { env: { account: '111111111111', region: 'us-east-1' } });
+    const otherStack = new Stack(app, 'Other', { env: { account: '222222222222', region: 'us-east-1' } });
+    const key = new ClassifiedKey(keyStack, 'Key', { classification: DataClassification.INTERNAL });
+    const role = new iam.Role(otherStack, 'Remote', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      roleName: 'remote-reader',
+    });
+    key.grantDecrypt(role);
+    Template.fromStack(otherStack).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: [Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt']), Effect: 'Allow' })] },
+    });
+  });
+
+  test('fails when the admin role is granted cryptography', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    expect(() => key.grantDecrypt(key.adminRole)).toThrow(
+      'grantDecrypt must not be given the admin role TestStack/Key/AdminRole: administrators manage the key and cannot use it',
+    );
+  });
+
+  test('fails when the user role is granted administration', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    expect(() => key.grantAdmin(key.userRole)).toThrow(
+      'grantAdmin must not be given the user role TestStack/Key/UserRole: users of the key cannot administer it',
+    );
+  });
+
+  test('fails when one principal is granted both use and administration', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const role = new iam.Role(stack, 'Both', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantEncrypt(role);
+    expect(() => key.grantAdmin(role)).toThrow(/grantAdmin must not be given a principal that uses the key/);
+  });
+
+  test('fails when addToResourcePolicy gives the admin role cryptography', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [key.adminRole], actions: ['kms:Decrypt'], resources: ['*'],
+    }))).toThrow(/addToResourcePolicy must not give cryptographic actions to the admin role/);
+  });
+});
+
+describe('narrowing conditions', () => {
+  test('viaServices and encryptionContextKeys condition every usage statement', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', {
+      classification: DataClassification.RESTRICTED,
+      viaServices: ['s3', 'dynamodb'],
+      encryptionContextKeys: ['tenant'],
+    });
+    key.grantDecrypt(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }));
+    const statements = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key').properties.KeyPolicy.Statement;
+    const usage = statements.filter((s: any) => !['AccountLockoutGuard', 'KeyAdministration'].includes(s.Sid));
+    expect(usage.length).toBeGreaterThanOrEqual(4);
+    for (const statement of usage) {
+      expect(statement.Condition.StringEquals['kms:ViaService']).toEqual(['s3.us-east-1.amazonaws.com', 'dynamodb.us-east-1.amazonaws.com']);
+      expect(statement.Condition.StringEquals['kms:CallerAccount']).toBe('111111111111');
+      const carriesContext = asArray<string>(statement.Action).some(a => /crypt|GenerateDataKey/.test(a));
+      expect(statement.Condition.Null).toEqual(carriesContext ? { 'kms:EncryptionContext:tenant': 'false' } : undefined);
+    }
+  });
+
+  test('organizationId denies principals outside the organization but not AWS services', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, organizationId: 'o-a1b2c3d4e5' });
+    expect(statementWithSid(Template.fromStack(stack), 'DenyOutsideOrganization')).toEqual({
+      Sid: 'DenyOutsideOrganization',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'kms:*',
+      Resource: '*',
+      Condition: {
+        StringNotEqualsIfExists: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' },
+        BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' },
+      },
+    });
+  });
+
+  test('allowAccountRootCryptography lets IAM policies grant use of an INTERNAL key', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, allowAccountRootCryptography: true });
+    expect(asArray(statementWithSid(Template.fromStack(stack), 'AccountRootUsage').Action)).toContain('kms:Decrypt');
+  });
+});
+
+describe('imported key material', () => {
+  test('makes an EXTERNAL key whose admins alone may import and delete material', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL, importKeyMaterial: true });
+    const template = Template.fromStack(stack);
+    const key = onlyResource(template, 'AWS::KMS::Key');
+    expect(key.properties.Origin).toBe('EXTERNAL');
+    expect(key.properties.EnableKeyRotation).toBe(false);
+    const importActions = ['kms:DeleteImportedKeyMaterial', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial'];
+    expect(asArray(statementWithSid(template, 'KeyAdministration').Action)).toEqual(expect.arrayContaining(importActions));
+    for (const statement of key.properties.KeyPolicy.Statement.filter((s: any) => s.Sid !== 'KeyAdministration')) {
+      for (const action of importActions) expect(asArray(statement.Action)).not.toContain(action);
+    }
+  });
+});
+
+describe('aliases', () => {
+  test('addAlias validates and adds an alias with an id derived from its name', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, alias: 'alias/payments' });
+    const first = key.addAlias('alias/payments-legacy');
+    expect(key.addAlias('alias/payments-legacy')).toBe(first);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::KMS::Alias', 2);
+    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/payments' });
+    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/payments-legacy' });
+    expect(() => key.addAlias('alias/aws/s3')).toThrow('aliasName must not start with the reserved prefix "alias/aws/", got "alias/aws/s3"');
+  });
+
+  test('a derived alias is sanitized and stays within 256 characters', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, `Key.v2 ${'K'.repeat(300)}`, { classification: DataClassification.PUBLIC });
+    const name = onlyResource(Template.fromStack(stack), 'AWS::KMS::Alias').properties.AliasName;
+    expect(name).toMatch(/^alias\/public\/TestStack\/Key-v2-K+$/);
+    expect(name.length).toBe(256);
+  });
+});
+
+describe('the key is a drop-in kms.IKey', () => {
+  test('keyRef, keyArn and keyId point at the key resource', () => {
+    const stack = newStack();
+    const key: kms.IKey = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    expect(stack.resolve(key.keyArn)).toEqual({ 'Fn::GetAtt': ['Key961B73FD', 'Arn'] });
+    expect(stack.resolve(key.keyId)).toEqual({ 'Fn::GetAtt': ['Key961B73FD', 'KeyId'] });
+    expect(stack.resolve(key.keyRef.keyArn)).toEqual(stack.resolve(key.keyArn));
+  });
+});
+
+describe('synthesis is deterministic', () => {
+  test('two synths of the same app give identical templates', () => {
+    const build = () => {
+      const stack = newStack();
+      const key = new ClassifiedKey(stack, 'Key', {
+        classification: DataClassification.RESTRICTED,
+        viaServices: ['s3', 'sqs'],
+        encryptionContextKeys: ['tenant', 'app'],
+        owner: 'team',
+      });
+      for (const id of ['C', 'A', 'B']) key.grantEncryptDecrypt(new iam.Role(stack, id, { assumedBy: new iam.AccountRootPrincipal() }));
+      return JSON.stringify(Template.fromStack(stack).toJSON());
+    };
+    expect(build()).toEqual(build());
+  });
+});
+
+describe('key policy size', () => {
+  test('fails at synth when grants push the key policy over 32 KB', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    for (let i = 0; i < 300; i++) {
+      key.grantDecrypt(new iam.Role(stack, `Role${i}`, { assumedBy: new iam.AccountRootPrincipal() }));
+    }
+    expect(() => Template.fromStack(stack)).toThrow(/key policy is about \d+ bytes, more than the 32768-byte limit of KMS/);
+  });
+});

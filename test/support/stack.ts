@@ -1,0 +1,38 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+
+/** The account and region every test stack is in. */
+export const ACCOUNT = '111111111111';
+export const REGION = 'us-east-1';
+export const OTHER_ACCOUNT = '222222222222';
+
+/** A stack with a concrete environment, so that ARNs and conditions render plainly. */
+export function newStack(id = 'TestStack'): Stack {
+  const app = new App();
+  return new Stack(app, id, { env: { account: ACCOUNT, region: REGION } });
+}
+
+/** The only resource of a type in a template, with its logical id. */
+export function onlyResource(template: Template, type: string): { logicalId: string; properties: any } {
+  const resources = template.findResources(type);
+  const ids = Object.keys(resources);
+  if (ids.length !== 1) {
+    throw new Error(`expected one ${type}, found ${ids.length}: ${ids.join(', ')}`);
+  }
+  return { logicalId: ids[0], properties: resources[ids[0]].Properties };
+}
+
+/** The key policy statement with this Sid. */
+export function statementWithSid(template: Template, sid: string): any {
+  const key = onlyResource(template, 'AWS::KMS::Key');
+  const found = key.properties.KeyPolicy.Statement.find((s: any) => s.Sid === sid);
+  if (!found) {
+    throw new Error(`no statement ${sid} in ${JSON.stringify(key.properties.KeyPolicy.Statement.map((s: any) => s.Sid))}`);
+  }
+  return found;
+}
+
+export function asArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
