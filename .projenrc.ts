@@ -80,6 +80,7 @@ for (const dir of ['integ', 'example', 'bench']) {
     },
   });
   project.eslint?.addLintPattern(dir);
+  project.eslint?.allowDevDeps(`${dir}/**`);
 }
 
 // Integ snapshots are verified offline on every test run. `integ:update` rewrites them

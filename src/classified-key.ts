@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { ClassificationRules, DataClassification, rulesFor } from './classification';
 import * as actions from './private/actions';
 import { KeyPolicy, samePrincipal } from './private/key-policy';
+import { acknowledgeImportedMaterial } from './private/nag';
 import {
   deriveAlias,
   resolveKeyUsage,
@@ -366,6 +367,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       pendingWindowInDays: pendingWindowDays,
     });
     resource.applyRemovalPolicy(removalPolicy);
+    if (imported) acknowledgeImportedMaterial(resource);
 
     this.keyArn = resource.attrArn;
     this.keyId = resource.attrKeyId;

@@ -163,23 +163,42 @@ export function usageProfile(spec: kms.KeySpec, usage: kms.KeyUsage): UsageProfi
       return profile({
         encrypt: symmetric ? SYMMETRIC_ENCRYPT : ASYMMETRIC_ENCRYPT,
         decrypt: symmetric ? SYMMETRIC_DECRYPT : ASYMMETRIC_DECRYPT,
-        sign: none, verify: none, generateMac: none, verifyMac: none, deriveSharedSecret: none,
+        sign: none,
+        verify: none,
+        generateMac: none,
+        verifyMac: none,
+        deriveSharedSecret: none,
       });
     }
     case kms.KeyUsage.SIGN_VERIFY:
       return profile({
-        sign: SIGN, verify: VERIFY,
-        encrypt: none, decrypt: none, generateMac: none, verifyMac: none, deriveSharedSecret: none,
+        sign: SIGN,
+        verify: VERIFY,
+        encrypt: none,
+        decrypt: none,
+        generateMac: none,
+        verifyMac: none,
+        deriveSharedSecret: none,
       });
     case kms.KeyUsage.GENERATE_VERIFY_MAC:
       return profile({
-        generateMac: GENERATE_MAC, verifyMac: VERIFY_MAC,
-        encrypt: none, decrypt: none, sign: none, verify: none, deriveSharedSecret: none,
+        generateMac: GENERATE_MAC,
+        verifyMac: VERIFY_MAC,
+        encrypt: none,
+        decrypt: none,
+        sign: none,
+        verify: none,
+        deriveSharedSecret: none,
       });
     case kms.KeyUsage.KEY_AGREEMENT:
       return profile({
         deriveSharedSecret: DERIVE_SHARED_SECRET,
-        encrypt: none, decrypt: none, sign: none, verify: none, generateMac: none, verifyMac: none,
+        encrypt: none,
+        decrypt: none,
+        sign: none,
+        verify: none,
+        generateMac: none,
+        verifyMac: none,
       });
     default:
       throw new Error(`keyUsage must be one of ${Object.values(kms.KeyUsage).join(', ')}, got ${usage}`);

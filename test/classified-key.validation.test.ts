@@ -1,0 +1,186 @@
+import { Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import * as fc from 'fast-check';
+import { ClassifiedKey, ClassifiedKeyProps, DataClassification } from '../src';
+import { newStack } from './support/stack';
+
+const { CONFIDENTIAL, INTERNAL, RESTRICTED } = DataClassification;
+
+/** Props for a case; given the stack when the case needs constructs of its own. */
+type PropsFor = (scope: Construct) => ClassifiedKeyProps;
+
+const cases: Array<[string, PropsFor, string | RegExp]> = [
+  ['alias lacks the alias/ prefix', () => ({ classification: INTERNAL, alias: 'payments' }),
+    'alias must start with "alias/", got "payments"'],
+  ['alias uses the reserved alias/aws/ prefix', () => ({ classification: INTERNAL, alias: 'alias/aws/payments' }),
+    'alias must not start with the reserved prefix "alias/aws/", got "alias/aws/payments"'],
+  ['alias is longer than 256 characters', () => ({ classification: INTERNAL, alias: `alias/${'a'.repeat(251)}` }),
+    'alias must be at most 256 characters, got 257'],
+  ['alias has a space', () => ({ classification: INTERNAL, alias: 'alias/pay ments' }),
+    'alias may contain only letters, digits, ":", "/", "_" and "-" after "alias/", got "alias/pay ments"'],
+  ['pendingWindow is 6 days', () => ({ classification: INTERNAL, pendingWindow: Duration.days(6) }),
+    'pendingWindow must be between 7 and 30 days, got 6'],
+  ['pendingWindow is 31 days', () => ({ classification: INTERNAL, pendingWindow: Duration.days(31) }),
+    'pendingWindow must be between 7 and 30 days, got 31'],
+  ['pendingWindow is not whole days', () => ({ classification: INTERNAL, pendingWindow: Duration.hours(200) }),
+    'pendingWindow must be a whole number of days, got 8 days 8 hours'],
+  ['rotationPeriod is 89 days', () => ({ classification: INTERNAL, rotationPeriod: Duration.days(89) }),
+    'rotationPeriod must be between 90 and 2560 days, got 89'],
+  ['rotationPeriod is 2561 days', () => ({ classification: INTERNAL, rotationPeriod: Duration.days(2561) }),
+    'rotationPeriod must be between 90 and 2560 days, got 2561'],
+  ['rotationPeriod exceeds the CONFIDENTIAL ceiling', () => ({ classification: CONFIDENTIAL, rotationPeriod: Duration.days(365) }),
+    'rotationPeriod for a CONFIDENTIAL key must be at most 180 days, got 365'],
+  ['rotationPeriod is set with rotation off', () => ({ classification: INTERNAL, enableKeyRotation: false, rotationPeriod: Duration.days(90) }),
+    'rotationPeriod must not be set when enableKeyRotation is false, got 90 days'],
+  ['rotation is turned off for a CONFIDENTIAL key', () => ({ classification: CONFIDENTIAL, enableKeyRotation: false }),
+    'enableKeyRotation must not be false for a CONFIDENTIAL key'],
+  ['rotation is asked of an RSA key', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.RSA_2048, keyUsage: kms.KeyUsage.SIGN_VERIFY, enableKeyRotation: true }),
+    /^enableKeyRotation must not be true for keySpec RSA_2048/],
+  ['a rotation period is given to an HMAC key', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.HMAC_256, rotationPeriod: Duration.days(90) }),
+    'rotationPeriod must not be set for keySpec HMAC_256, got 90 days: the key does not rotate'],
+  ['rotation is asked of imported material', () => ({ classification: INTERNAL, importKeyMaterial: true, enableKeyRotation: true }),
+    /^enableKeyRotation must not be true for a key with imported material/],
+  ['an RSA key has no usage', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.RSA_2048 }),
+    'keyUsage is required for keySpec RSA_2048 (one of ENCRYPT_DECRYPT, SIGN_VERIFY), got undefined'],
+  ['a symmetric key is for signing', () => ({ classification: INTERNAL, keyUsage: kms.KeyUsage.SIGN_VERIFY }),
+    'keyUsage SIGN_VERIFY is not valid for keySpec SYMMETRIC_DEFAULT: use one of ENCRYPT_DECRYPT'],
+  ['an HMAC key is for encryption', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.HMAC_256, keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT }),
+    'keyUsage ENCRYPT_DECRYPT is not valid for keySpec HMAC_256: use one of GENERATE_VERIFY_MAC'],
+  ['an ECC key is for encryption', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.ECC_NIST_P256, keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT }),
+    'keyUsage ENCRYPT_DECRYPT is not valid for keySpec ECC_NIST_P256: use one of SIGN_VERIFY, KEY_AGREEMENT'],
+  ['admin and user are the same role', (scope) => {
+    const role = new iam.Role(scope, 'Shared', { assumedBy: new iam.AccountRootPrincipal() });
+    return { classification: INTERNAL, adminRole: role, userRole: role };
+  }, 'adminRole and userRole must be different roles, got TestStack/Shared for both'],
+  ['admin and user are two imports of one role', (scope) => ({
+    classification: INTERNAL,
+    adminRole: iam.Role.fromRoleArn(scope, 'A', 'arn:aws:iam::111111111111:role/Same'),
+    userRole: iam.Role.fromRoleArn(scope, 'B', 'arn:aws:iam::111111111111:role/Same'),
+  }), 'adminRole and userRole must be different roles, got TestStack/A for both'],
+  ['the admin of a CONFIDENTIAL key is a service', () => ({
+    classification: CONFIDENTIAL, adminRoleAssumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+  }), /^adminRoleAssumedBy must be a principal that can sign in with MFA for a CONFIDENTIAL key, got service principal/],
+  ['organizationId is malformed', () => ({ classification: INTERNAL, organizationId: 'o-ABC' }),
+    'organizationId must look like "o-" followed by 10 to 32 lowercase letters or digits, got "o-ABC"'],
+  ['viaServices names an endpoint', () => ({ classification: INTERNAL, viaServices: ['s3.us-east-1.amazonaws.com'] }),
+    'viaServices entries must be service names such as "s3" or "dynamodb" (the region is added), got "s3.us-east-1.amazonaws.com"'],
+  ['viaServices is empty', () => ({ classification: INTERNAL, viaServices: [] }),
+    'viaServices must name at least one service when given, got []'],
+  ['viaServices repeats a service', () => ({ classification: INTERNAL, viaServices: ['s3', 's3'] }),
+    'viaServices must not repeat a service, got "s3" twice'],
+  ['encryptionContextKeys is empty', () => ({ classification: INTERNAL, encryptionContextKeys: [] }),
+    'encryptionContextKeys must name at least one key when given, got []'],
+  ['encryptionContextKeys has an empty key', () => ({ classification: INTERNAL, encryptionContextKeys: ['tenant', ' '] }),
+    'encryptionContextKeys must not contain an empty key, got ["tenant"," "]'],
+  ['encryptionContextKeys has a wildcard', () => ({ classification: INTERNAL, encryptionContextKeys: ['tenant*'] }),
+    'encryptionContextKeys entries must not contain spaces or wildcards, got "tenant*"'],
+  ['encryptionContextKeys are given to a signing key', () => ({
+    classification: INTERNAL, keySpec: kms.KeySpec.ECC_NIST_P256, keyUsage: kms.KeyUsage.SIGN_VERIFY, encryptionContextKeys: ['tenant'],
+  }), 'encryptionContextKeys apply only to symmetric encryption keys, got keySpec ECC_NIST_P256'],
+  ['a RESTRICTED key is not narrowed', () => ({ classification: RESTRICTED }),
+    'viaServices or encryptionContextKeys is required for a RESTRICTED key, got neither'],
+  ['root cryptography is asked for a CONFIDENTIAL key', () => ({ classification: CONFIDENTIAL, allowAccountRootCryptography: true }),
+    'allowAccountRootCryptography must not be true for a CONFIDENTIAL key: its use must be granted by the key policy'],
+  ['owner is longer than a tag value', () => ({ classification: INTERNAL, owner: 'o'.repeat(257) }),
+    'owner must be at most 256 characters as a tag value, got 257'],
+  ['owner has characters tags refuse', () => ({ classification: INTERNAL, owner: 'team<script>' }),
+    'owner may contain only letters, digits, spaces and _ . : / = + - @ as a tag value, got "team<script>"'],
+  ['owner is empty', () => ({ classification: INTERNAL, owner: '' }),
+    'owner must not be empty when given, got ""'],
+  ['a compliance scope has a space', () => ({ classification: INTERNAL, complianceScopes: ['pci dss'] }),
+    'complianceScopes entries must not contain spaces (they are joined with one), got "pci dss"'],
+  ['compliance scopes together exceed a tag value', () => ({ classification: INTERNAL, complianceScopes: ['a'.repeat(200), 'b'.repeat(100)] }),
+    'complianceScopes must be at most 256 characters as a tag value, got 301'],
+  ['description is longer than 8192 characters', () => ({ classification: INTERNAL, description: 'd'.repeat(8193) }),
+    'description must be at most 8192 characters, got 8193'],
+  ['removalPolicy is SNAPSHOT', () => ({ classification: INTERNAL, removalPolicy: RemovalPolicy.SNAPSHOT }),
+    'removalPolicy must be RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY for a KMS key, got SNAPSHOT'],
+];
+
+describe('bad input is rejected at synth', () => {
+  test('the table covers at least 20 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+  });
+
+  test.each(cases)('fails when %s', (_name, propsFor, message) => {
+    // GIVEN
+    const stack = newStack();
+    // WHEN / THEN
+    expect(() => new ClassifiedKey(stack, 'Key', propsFor(stack))).toThrow(message);
+  });
+
+  test('every message is lowercase at the start and names a prop', () => {
+    for (const [, propsFor] of cases) {
+      const stack = newStack();
+      try {
+        new ClassifiedKey(stack, 'Key', propsFor(stack));
+      } catch (e) {
+        expect((e as Error).message).toMatch(/^[a-z]/);
+        continue;
+      }
+      throw new Error('expected an error');
+    }
+  });
+
+  test('values only known at deploy time are not checked at synth', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', {
+      classification: INTERNAL,
+      alias: Lazy.string({ produce: () => 'alias/from-a-token' }),
+      organizationId: Lazy.string({ produce: () => 'o-fromaparameter' }),
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/from-a-token' });
+  });
+});
+
+describe('properties that hold for all input', () => {
+  test('a derived alias is always a valid alias, whatever the construct id', () => {
+    fc.assert(fc.property(
+      fc.string({ minLength: 1, maxLength: 300 }).filter(id => !id.includes('/') && id.trim() === id && id.length > 0),
+      fc.constantFrom(...Object.values(DataClassification)),
+      (id, classification) => {
+        const stack = newStack();
+        // Construct ids cannot contain '/', and RESTRICTED keys must be narrowed.
+        new ClassifiedKey(stack, id, { classification, viaServices: ['s3'] });
+        const aliasName: string = Object.values(Template.fromStack(stack).findResources('AWS::KMS::Alias'))[0].Properties.AliasName;
+        expect(aliasName).toMatch(/^alias\/[a-zA-Z0-9:/_-]+$/);
+        expect(aliasName.length).toBeLessThanOrEqual(256);
+        expect(aliasName.startsWith('alias/aws/')).toBe(false);
+      },
+    ), { numRuns: 40 });
+  });
+
+  test('pendingWindow is accepted exactly from 7 to 30 days', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 60 }), (days) => {
+      const stack = newStack();
+      const create = () => new ClassifiedKey(stack, 'Key', { classification: INTERNAL, pendingWindow: Duration.days(days) });
+      if (days >= 7 && days <= 30) {
+        expect(create).not.toThrow();
+      } else {
+        expect(create).toThrow(`pendingWindow must be between 7 and 30 days, got ${days}`);
+      }
+    }), { numRuns: 30 });
+  });
+
+  test('any grant on a symmetric key puts only symmetric actions in the key policy', () => {
+    const candidates = ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:CreateGrant'];
+    fc.assert(fc.property(fc.subarray(candidates, { minLength: 1 }), (granted) => {
+      const stack = newStack();
+      const key = new ClassifiedKey(stack, 'Key', { classification: INTERNAL });
+      key.grant(new iam.Role(stack, 'Grantee', { assumedBy: new iam.AccountRootPrincipal() }), ...granted);
+      const statements = Object.values(Template.fromStack(stack).findResources('AWS::KMS::Key'))[0].Properties.KeyPolicy.Statement;
+      for (const statement of statements.filter((s: any) => JSON.stringify(s.Principal).includes('Grantee'))) {
+        for (const action of [statement.Action].flat()) {
+          expect(action).not.toContain('*');
+          expect(action).toMatch(/^kms:(Decrypt|Encrypt|ReEncrypt(From|To)|GenerateDataKey.*|DescribeKey|CreateGrant)$/);
+        }
+        if ([statement.Action].flat().includes('kms:CreateGrant')) {
+          expect(statement.Condition.Bool['kms:GrantIsForAWSResource']).toBe('true');
+        }
+      }
+    }), { numRuns: 25 });
+  });
+});
