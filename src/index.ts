@@ -1,2 +1,2 @@
 export { DataClassification } from './classification';
-export { ClassifiedKey, ClassifiedKeyProps } from './classified-key';
+export * from './classified-key';

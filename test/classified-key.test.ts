@@ -226,7 +226,7 @@ describe('usage-specific actions', () => {
     ['grantVerifyMac on a symmetric key', kms.KeySpec.SYMMETRIC_DEFAULT, undefined, (k, r) => k.grantVerifyMac(r)],
     ['grantEncrypt on an HMAC key', kms.KeySpec.HMAC_512, undefined, (k, r) => k.grantEncrypt(r)],
     ['grantDecrypt on a signing key', kms.KeySpec.RSA_2048, kms.KeyUsage.SIGN_VERIFY, (k, r) => k.grantDecrypt(r)],
-    ['grantGenerateMac on an RSA encryption key', kms.KeySpec.RSA_2048, kms.KeyUsage.ENCRYPT_DECRYPT, (k, r) => k.grantGenerateMac(r)],
+    ['grantGenerateMac on an RSA encryption key', kms.KeySpec.RSA_4096, kms.KeyUsage.ENCRYPT_DECRYPT, (k, r) => k.grantGenerateMac(r)],
     ['grantDeriveSharedSecret on a signing key', kms.KeySpec.ECC_NIST_P256, kms.KeyUsage.SIGN_VERIFY, (k, r) => k.grantDeriveSharedSecret(r)],
   ];
   test.each(mismatches)('fails when %s', (_name, keySpec, keyUsage, call) => {

@@ -13,7 +13,7 @@ describe('cdk-nag', () => {
   });
 
   test.each([
-    ['RSA encryption', kms.KeySpec.RSA_2048, kms.KeyUsage.ENCRYPT_DECRYPT],
+    ['RSA encryption', kms.KeySpec.RSA_3072, kms.KeyUsage.ENCRYPT_DECRYPT],
     ['signing', kms.KeySpec.ECC_NIST_P256, kms.KeyUsage.SIGN_VERIFY],
     ['HMAC', kms.KeySpec.HMAC_256, undefined],
     ['key agreement', kms.KeySpec.ECC_NIST_P384, kms.KeyUsage.KEY_AGREEMENT],

@@ -63,7 +63,11 @@ export class KeyPolicy {
     }
   }
 
-  /** The key's own administrator, optionally only when signed in with MFA. */
+  /**
+   * The key's own administrator. With `requireMfa` its sessions must have signed in
+   * with MFA: the allow asks for it, and a deny stops the same sessions from reaching
+   * administration through the account root's lockout guard without it.
+   */
   public addAdministrator(principal: iam.IPrincipal, requireMfa: boolean): void {
     this.document.addStatements(new iam.PolicyStatement({
       sid: 'KeyAdministration',
@@ -72,6 +76,16 @@ export class KeyPolicy {
       resources: ['*'],
       conditions: requireMfa ? { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } : undefined,
     }));
+    if (requireMfa) {
+      this.document.addStatements(new iam.PolicyStatement({
+        sid: 'DenyAdministrationWithoutMfa',
+        effect: iam.Effect.DENY,
+        principals: [principal],
+        actions: this.options.adminActions,
+        resources: ['*'],
+        conditions: { BoolIfExists: { 'aws:MultiFactorAuthPresent': 'false' } },
+      }));
+    }
   }
 
   /** Administration handed out with `grantAdmin`: the admin role's actions, no conditions. */

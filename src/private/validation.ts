@@ -58,6 +58,11 @@ export function resolveKeyUsage(spec: kms.KeySpec, usage: kms.KeyUsage | undefin
   if (!allowed.includes(usage)) {
     throw new Error(`keyUsage ${usage} is not valid for keySpec ${spec}: use one of ${allowed.join(', ')}`);
   }
+  if (spec === kms.KeySpec.RSA_2048 && usage === kms.KeyUsage.ENCRYPT_DECRYPT) {
+    throw new Error(
+      `keySpec ${spec} is too short for ENCRYPT_DECRYPT: Control Tower control CT.KMS.PR.2 requires RSA keys for encryption longer than 2048 bits, use RSA_3072 or RSA_4096`,
+    );
+  }
   return usage;
 }
 
