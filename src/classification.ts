@@ -37,6 +37,12 @@ export interface ClassificationRules {
   readonly adminRequiresMfa: boolean;
   /** Whether automatic rotation may be turned off for a symmetric key. */
   readonly rotationMayBeDisabled: boolean;
+  /** Whether monitoring by the audit trail may be turned off. */
+  readonly monitoringMayBeDisabled: boolean;
+  /** Whether a key policy or grant change raises the key's access alarm. */
+  readonly alarmOnPolicyOrGrantChanges: boolean;
+  /** Denied requests in five minutes above which the access alarm goes off. */
+  readonly deniedRequestsThreshold?: number;
 }
 
 const RULES: Record<DataClassification, ClassificationRules> = {
@@ -48,6 +54,8 @@ const RULES: Record<DataClassification, ClassificationRules> = {
     usageMustBeNarrowed: false,
     adminRequiresMfa: false,
     rotationMayBeDisabled: true,
+    monitoringMayBeDisabled: true,
+    alarmOnPolicyOrGrantChanges: false,
   },
   [DataClassification.INTERNAL]: {
     tagValue: 'internal',
@@ -57,6 +65,8 @@ const RULES: Record<DataClassification, ClassificationRules> = {
     usageMustBeNarrowed: false,
     adminRequiresMfa: false,
     rotationMayBeDisabled: true,
+    monitoringMayBeDisabled: true,
+    alarmOnPolicyOrGrantChanges: true,
   },
   [DataClassification.CONFIDENTIAL]: {
     tagValue: 'confidential',
@@ -66,6 +76,9 @@ const RULES: Record<DataClassification, ClassificationRules> = {
     usageMustBeNarrowed: false,
     adminRequiresMfa: true,
     rotationMayBeDisabled: false,
+    monitoringMayBeDisabled: false,
+    alarmOnPolicyOrGrantChanges: true,
+    deniedRequestsThreshold: 10,
   },
   [DataClassification.RESTRICTED]: {
     tagValue: 'restricted',
@@ -75,6 +88,9 @@ const RULES: Record<DataClassification, ClassificationRules> = {
     usageMustBeNarrowed: true,
     adminRequiresMfa: true,
     rotationMayBeDisabled: false,
+    monitoringMayBeDisabled: false,
+    alarmOnPolicyOrGrantChanges: true,
+    deniedRequestsThreshold: 3,
   },
 };
 

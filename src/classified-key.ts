@@ -1,10 +1,15 @@
 import { createHash } from 'crypto';
 import { Duration, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ClassificationRules, DataClassification, rulesFor } from './classification';
+import { KeyAuditTrail } from './key-audit-trail';
 import * as actions from './private/actions';
+import { AuditEvent, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './private/audit-events';
+import { createKeyAlarms } from './private/key-alarms';
 import { KeyPolicy, samePrincipal } from './private/key-policy';
 import { acknowledgeImportedMaterial } from './private/nag';
 import {
@@ -186,6 +191,28 @@ export interface ClassifiedKeyProps {
    * @default - no compliance-scope tag
    */
   readonly complianceScopes?: string[];
+
+  /**
+   * The audit trail whose metric filters count this key's events.
+   *
+   * @default - the stack's trail, `KeyAuditTrail.of(stack)`, created on first use
+   */
+  readonly auditTrail?: KeyAuditTrail;
+
+  /**
+   * The topic this key's alarms notify.
+   *
+   * @default - the audit trail's alarm topic
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * Whether the key is watched by the audit trail and alarmed. Only PUBLIC and
+   * INTERNAL keys may go unwatched.
+   *
+   * @default true
+   */
+  readonly monitoring?: boolean;
 }
 
 /**
@@ -231,6 +258,15 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   public readonly rotationEnabled: boolean;
   /** The rotation period in days, when the key rotates. */
   public readonly rotationPeriodDays?: number;
+  /** The audit trail that watches the key, unless monitoring is off. */
+  public readonly auditTrail?: KeyAuditTrail;
+  /**
+   * The key's alarms: `StateAlarm` (disabled, deletion scheduled, rotation off,
+   * imported material deleted or expiring) and, from INTERNAL up, `AccessAlarm` (key
+   * policy or grant changes; denied-request spikes for CONFIDENTIAL and RESTRICTED).
+   * Empty when monitoring is off. Add actions or put them on a dashboard.
+   */
+  public readonly alarms: cloudwatch.IAlarm[];
 
   private readonly rules: ClassificationRules;
   private readonly profile: actions.UsageProfile;
@@ -309,6 +345,13 @@ export class ClassifiedKey extends Resource implements kms.IKey {
 
     const pendingWindowDays = validateDaysRange('pendingWindow', props.pendingWindow, 7, 30) ?? 30;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const monitoring = props.monitoring ?? true;
+    if (!monitoring && !this.rules.monitoringMayBeDisabled) {
+      throw new Error(`monitoring must not be false for a ${this.classification} key`);
+    }
+    if (!monitoring && (props.auditTrail || props.alarmTopic)) {
+      throw new Error('auditTrail and alarmTopic must not be given when monitoring is false');
+    }
     if (removalPolicy === RemovalPolicy.SNAPSHOT) {
       throw new Error('removalPolicy must be RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY for a KMS key, got SNAPSHOT');
     }
@@ -373,6 +416,18 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.keyId = resource.attrKeyId;
     this.alias = new kms.Alias(this, 'Alias', { aliasName, targetKey: this });
 
+    // Monitoring: the stack's audit trail counts this key's events; its alarms
+    // notify the key's topic or the trail's.
+    this.auditTrail = monitoring ? props.auditTrail ?? KeyAuditTrail.of(this) : undefined;
+    const alarms = this.auditTrail
+      ? createKeyAlarms(this, {
+        eventMetric: event => this.auditMetric(event),
+        expiryMetric: () => this.metricSecondsUntilKeyMaterialExpiration(),
+      }, { rules: this.rules, importedMaterial: imported, keyName: this.node.path })
+      : [];
+    for (const alarm of alarms) this.auditTrail!._notify(alarm, props.alarmTopic);
+    this.alarms = alarms;
+
     Tags.of(this).add(ClassifiedKey.CLASSIFICATION_TAG, this.rules.tagValue);
     if (props.owner !== undefined) Tags.of(this).add(ClassifiedKey.OWNER_TAG, props.owner);
     if (complianceScope !== undefined) Tags.of(this).add(ClassifiedKey.COMPLIANCE_SCOPE_TAG, complianceScope);
@@ -381,6 +436,42 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   /** The key's ARN and ID, as other L1 and L2 constructs reference it. */
   public get keyRef(): kms.KeyReference {
     return { keyArn: this.keyArn, keyId: this.keyId };
+  }
+
+  /**
+   * Times the key was disabled, scheduled for deletion, had rotation turned off or
+   * its imported material deleted, counted from the audit trail (sum over 5 minutes).
+   */
+  public metricStateChanges(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.auditMetric(KEY_STATE_CHANGES, props);
+  }
+
+  /**
+   * Key policy changes and grants created or revoked outside AWS services, counted
+   * from the audit trail (sum over 5 minutes).
+   */
+  public metricPolicyOrGrantChanges(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.auditMetric(KEY_POLICY_OR_GRANT_CHANGES, props);
+  }
+
+  /** Requests to the key that KMS denied, counted from the audit trail (sum over 5 minutes). */
+  public metricDeniedRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.auditMetric(KEY_DENIED_REQUESTS, props);
+  }
+
+  /**
+   * KMS's own metric of seconds left until imported key material expires (minimum
+   * over 5 minutes). KMS publishes it only for keys with expiring imported material.
+   */
+  public metricSecondsUntilKeyMaterialExpiration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/KMS',
+      metricName: 'SecondsUntilKeyMaterialExpiration',
+      dimensionsMap: { KeyId: this.keyId },
+      statistic: cloudwatch.Stats.MINIMUM,
+      period: Duration.minutes(5),
+      ...props,
+    });
   }
 
   /**
@@ -563,6 +654,13 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       result.push(...fitting);
     }
     return actions.unique(result);
+  }
+
+  private auditMetric(event: AuditEvent, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    if (!this.auditTrail) {
+      throw new Error(`${event.metricName} is counted by the audit trail, and monitoring is off for ${this.node.path}`);
+    }
+    return this.auditTrail._keyMetric(event, this.keyArn, props);
   }
 
   private adminTrust(principal: iam.IPrincipal, requireMfa: boolean): iam.IPrincipal {

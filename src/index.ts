@@ -1,2 +1,3 @@
 export { DataClassification } from './classification';
 export * from './classified-key';
+export * from './key-audit-trail';

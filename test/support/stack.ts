@@ -1,13 +1,30 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { KeyAuditTrail } from '../../src';
 
 /** The account and region every test stack is in. */
 export const ACCOUNT = '111111111111';
 export const REGION = 'us-east-1';
 export const OTHER_ACCOUNT = '222222222222';
 
-/** A stack with a concrete environment, so that ARNs and conditions render plainly. */
+/**
+ * A stack with a concrete environment, so that ARNs and conditions render plainly,
+ * and an audit trail that attaches to an existing organization trail's log group and
+ * alarm topic: keys get their alarms, and the stack holds no key but the test's own.
+ */
 export function newStack(id = 'TestStack'): Stack {
+  const stack = newBareStack(id);
+  new KeyAuditTrail(stack, 'KeyAuditTrail', {
+    existingLogGroup: logs.LogGroup.fromLogGroupName(stack, 'OrgTrailLogs', 'org-trail'),
+    alarmTopic: sns.Topic.fromTopicArn(stack, 'SecurityAlarms', `arn:aws:sns:${REGION}:${ACCOUNT}:security-alarms`),
+  });
+  return stack;
+}
+
+/** A stack with a concrete environment and nothing in it: the first key creates a full audit trail. */
+export function newBareStack(id = 'TestStack'): Stack {
   const app = new App();
   return new Stack(app, id, { env: { account: ACCOUNT, region: REGION } });
 }

@@ -1,0 +1,438 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct, IConstruct } from 'constructs';
+import { DataClassification } from './classification';
+import { ClassifiedKey } from './classified-key';
+import {
+  AuditEvent,
+  CIS_KEY_DISABLED_OR_DELETED_PATTERN,
+  KEY_ARN_DIMENSION,
+  KEY_ARN_SELECTOR,
+  KEY_EVENTS,
+} from './private/audit-events';
+import { acknowledgeAccessLogsBucket, acknowledgeAuditBucketReplication } from './private/nag';
+
+/** Log retention below this is an error: audit logs are kept at least a year. */
+const MIN_RETENTION_DAYS = 365;
+const TRAIL_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]{2,127}$/;
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/**
+ * Properties of a KeyAuditTrail.
+ */
+export interface KeyAuditTrailProps {
+  /**
+   * The CloudWatch Logs log group of a trail you already have (an organization
+   * trail, say). No trail, bucket or log group is created; the metric filters and
+   * alarms attach to this log group. It must receive the account's KMS management
+   * events.
+   *
+   * @default - a new multi-Region trail delivering to a new encrypted log group
+   */
+  readonly existingLogGroup?: logs.ILogGroup;
+
+  /**
+   * How long the created log group keeps the audit logs: at least one year.
+   *
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly retention?: logs.RetentionDays;
+
+  /**
+   * The topic every alarm notifies.
+   *
+   * @default - a new SNS topic encrypted with the audit key, TLS only
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * Email addresses subscribed to the created alarm topic.
+   *
+   * @default - no subscription
+   */
+  readonly alarmEmails?: string[];
+
+  /**
+   * Principals that may read the audit logs, besides the audit key's user role.
+   * Nobody else can decrypt them.
+   *
+   * @default - only `logReaderRole`
+   */
+  readonly logReaders?: iam.IGrantable[];
+
+  /**
+   * The name of the created trail.
+   *
+   * @default - `<stack name>-key-audit`
+   */
+  readonly trailName?: string;
+
+  /**
+   * What happens to the audit key, log group and buckets when they leave the stack.
+   * Buckets that hold objects cannot be deleted by CloudFormation.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The audit spine of a stack: a CloudTrail trail delivering to an encrypted
+ * CloudWatch Logs log group, metric filters for the KMS events that matter, and the
+ * alarms every ClassifiedKey of the stack gets. One per stack, created by the first
+ * key that needs it (`KeyAuditTrail.of(stack)`), or declared by you first.
+ */
+export class KeyAuditTrail extends Construct {
+  /** The construct id of the trail that `of` creates. */
+  public static readonly DEFAULT_ID = 'KeyAuditTrail';
+
+  /**
+   * The stack's audit trail: the first KeyAuditTrail declared in the stack, or a
+   * new one with default properties.
+   */
+  public static of(scope: IConstruct): KeyAuditTrail {
+    const stack = Stack.of(scope);
+    const existing = stack.node.children.find((c): c is KeyAuditTrail => c instanceof KeyAuditTrail);
+    if (existing) return existing;
+    const created = new KeyAuditTrail(stack, KeyAuditTrail.DEFAULT_ID);
+    created.createdImplicitly = true;
+    return created;
+  }
+
+  /** The trail, when this construct created one. */
+  public readonly trail?: cloudtrail.Trail;
+  /** The log group that holds the KMS events. */
+  public readonly logGroup: logs.ILogGroup;
+  /** The topic the alarms notify. */
+  public readonly alarmTopic: sns.ITopic;
+  /** The key that encrypts the trail, its log group and the alarm topic, when created. */
+  public readonly auditKey?: ClassifiedKey;
+  /** The role that may read the audit logs: the audit key's user role, when created. */
+  public readonly logReaderRole?: iam.IRole;
+  /** The bucket the trail delivers to, when created. */
+  public readonly bucket?: s3.IBucket;
+  /** The bucket that receives the trail bucket's access logs, when created. */
+  public readonly accessLogsBucket?: s3.IBucket;
+  /** The stack-level alarm of CIS 3.7 / 4.7: any key disabled or scheduled for deletion. */
+  public readonly keyDisabledOrDeletedAlarm: cloudwatch.Alarm;
+  /** The CloudWatch namespace of this trail's metrics. */
+  public readonly metricNamespace: string;
+
+  private createdImplicitly = false;
+  private readonly pendingAlarms: cloudwatch.Alarm[] = [];
+  private topicReady = false;
+
+  constructor(scope: Construct, id: string, props: KeyAuditTrailProps = {}) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    const retention = props.retention ?? logs.RetentionDays.ONE_YEAR;
+    if (retention < MIN_RETENTION_DAYS) {
+      throw new Error(`retention must be at least ${MIN_RETENTION_DAYS} days for audit logs, got ${retention}`);
+    }
+    if (props.existingLogGroup && props.retention !== undefined) {
+      throw new Error(`retention applies only to a created log group; got ${props.retention} with existingLogGroup`);
+    }
+    const trailName = props.trailName ?? `${stack.stackName}-key-audit`.slice(0, 128);
+    if (!Token.isUnresolved(trailName) && !TRAIL_NAME_PATTERN.test(trailName)) {
+      throw new Error(`trailName must be 3-128 letters, digits, ".", "_" or "-", starting with a letter or digit, got "${trailName}"`);
+    }
+    if (props.existingLogGroup && props.trailName !== undefined) {
+      throw new Error(`trailName applies only to a created trail; got "${props.trailName}" with existingLogGroup`);
+    }
+    for (const email of props.alarmEmails ?? []) {
+      if (!Token.isUnresolved(email) && !EMAIL_PATTERN.test(email)) {
+        throw new Error(`alarmEmails entries must be email addresses, got "${email}"`);
+      }
+    }
+    if (props.alarmTopic && props.alarmEmails) {
+      throw new Error('alarmEmails subscribe to the created topic; subscribe them to your alarmTopic instead');
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.metricNamespace = `KmsKeyAudit/${stack.stackName}`;
+
+    // The audit key exists when something of ours must be encrypted: the trail and
+    // its log group, or the alarm topic.
+    const needsKey = !props.existingLogGroup || !props.alarmTopic;
+    if (needsKey) {
+      this.auditKey = new ClassifiedKey(this, 'AuditKey', {
+        classification: DataClassification.CONFIDENTIAL,
+        description: `Encrypts the KMS audit trail, its logs and alarm topic of ${stack.stackName}`,
+        // Readers decrypt trail files through S3; services use the key by their own
+        // statements below.
+        viaServices: ['s3'],
+        removalPolicy,
+        auditTrail: this,
+      });
+      this.logReaderRole = this.auditKey.userRole;
+    }
+
+    if (props.existingLogGroup) {
+      this.logGroup = props.existingLogGroup;
+    } else {
+      const key = this.auditKey!;
+      const logGroupName = `/aws/cloudtrail/${trailName}`;
+      const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: trailName });
+      this.allowCloudTrail(key, trailArn);
+      this.allowCloudWatchLogs(key, logGroupName);
+
+      const logGroup = new logs.LogGroup(this, 'LogGroup', {
+        logGroupName,
+        encryptionKey: key,
+        retention,
+        removalPolicy,
+      });
+      this.logGroup = logGroup;
+
+      const accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
+        // Server access log delivery supports SSE-S3 only.
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        versioned: true,
+        removalPolicy,
+      });
+      acknowledgeAccessLogsBucket(accessLogsBucket.node.defaultChild as IConstruct);
+      this.accessLogsBucket = accessLogsBucket;
+
+      const bucket = new s3.Bucket(this, 'Bucket', {
+        encryption: s3.BucketEncryption.KMS,
+        encryptionKey: key,
+        bucketKeyEnabled: true,
+        enforceSSL: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        versioned: true,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        serverAccessLogsBucket: accessLogsBucket,
+        serverAccessLogsPrefix: 'trail-bucket/',
+        removalPolicy,
+      });
+      acknowledgeAuditBucketReplication(bucket.node.defaultChild as IConstruct);
+      acknowledgeAuditBucketReplication(accessLogsBucket.node.defaultChild as IConstruct);
+      this.bucket = bucket;
+
+      this.trail = new cloudtrail.Trail(this, 'Trail', {
+        trailName,
+        bucket,
+        encryptionKey: key,
+        isMultiRegionTrail: true,
+        includeGlobalServiceEvents: true,
+        enableFileValidation: true,
+        managementEvents: cloudtrail.ReadWriteType.ALL,
+      });
+      // CloudTrail checks the bucket policy and the key when the trail is created.
+      this.trail.node.addDependency(bucket, key);
+      this.deliverToLogGroup(this.trail, logGroup, trailArn);
+    }
+
+    // Alarms notify a topic encrypted with the audit key, that only TLS may reach.
+    if (props.alarmTopic) {
+      this.alarmTopic = props.alarmTopic;
+    } else {
+      this.allowCloudWatchAlarms(this.auditKey!);
+      const topic = new sns.Topic(this, 'AlarmTopic', {
+        displayName: `KMS key alarms of ${stack.stackName}`,
+        masterKey: this.auditKey,
+        enforceSSL: true,
+      });
+      for (const email of props.alarmEmails ?? []) {
+        topic.addSubscription(new subscriptions.EmailSubscription(email));
+      }
+      this.alarmTopic = topic;
+    }
+
+    for (const event of KEY_EVENTS) {
+      new logs.MetricFilter(this, event.id, {
+        logGroup: this.logGroup,
+        filterPattern: logs.FilterPattern.literal(event.pattern),
+        metricNamespace: this.metricNamespace,
+        metricName: event.metricName,
+        metricValue: '1',
+        dimensions: { [KEY_ARN_DIMENSION]: KEY_ARN_SELECTOR },
+        unit: cloudwatch.Unit.COUNT,
+      });
+    }
+    const cisFilter = new logs.MetricFilter(this, 'KeyDisabledOrScheduledForDeletion', {
+      logGroup: this.logGroup,
+      filterPattern: logs.FilterPattern.literal(CIS_KEY_DISABLED_OR_DELETED_PATTERN),
+      metricNamespace: this.metricNamespace,
+      metricName: 'KeyDisabledOrScheduledForDeletion',
+      metricValue: '1',
+    });
+    this.keyDisabledOrDeletedAlarm = new cloudwatch.Alarm(this, 'KeyDisabledOrScheduledForDeletionAlarm', {
+      alarmDescription: `CIS 3.7 / 4.7: a KMS key of account ${stack.account} was disabled or scheduled for deletion`,
+      metric: cisFilter.metric({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      actionsEnabled: true,
+    });
+    this.keyDisabledOrDeletedAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+
+    // Alarms made before the topic existed (the audit key's own) get it now.
+    this.topicReady = true;
+    for (const alarm of this.pendingAlarms.splice(0)) {
+      alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+    }
+
+    if (this.logReaderRole) {
+      new iam.ManagedPolicy(this, 'LogReaderPolicy', {
+        description: `Reads the KMS audit logs of ${stack.stackName}`,
+        roles: [this.logReaderRole],
+        statements: [this.readLogsStatement()],
+      });
+    }
+    for (const reader of props.logReaders ?? []) this.grantReadLogs(reader);
+
+    this.node.addValidation({ validate: () => this.validateOnePerStack() });
+  }
+
+  /**
+   * Lets a principal read the audit logs in CloudWatch Logs, where CloudWatch Logs
+   * decrypts them for the reader. The trail's files in S3 stay readable only by
+   * principals you give both S3 access and `auditKey.grantDecrypt`.
+   */
+  public grantReadLogs(grantee: iam.IGrantable): iam.Grant {
+    const statement = this.readLogsStatement();
+    return iam.Grant.addToPrincipal({ grantee, actions: statement.actions, resourceArns: statement.resources });
+  }
+
+  /**
+   * A metric of this trail for one key.
+   *
+   * @internal
+   */
+  public _keyMetric(event: AuditEvent, keyArn: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricNamespace,
+      metricName: event.metricName,
+      dimensionsMap: { [KEY_ARN_DIMENSION]: keyArn },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  /**
+   * Gives an alarm its action: the key's own topic, or this trail's once it exists.
+   *
+   * @internal
+   */
+  public _notify(alarm: cloudwatch.Alarm, topic?: sns.ITopic): void {
+    if (topic) {
+      alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+    } else if (this.topicReady) {
+      alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+    } else {
+      this.pendingAlarms.push(alarm);
+    }
+  }
+
+  private readLogsStatement(): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      actions: ['logs:DescribeLogStreams', 'logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:StartQuery', 'logs:GetQueryResults'],
+      resources: [this.logGroup.logGroupArn],
+    });
+  }
+
+  /**
+   * Points the trail at the log group through a role of our own, with a managed
+   * policy scoped to the log group, and trusted by this trail only.
+   */
+  private deliverToLogGroup(trail: cloudtrail.Trail, logGroup: logs.LogGroup, trailArn: string): void {
+    const role = new iam.Role(this, 'LogsRole', {
+      assumedBy: new iam.ServicePrincipal('cloudtrail.amazonaws.com').withConditions({
+        StringEquals: { 'aws:SourceArn': trailArn },
+      }),
+      description: 'Lets CloudTrail deliver the KMS audit trail to its log group',
+    });
+    const policy = new iam.ManagedPolicy(this, 'LogsPolicy', {
+      description: 'Writes CloudTrail events to the KMS audit log group',
+      roles: [role],
+      statements: [new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      })],
+    });
+    const cfnTrail = trail.node.defaultChild as cloudtrail.CfnTrail;
+    cfnTrail.cloudWatchLogsLogGroupArn = logGroup.logGroupArn;
+    cfnTrail.cloudWatchLogsRoleArn = role.roleArn;
+    // CloudTrail checks that it can write to the log group when the trail is created.
+    cfnTrail.node.addDependency(policy);
+  }
+
+  /** CloudTrail encrypts this trail's files, and only this trail's. */
+  private allowCloudTrail(key: ClassifiedKey, trailArn: string): void {
+    const stack = Stack.of(this);
+    const cloudTrail = new iam.ServicePrincipal('cloudtrail.amazonaws.com');
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudTrailEncryptsLogs',
+      principals: [cloudTrail],
+      actions: ['kms:GenerateDataKey'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceArn': trailArn },
+        StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*` },
+      },
+    }));
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudTrailDescribesKey',
+      principals: [cloudTrail],
+      actions: ['kms:DescribeKey'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceArn': trailArn } },
+    }));
+  }
+
+  /** CloudWatch Logs encrypts and reads this log group, and only this one. */
+  private allowCloudWatchLogs(key: ClassifiedKey, logGroupName: string): void {
+    const stack = Stack.of(this);
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchLogsUsesKey',
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: [
+        'kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo',
+        'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey',
+      ],
+      resources: ['*'],
+      conditions: {
+        ArnEquals: {
+          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+            service: 'logs', resource: 'log-group', resourceName: logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      },
+    }));
+  }
+
+  /** CloudWatch alarms of this account publish to the encrypted topic. */
+  private allowCloudWatchAlarms(key: ClassifiedKey): void {
+    const stack = Stack.of(this);
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
+      },
+    }));
+  }
+
+  private validateOnePerStack(): string[] {
+    const trails = Stack.of(this).node.children.filter(c => c instanceof KeyAuditTrail) as KeyAuditTrail[];
+    if (trails.length > 1 && trails.some(t => t.createdImplicitly)) {
+      return ['a KeyAuditTrail was declared after a ClassifiedKey created the stack\'s default one: declare it before the keys, or pass it to them as auditTrail'];
+    }
+    return [];
+  }
+}

@@ -1,0 +1,54 @@
+/*
+ * The KMS events the audit trail counts, as CloudWatch Logs filter patterns over
+ * CloudTrail records. One metric filter per event kind serves every key of a stack:
+ * the key's ARN is a dimension, so 100 keys need the same handful of filters.
+ */
+
+/** The dimension that carries the key's ARN (the first resource of a KMS event). */
+export const KEY_ARN_DIMENSION = 'KeyArn';
+export const KEY_ARN_SELECTOR = '$.resources[0].ARN';
+
+/**
+ * CIS AWS Foundations 3.7 / 4.7, checked by Security Hub CloudWatch.7: exactly this
+ * pattern, with no other field, or the control fails.
+ */
+export const CIS_KEY_DISABLED_OR_DELETED_PATTERN =
+  '{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}';
+
+export interface AuditEvent {
+  /** Construct id of the metric filter. */
+  readonly id: string;
+  readonly metricName: string;
+  readonly pattern: string;
+  /** What the metric counts, for alarm descriptions. */
+  readonly description: string;
+}
+
+/** The key was disabled, scheduled for deletion, stopped rotating or lost its material. */
+export const KEY_STATE_CHANGES: AuditEvent = {
+  id: 'KeyStateChanges',
+  metricName: 'KeyStateChanges',
+  pattern: '{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) || ($.eventName = DisableKeyRotation) || ($.eventName = DeleteImportedKeyMaterial)) }',
+  description: 'disabled, scheduled for deletion, rotation turned off or imported material deleted',
+};
+
+/**
+ * The key policy changed, or someone (not an AWS service acting for a resource)
+ * created or revoked a grant.
+ */
+export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
+  id: 'KeyPolicyOrGrantChanges',
+  metricName: 'KeyPolicyOrGrantChanges',
+  pattern: '{ ($.eventSource = kms.amazonaws.com) && (($.eventName = PutKeyPolicy) || ($.eventName = RevokeGrant) || (($.eventName = CreateGrant) && ($.userIdentity.invokedBy NOT EXISTS))) }',
+  description: 'key policy changed, or a grant created or revoked outside an AWS service',
+};
+
+/** Requests to the key that KMS denied. */
+export const KEY_DENIED_REQUESTS: AuditEvent = {
+  id: 'KeyDeniedRequests',
+  metricName: 'KeyDeniedRequests',
+  pattern: '{ ($.eventSource = kms.amazonaws.com) && ($.errorCode = "AccessDenied*") }',
+  description: 'requests denied',
+};
+
+export const KEY_EVENTS = [KEY_STATE_CHANGES, KEY_POLICY_OR_GRANT_CHANGES, KEY_DENIED_REQUESTS];
