@@ -18,6 +18,7 @@ function main(outdir: string): void {
   const nagFile = join(outdir, 'nag-findings.json');
   const nag = existsSync(nagFile) ? JSON.parse(readFileSync(nagFile, 'utf8')) : undefined;
   let keys = 0;
+  const keyPaths: string[] = [];
   for (const [stackName, artifact] of Object.entries<Json>(manifest.artifacts)) {
     if (artifact.type !== 'aws:cloudformation:stack') continue;
     const template = JSON.parse(readFileSync(join(outdir, artifact.properties.templateFile), 'utf8'));
@@ -28,6 +29,7 @@ function main(outdir: string): void {
       keys++;
       const props = key.Properties;
       const keyPath = pathOf(logicalId).replace(/\/Resource$/, '');
+      keyPaths.push(keyPath);
       const tag = (name: string) => (props.Tags ?? []).find((t: Json) => t.Key === name)?.Value;
       const aliases = Object.values(resources)
         .filter(r => r.Type === 'AWS::KMS::Alias' && JSON.stringify(r.Properties.TargetKeyId).includes(`"${logicalId}"`))
@@ -53,12 +55,22 @@ function main(outdir: string): void {
       row('rotation', props.EnableKeyRotation ? `every ${props.RotationPeriodInDays} days` : 'none');
       row('administered by', `${principals(a => a.includes(ADMINISTRATION)).join(', ')}${mfa ? ' (MFA required)' : ''}`);
       row('used by', principals(a => a.some(x => CRYPTOGRAPHY.test(x))).join(', ') + (narrowing ? ` (${narrowing})` : ''));
+      const alarms = Object.values(resources)
+        .filter(r => r.Type === 'AWS::CloudWatch::Alarm' && r.Metadata?.['aws:cdk:path']?.startsWith(`${keyPath}/`))
+        .map(r => `${r.Metadata['aws:cdk:path'].split('/').slice(-2, -1)[0]} (${r.Properties.AlarmDescription.split(': ').slice(1).join(': ')})`);
+      row('alarms', alarms.length > 0 ? alarms.join('\n' + ' '.repeat(18)) : 'none (monitoring off)');
       row('cdk-nag', nagLine);
       row('stack', stackName);
       console.log();
     }
   }
   console.log(`${keys} keys in ${outdir}`);
+  if (nag !== undefined) {
+    const others = nag.findings.filter((f: Json) => !keyPaths.some(p => f.path?.startsWith(`${p}/`)));
+    const trail = others.filter((f: Json) => /\/KeyAuditTrail\//.test(f.path ?? ''));
+    console.log(`cdk-nag on the audit trail:    ${summarizeNag(trail, nag.packs)}`);
+    console.log(`cdk-nag on the example's own consumers (bucket, table, queue, roles; not part of the library): ${others.length - trail.length} findings`);
+  }
 }
 
 function describePrincipal(principal: Json, pathOf: (id: string) => string): string {

@@ -24,6 +24,9 @@ const MIN_RETENTION_DAYS = 365;
 const TRAIL_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]{2,127}$/;
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
+/** The first trail declared in each stack, so that `of` needs no search of the stack. */
+const TRAILS = new WeakMap<Stack, KeyAuditTrail>();
+
 /**
  * Properties of a KeyAuditTrail.
  */
@@ -60,8 +63,14 @@ export interface KeyAuditTrailProps {
   readonly alarmEmails?: string[];
 
   /**
-   * Principals that may read the audit logs, besides the audit key's user role.
-   * Nobody else can decrypt them.
+   * Principals that may read the audit logs in CloudWatch Logs, besides
+   * `logReaderRole`.
+   *
+   * The trail's files in S3 are encrypted with the audit key, which nobody but its
+   * user role (`logReaderRole`) may decrypt. The copy in CloudWatch Logs is decrypted
+   * by CloudWatch Logs for any caller whose IAM policies allow reading the log
+   * group: keep `logs:GetLogEvents`, `logs:FilterLogEvents` and `logs:StartQuery` on
+   * it out of other policies (an SCP does it for the organization).
    *
    * @default - only `logReaderRole`
    */
@@ -99,7 +108,7 @@ export class KeyAuditTrail extends Construct {
    */
   public static of(scope: IConstruct): KeyAuditTrail {
     const stack = Stack.of(scope);
-    const existing = stack.node.children.find((c): c is KeyAuditTrail => c instanceof KeyAuditTrail);
+    const existing = TRAILS.get(stack);
     if (existing) return existing;
     const created = new KeyAuditTrail(stack, KeyAuditTrail.DEFAULT_ID);
     created.createdImplicitly = true;
@@ -114,7 +123,11 @@ export class KeyAuditTrail extends Construct {
   public readonly alarmTopic: sns.ITopic;
   /** The key that encrypts the trail, its log group and the alarm topic, when created. */
   public readonly auditKey?: ClassifiedKey;
-  /** The role that may read the audit logs: the audit key's user role, when created. */
+  /**
+   * The role that may read the audit logs: the audit key's user role, when created.
+   * It reads the log group, and may decrypt the trail's files through S3 once you
+   * give it `s3:GetObject` on the bucket.
+   */
   public readonly logReaderRole?: iam.IRole;
   /** The bucket the trail delivers to, when created. */
   public readonly bucket?: s3.IBucket;
@@ -132,6 +145,7 @@ export class KeyAuditTrail extends Construct {
   constructor(scope: Construct, id: string, props: KeyAuditTrailProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
+    if (!TRAILS.has(stack)) TRAILS.set(stack, this);
 
     const retention = props.retention ?? logs.RetentionDays.ONE_YEAR;
     if (retention < MIN_RETENTION_DAYS) {
@@ -205,7 +219,8 @@ export class KeyAuditTrail extends Construct {
       const bucket = new s3.Bucket(this, 'Bucket', {
         encryption: s3.BucketEncryption.KMS,
         encryptionKey: key,
-        bucketKeyEnabled: true,
+        // No S3 Bucket Key: with one, CloudTrail needs more of the audit key to
+        // create the trail than its two statements give it.
         enforceSSL: true,
         blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
         versioned: true,
@@ -429,7 +444,7 @@ export class KeyAuditTrail extends Construct {
   }
 
   private validateOnePerStack(): string[] {
-    const trails = Stack.of(this).node.children.filter(c => c instanceof KeyAuditTrail) as KeyAuditTrail[];
+    const trails = Stack.of(this).node.findAll().filter((c): c is KeyAuditTrail => c instanceof KeyAuditTrail);
     if (trails.length > 1 && trails.some(t => t.createdImplicitly)) {
       return ['a KeyAuditTrail was declared after a ClassifiedKey created the stack\'s default one: declare it before the keys, or pass it to them as auditTrail'];
     }

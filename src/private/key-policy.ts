@@ -149,22 +149,17 @@ export class KeyPolicy {
   }
 
   /**
-   * An estimate of the rendered policy's size in bytes. Each reference that is only
-   * known at deploy time (a role ARN, the account) is counted as a 128-character ARN.
+   * An estimate of the rendered policy's size in bytes, where each reference that is
+   * only known at deploy time (a role ARN, the account) counts as a 128-character ARN.
+   *
+   * A first estimate renders the statements as they were added; only when that one
+   * is over the limit is the policy resolved and minimized (which merges grantees),
+   * because resolving every key policy twice would double the cost of synthesis.
    */
   public estimateSize(): number {
-    const resolved = Stack.of(this.scope).resolve(this.document.toJSON());
-    const placeholder = 'x'.repeat(128);
-    const replaceIntrinsics = (value: unknown): unknown => {
-      if (Array.isArray(value)) return value.map(replaceIntrinsics);
-      if (value && typeof value === 'object') {
-        const keys = Object.keys(value);
-        if (keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'))) return placeholder;
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceIntrinsics(v)]));
-      }
-      return value;
-    };
-    return Buffer.byteLength(JSON.stringify(replaceIntrinsics(resolved)), 'utf8');
+    const quick = sizeWithPlaceholders(this.document.toJSON());
+    if (quick <= KEY_POLICY_MAX_BYTES) return quick;
+    return sizeWithPlaceholders(Stack.of(this.scope).resolve(this.document));
   }
 
   public validateSize(): string[] {
@@ -193,6 +188,21 @@ export class KeyPolicy {
       },
     };
   }
+}
+
+const ARN_PLACEHOLDER = 'x'.repeat(128);
+
+/** The JSON size of a policy, with every token or intrinsic counted as an ARN. */
+function sizeWithPlaceholders(policy: unknown): number {
+  const json = JSON.stringify(policy, (_key, value) => {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      if (Token.isUnresolved(value)) return ARN_PLACEHOLDER;
+      const keys = Object.keys(value);
+      if (keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'))) return ARN_PLACEHOLDER;
+    }
+    return value;
+  });
+  return Buffer.byteLength(json.replace(/\$\{Token\[[^\]]+\]\}/g, ARN_PLACEHOLDER), 'utf8');
 }
 
 interface UsageParts {

@@ -1,0 +1,507 @@
+/**
+ * Policy-evaluation tests of the audit key of a KeyAuditTrail: every claim is proven
+ * by evaluating the synthesized key policy, identity policies and trust policies with
+ * the policy simulator (test/support/policy-sim.ts), never by matching JSON.
+ *
+ * The stack is a bare stack in 111111111111 / us-east-1 with one CONFIDENTIAL
+ * ClassifiedKey, whose first use creates the stack's full audit trail: a trail, an
+ * encrypted log group, an encrypted alarm topic, and the audit key that encrypts them.
+ *
+ * Denials are asked with the most favourable context an honest request could carry
+ * (the right service, the right encryption context, MFA), so that a denial never holds
+ * only because a context key is missing. iam-simulate matches service principals
+ * exactly, so each AWS service is asked under the principal the key policy must name.
+ */
+import { CfnElement, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { IConstruct } from 'constructs';
+import { ClassifiedKey, DataClassification, KeyAuditTrail } from '../src';
+import { ContextValues, PolicyDocument, PolicySimulator } from './support/policy-sim';
+import { ACCOUNT, newBareStack, OTHER_ACCOUNT, REGION } from './support/stack';
+
+// -----------------------------------------------------------------------------
+// The names the claims are about, written out rather than read from src/
+// -----------------------------------------------------------------------------
+
+/** The default trail name: `<stack name>-key-audit`. */
+const TRAIL_NAME = 'TestStack-key-audit';
+const TRAIL_ARN = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/${TRAIL_NAME}`;
+/** The log group's ARN as CloudWatch Logs puts it in the encryption context: no `:*`. */
+const LOG_GROUP_ARN = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/cloudtrail/${TRAIL_NAME}`;
+/**
+ * The log group as a resource of log-group actions (FilterLogEvents, StartQuery...): the
+ * `:*` form of the log group's Arn attribute. iam-simulate takes it as a pattern and
+ * evaluates the policy resources that overlap it; the allows asserted here come from
+ * policies that name exactly this pattern (or `*`), so they hold for the whole log group.
+ */
+const LOG_GROUP_RESOURCE = `${LOG_GROUP_ARN}:*`;
+/** A log stream CloudTrail writes to, the resource of GetLogEvents and PutLogEvents. */
+const LOG_STREAM_ARN = `${LOG_GROUP_ARN}:log-stream:${ACCOUNT}_CloudTrail_${REGION}`;
+/** Another log group of the same account, and a stream of it. */
+const OTHER_LOG_GROUP_ARN = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/payments`;
+const OTHER_LOG_STREAM_ARN = `${OTHER_LOG_GROUP_ARN}:log-stream:2024/01/01/[$LATEST]abc`;
+
+const CLOUDTRAIL = 'cloudtrail.amazonaws.com';
+const LOGS = `logs.${REGION}.amazonaws.com`;
+const CLOUDWATCH = 'cloudwatch.amazonaws.com';
+
+const VIA_S3 = `s3.${REGION}.amazonaws.com`;
+const VIA_LOGS = LOGS;
+
+/** An IAM principal of the key's account whose own policy allows kms:*, logs:* and s3:* on everything. */
+const KMS_STAR_ADMIN = `arn:aws:iam::${ACCOUNT}:role/KmsStarAdmin`;
+/** A principal of another account, with the same policy in its own account. */
+const ATTACKER = `arn:aws:iam::${OTHER_ACCOUNT}:role/Attacker`;
+/** A human of the key's account. */
+const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
+const STAR_POLICIES: PolicyDocument[] = [PolicySimulator.allowPolicy(['kms:*', 'logs:*', 's3:*'])];
+
+const CLOUDTRAIL_CONTEXT = 'kms:EncryptionContext:aws:cloudtrail:arn';
+const LOGS_CONTEXT = 'kms:EncryptionContext:aws:logs:arn';
+const WITH_MFA: ContextValues = { 'aws:MultiFactorAuthPresent': 'true' };
+
+/** What CloudTrail sends when it encrypts this trail's files. */
+const TRAIL_REQUEST: ContextValues = { 'aws:SourceArn': TRAIL_ARN, [CLOUDTRAIL_CONTEXT]: TRAIL_ARN };
+/** What CloudWatch Logs sends when it encrypts or reads this log group. */
+const LOG_GROUP_REQUEST: ContextValues = { [LOGS_CONTEXT]: LOG_GROUP_ARN };
+/** What a CloudWatch alarm of this account sends when it publishes to the encrypted topic. */
+const ALARM_REQUEST: ContextValues = {
+  'aws:SourceAccount': ACCOUNT,
+  'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:SomeAlarm`,
+};
+
+const LOG_READS = ['logs:DescribeLogStreams', 'logs:FilterLogEvents', 'logs:StartQuery', 'logs:GetLogEvents'];
+
+// -----------------------------------------------------------------------------
+// Helpers
+// -----------------------------------------------------------------------------
+
+type Verdict = 'allowed' | 'denied';
+
+/** One authorization question; the audit key is the resource unless another is given. */
+interface Ask {
+  readonly principal: string;
+  readonly action: string;
+  readonly context?: ContextValues;
+  readonly resource?: string;
+  readonly identityPolicies?: PolicyDocument[];
+  readonly includeTemplateIdentityPolicies?: boolean;
+}
+
+/** A synthesized stack with a full audit trail, ready to be simulated. */
+interface Fixture {
+  readonly stack: Stack;
+  readonly trail: KeyAuditTrail;
+  readonly sim: PolicySimulator;
+  readonly auditKeyArn: string;
+  /** Answers each named question, so that a failing comparison names the odd one. */
+  verdicts(asks: Record<string, Ask>): Promise<Record<string, Verdict>>;
+  /** The logical id of a construct's CloudFormation resource. */
+  logicalId(construct: IConstruct): string;
+  /** The ARN of a role of the template. */
+  roleArn(role: IConstruct): string;
+}
+
+function fixture(stack: Stack, trail: KeyAuditTrail): Fixture {
+  const sim = PolicySimulator.fromStack(stack);
+  const logicalId = (construct: IConstruct) => stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+  const auditKeyArn = sim.keyArn(logicalId(trail.auditKey!));
+  return {
+    stack,
+    trail,
+    sim,
+    auditKeyArn,
+    logicalId,
+    roleArn: (role) => sim.roleArn(logicalId(role)),
+    async verdicts(asks) {
+      const result: Record<string, Verdict> = {};
+      for (const [name, ask] of Object.entries(asks)) {
+        const decision = await sim.simulate({
+          principalArn: ask.principal,
+          action: ask.action,
+          resourceArn: ask.resource ?? auditKeyArn,
+          context: ask.context,
+          identityPolicies: ask.identityPolicies,
+          includeTemplateIdentityPolicies: ask.includeTemplateIdentityPolicies,
+        });
+        result[name] = decision === 'Allowed' ? 'allowed' : 'denied';
+      }
+      return result;
+    },
+  };
+}
+
+/** A bare stack whose one CONFIDENTIAL key creates the stack's audit trail. */
+function synthesizeDefault(): Fixture {
+  const stack = newBareStack();
+  const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+  const trail = KeyAuditTrail.of(stack);
+  expect(key.auditTrail).toBe(trail);
+  return fixture(stack, trail);
+}
+
+/** The same verdict for every question. */
+function every(asks: Record<string, Ask>, verdict: Verdict): Record<string, Verdict> {
+  return Object.fromEntries(Object.keys(asks).map(name => [name, verdict]));
+}
+
+/** `context` without `key`. */
+function without(context: ContextValues, key: string): ContextValues {
+  return Object.fromEntries(Object.entries(context).filter(([k]) => k !== key));
+}
+
+/** Decrypting questions for a principal, in every context a request could honestly carry. */
+function decryptAsks(principal: string, identityPolicies?: PolicyDocument[]): Record<string, Ask> {
+  const contexts: Record<string, ContextValues> = {
+    'directly': {},
+    'through S3': { 'kms:ViaService': VIA_S3 },
+    'through S3, a trail file': { 'kms:ViaService': VIA_S3, [CLOUDTRAIL_CONTEXT]: TRAIL_ARN },
+    'through CloudWatch Logs, this log group': { 'kms:ViaService': VIA_LOGS, ...LOG_GROUP_REQUEST },
+  };
+  const asks: Record<string, Ask> = {};
+  for (const [how, context] of Object.entries(contexts)) {
+    for (const action of ['kms:Decrypt', 'kms:ReEncryptFrom']) {
+      asks[`${action} ${how}`] = { principal, action, context: { ...context, ...WITH_MFA }, identityPolicies };
+    }
+  }
+  asks['kms:CreateGrant for itself, through S3'] = {
+    principal, action: 'kms:CreateGrant', context: { 'kms:ViaService': VIA_S3, ...WITH_MFA }, identityPolicies,
+  };
+  return asks;
+}
+
+// -----------------------------------------------------------------------------
+// The audit key of the default trail
+// -----------------------------------------------------------------------------
+
+describe('the audit key of a KeyAuditTrail created by a CONFIDENTIAL key', () => {
+  let fx: Fixture;
+  beforeAll(() => {
+    fx = synthesizeDefault();
+  });
+
+  test('the template names the trail and log group the claims are about', () => {
+    // The ARNs below are the ones the key policy must be about; check they are this stack's.
+    const trailId = fx.logicalId(fx.trail.trail!);
+    const logGroupId = fx.logicalId(fx.trail.logGroup);
+    expect(fx.sim.resolve({ 'Fn::GetAtt': [trailId, 'Arn'] })).toBe(TRAIL_ARN);
+    expect(fx.sim.resolve({ 'Fn::GetAtt': [logGroupId, 'Arn'] })).toBe(LOG_GROUP_RESOURCE);
+  });
+
+  // ---------------------------------------------------------------------------
+  // 1. CloudTrail
+  // ---------------------------------------------------------------------------
+
+  describe('CloudTrail', () => {
+    test('may generate data keys for this trail, with a trail ARN of this account in the encryption context', async () => {
+      const asks: Record<string, Ask> = {
+        'this trail': { principal: CLOUDTRAIL, action: 'kms:GenerateDataKey', context: TRAIL_REQUEST },
+        'this trail, context of a trail of this account in another region': {
+          principal: CLOUDTRAIL,
+          action: 'kms:GenerateDataKey',
+          context: { ...TRAIL_REQUEST, [CLOUDTRAIL_CONTEXT]: `arn:aws:cloudtrail:eu-west-1:${ACCOUNT}:trail/${TRAIL_NAME}` },
+        },
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'allowed'));
+    });
+
+    test('is DENIED data keys for any other trail, or without the encryption context', async () => {
+      const generate = (context: ContextValues): Ask => ({ principal: CLOUDTRAIL, action: 'kms:GenerateDataKey', context });
+      const asks: Record<string, Ask> = {
+        'a trail of another account with the same name': generate({
+          'aws:SourceArn': `arn:aws:cloudtrail:${REGION}:${OTHER_ACCOUNT}:trail/${TRAIL_NAME}`,
+          [CLOUDTRAIL_CONTEXT]: `arn:aws:cloudtrail:${REGION}:${OTHER_ACCOUNT}:trail/${TRAIL_NAME}`,
+        }),
+        'another trail of this account': generate({
+          'aws:SourceArn': `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/other-trail`,
+          [CLOUDTRAIL_CONTEXT]: `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/other-trail`,
+        }),
+        'this trail\'s name in another region': generate({
+          'aws:SourceArn': `arn:aws:cloudtrail:eu-west-1:${ACCOUNT}:trail/${TRAIL_NAME}`,
+          [CLOUDTRAIL_CONTEXT]: `arn:aws:cloudtrail:eu-west-1:${ACCOUNT}:trail/${TRAIL_NAME}`,
+        }),
+        'no aws:SourceArn': generate(without(TRAIL_REQUEST, 'aws:SourceArn')),
+        'this trail, no encryption context': generate(without(TRAIL_REQUEST, CLOUDTRAIL_CONTEXT)),
+        'this trail, encryption context of another account\'s trail': generate({
+          ...TRAIL_REQUEST,
+          [CLOUDTRAIL_CONTEXT]: `arn:aws:cloudtrail:${REGION}:${OTHER_ACCOUNT}:trail/${TRAIL_NAME}`,
+        }),
+        'this trail, encryption context of a log group': generate({ 'aws:SourceArn': TRAIL_ARN, [LOGS_CONTEXT]: LOG_GROUP_ARN }),
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+    });
+
+    test('is DENIED decryption and every other use, even for this trail', async () => {
+      // Actions that take an encryption context get this trail's; the others cannot carry one.
+      const withContext = ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncryptFrom', 'kms:GenerateDataKeyWithoutPlaintext'];
+      const withoutContext = ['kms:CreateGrant', 'kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion'];
+      const asks: Record<string, Ask> = Object.fromEntries([
+        ...withContext.map(action => [action, { principal: CLOUDTRAIL, action, context: TRAIL_REQUEST }]),
+        ...withoutContext.map(action => [action, { principal: CLOUDTRAIL, action, context: { 'aws:SourceArn': TRAIL_ARN } }]),
+      ]);
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+    });
+
+    test('may describe the key for this trail only', async () => {
+      const describe = (context: ContextValues): Ask => ({ principal: CLOUDTRAIL, action: 'kms:DescribeKey', context });
+      expect(await fx.verdicts({
+        'this trail': describe({ 'aws:SourceArn': TRAIL_ARN }),
+        'another trail of this account': describe({ 'aws:SourceArn': `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/other-trail` }),
+        'a trail of another account': describe({ 'aws:SourceArn': `arn:aws:cloudtrail:${REGION}:${OTHER_ACCOUNT}:trail/${TRAIL_NAME}` }),
+        'no aws:SourceArn': describe({}),
+      })).toEqual({
+        'this trail': 'allowed',
+        'another trail of this account': 'denied',
+        'a trail of another account': 'denied',
+        'no aws:SourceArn': 'denied',
+      });
+    });
+  });
+
+  // ---------------------------------------------------------------------------
+  // 2. CloudWatch Logs
+  // ---------------------------------------------------------------------------
+
+  describe('CloudWatch Logs', () => {
+    const USE = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'];
+    const asksWith = (principal: string, context: ContextValues): Record<string, Ask> =>
+      Object.fromEntries(USE.map(action => [action, { principal, action, context }]));
+
+    test('may encrypt, decrypt and generate data keys for this log group', async () => {
+      const asks = asksWith(LOGS, LOG_GROUP_REQUEST);
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'allowed'));
+    });
+
+    test.each([
+      ['for another log group of this account', LOGS, { [LOGS_CONTEXT]: OTHER_LOG_GROUP_ARN }],
+      ['for a log group of the same name in another account', LOGS, { [LOGS_CONTEXT]: LOG_GROUP_ARN.replace(ACCOUNT, OTHER_ACCOUNT) }],
+      ['without an encryption context', LOGS, {}],
+      ['as CloudWatch Logs of another region, for this log group', 'logs.eu-west-1.amazonaws.com', LOG_GROUP_REQUEST],
+    ])('is DENIED use %s', async (_name, principal, context) => {
+      const asks = asksWith(principal, context);
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+    });
+  });
+
+  // ---------------------------------------------------------------------------
+  // 3. CloudWatch alarms, publishing to the encrypted topic
+  // ---------------------------------------------------------------------------
+
+  describe('CloudWatch alarms', () => {
+    test('of this account and region may decrypt and generate data keys', async () => {
+      const asks: Record<string, Ask> = {
+        'kms:Decrypt': { principal: CLOUDWATCH, action: 'kms:Decrypt', context: ALARM_REQUEST },
+        'kms:GenerateDataKey': { principal: CLOUDWATCH, action: 'kms:GenerateDataKey', context: ALARM_REQUEST },
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'allowed'));
+    });
+
+    test('of another account, or another region, are DENIED', async () => {
+      const otherAlarm = `arn:aws:cloudwatch:${REGION}:${OTHER_ACCOUNT}:alarm:SomeAlarm`;
+      const cases: Record<string, ContextValues> = {
+        'another account': { 'aws:SourceAccount': OTHER_ACCOUNT, 'aws:SourceArn': otherAlarm },
+        'another account\'s alarm, claiming this account': { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': otherAlarm },
+        'another account, claiming this account\'s alarm': { ...ALARM_REQUEST, 'aws:SourceAccount': OTHER_ACCOUNT },
+        'an alarm of this account in another region': { ...ALARM_REQUEST, 'aws:SourceArn': `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:SomeAlarm` },
+        'no aws:SourceArn': without(ALARM_REQUEST, 'aws:SourceArn'),
+        'no aws:SourceAccount': without(ALARM_REQUEST, 'aws:SourceAccount'),
+      };
+      const asks: Record<string, Ask> = {};
+      for (const [name, context] of Object.entries(cases)) {
+        for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) {
+          asks[`${name}: ${action}`] = { principal: CLOUDWATCH, action, context };
+        }
+      }
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+    });
+
+    test('are DENIED encryption and re-encryption', async () => {
+      const asks: Record<string, Ask> = {
+        'kms:Encrypt': { principal: CLOUDWATCH, action: 'kms:Encrypt', context: ALARM_REQUEST },
+        'kms:ReEncryptFrom': { principal: CLOUDWATCH, action: 'kms:ReEncryptFrom', context: ALARM_REQUEST },
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+    });
+  });
+
+  // ---------------------------------------------------------------------------
+  // 4. Nobody else decrypts
+  // ---------------------------------------------------------------------------
+
+  describe('an IAM principal of this account with kms:*, logs:* and s3:* in its identity policy', () => {
+    test('is DENIED decryption with the audit key, directly and through S3', async () => {
+      const asks = decryptAsks(KMS_STAR_ADMIN, STAR_POLICIES);
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+    });
+
+    test('caveat: still reads the CloudWatch Logs copy, which CloudWatch Logs decrypts for any caller IAM lets in', async () => {
+      // The key guards the trail's files in S3 only: reading the log group takes no
+      // kms:Decrypt of the caller, so logs:* is enough (see the report of this file).
+      const asks: Record<string, Ask> = {
+        'logs:GetLogEvents': { principal: KMS_STAR_ADMIN, action: 'logs:GetLogEvents', resource: LOG_STREAM_ARN, identityPolicies: STAR_POLICIES },
+        'logs:FilterLogEvents': { principal: KMS_STAR_ADMIN, action: 'logs:FilterLogEvents', resource: LOG_GROUP_RESOURCE, identityPolicies: STAR_POLICIES },
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'allowed'));
+    });
+  });
+
+  test('a principal of another account is DENIED decryption, even with kms:* in its own account', async () => {
+    const asks = decryptAsks(ATTACKER, STAR_POLICIES);
+    expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+  });
+
+  // ---------------------------------------------------------------------------
+  // 5. The log reader role (the audit key's user role) and the admin role
+  // ---------------------------------------------------------------------------
+
+  describe('the log reader role (the audit key\'s user role)', () => {
+    let reader: string;
+    beforeAll(() => {
+      reader = fx.roleArn(fx.trail.logReaderRole!);
+      expect(fx.trail.logReaderRole).toBe(fx.trail.auditKey!.userRole);
+    });
+
+    test('may decrypt trail files through S3', async () => {
+      const asks: Record<string, Ask> = {
+        'through S3': { principal: reader, action: 'kms:Decrypt', context: { 'kms:ViaService': VIA_S3 } },
+        'through S3, a trail file': { principal: reader, action: 'kms:Decrypt', context: { 'kms:ViaService': VIA_S3, [CLOUDTRAIL_CONTEXT]: TRAIL_ARN } },
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'allowed'));
+    });
+
+    test('is DENIED decryption outside S3', async () => {
+      const asks: Record<string, Ask> = {
+        'directly': { principal: reader, action: 'kms:Decrypt', context: { [CLOUDTRAIL_CONTEXT]: TRAIL_ARN } },
+        'through DynamoDB': { principal: reader, action: 'kms:Decrypt', context: { 'kms:ViaService': `dynamodb.${REGION}.amazonaws.com` } },
+        'through S3 of another region': { principal: reader, action: 'kms:Decrypt', context: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } },
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+    });
+
+    test('may read the log group, by the managed policy the template attaches', async () => {
+      const read = (action: string, includeTemplateIdentityPolicies?: boolean): Ask => ({
+        principal: reader,
+        action,
+        resource: action === 'logs:GetLogEvents' ? LOG_STREAM_ARN : LOG_GROUP_RESOURCE,
+        includeTemplateIdentityPolicies,
+      });
+      const withPolicy = Object.fromEntries(LOG_READS.map(action => [action, read(action)]));
+      const withoutPolicy = Object.fromEntries(LOG_READS.map(action => [action, read(action, false)]));
+      expect(await fx.verdicts(withPolicy)).toEqual(every(withPolicy, 'allowed'));
+      // The allow comes from the template's identity policies, not from somewhere else.
+      expect(await fx.verdicts(withoutPolicy)).toEqual(every(withoutPolicy, 'denied'));
+    });
+
+    test('is DENIED reading other log groups, and writing to this one', async () => {
+      const asks: Record<string, Ask> = {
+        'logs:GetLogEvents on another log group': { principal: reader, action: 'logs:GetLogEvents', resource: OTHER_LOG_STREAM_ARN },
+        'logs:FilterLogEvents on another log group': { principal: reader, action: 'logs:FilterLogEvents', resource: `${OTHER_LOG_GROUP_ARN}:*` },
+        'logs:PutLogEvents on this log group': { principal: reader, action: 'logs:PutLogEvents', resource: LOG_STREAM_ARN },
+        'logs:DeleteLogGroup on this log group': { principal: reader, action: 'logs:DeleteLogGroup', resource: LOG_GROUP_RESOURCE },
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+    });
+  });
+
+  test('the audit key\'s admin role is DENIED decryption', async () => {
+    const asks = decryptAsks(fx.roleArn(fx.trail.auditKey!.adminRole));
+    expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+  });
+
+  // ---------------------------------------------------------------------------
+  // 7. The role CloudTrail delivers to CloudWatch Logs with
+  // ---------------------------------------------------------------------------
+
+  describe('the trail\'s LogsRole', () => {
+    let logsRoleId: string;
+    beforeAll(() => {
+      logsRoleId = fx.logicalId(fx.trail.node.findChild('LogsRole'));
+    });
+
+    test('may be assumed by CloudTrail for this trail only', async () => {
+      const assume = (principal: string, context: ContextValues = {}) => fx.sim.canAssume(logsRoleId, principal, context);
+      expect({
+        'CloudTrail, this trail': await assume(CLOUDTRAIL, { 'aws:SourceArn': TRAIL_ARN }),
+        'CloudTrail, another trail of this account': await assume(CLOUDTRAIL, { 'aws:SourceArn': `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/other-trail` }),
+        'CloudTrail, a trail of another account': await assume(CLOUDTRAIL, { 'aws:SourceArn': `arn:aws:cloudtrail:${REGION}:${OTHER_ACCOUNT}:trail/${TRAIL_NAME}` }),
+        'CloudTrail, no aws:SourceArn': await assume(CLOUDTRAIL),
+        'CloudWatch Logs, this trail': await assume(LOGS, { 'aws:SourceArn': TRAIL_ARN }),
+        'a user of this account': await assume(ALICE, WITH_MFA),
+        'a principal of another account': await assume(ATTACKER, WITH_MFA),
+      }).toEqual({
+        'CloudTrail, this trail': true,
+        'CloudTrail, another trail of this account': false,
+        'CloudTrail, a trail of another account': false,
+        'CloudTrail, no aws:SourceArn': false,
+        'CloudWatch Logs, this trail': false,
+        'a user of this account': false,
+        'a principal of another account': false,
+      });
+    });
+
+    test('may write to this log group only', async () => {
+      const role = fx.sim.roleArn(logsRoleId);
+      expect(await fx.verdicts({
+        'logs:CreateLogStream, this log group': { principal: role, action: 'logs:CreateLogStream', resource: LOG_STREAM_ARN },
+        'logs:PutLogEvents, this log group': { principal: role, action: 'logs:PutLogEvents', resource: LOG_STREAM_ARN },
+        'logs:PutLogEvents, another log group': { principal: role, action: 'logs:PutLogEvents', resource: OTHER_LOG_STREAM_ARN },
+        'logs:GetLogEvents, this log group': { principal: role, action: 'logs:GetLogEvents', resource: LOG_STREAM_ARN },
+        'kms:Decrypt with the audit key': { principal: role, action: 'kms:Decrypt', context: LOG_GROUP_REQUEST },
+      })).toEqual({
+        'logs:CreateLogStream, this log group': 'allowed',
+        'logs:PutLogEvents, this log group': 'allowed',
+        'logs:PutLogEvents, another log group': 'denied',
+        'logs:GetLogEvents, this log group': 'denied',
+        'kms:Decrypt with the audit key': 'denied',
+      });
+    });
+  });
+});
+
+// -----------------------------------------------------------------------------
+// 6. logReaders
+// -----------------------------------------------------------------------------
+
+describe('a KeyAuditTrail declared with logReaders', () => {
+  let fx: Fixture;
+  let auditor: iam.Role;
+  let bystander: iam.Role;
+  beforeAll(() => {
+    const stack = newBareStack();
+    auditor = new iam.Role(stack, 'Auditor', { assumedBy: new iam.AccountRootPrincipal() });
+    bystander = new iam.Role(stack, 'Bystander', { assumedBy: new iam.AccountRootPrincipal() });
+    const trail = new KeyAuditTrail(stack, 'Audit', { logReaders: [auditor] });
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    expect(key.auditTrail).toBe(trail);
+    expect(KeyAuditTrail.of(stack)).toBe(trail);
+    fx = fixture(stack, trail);
+  });
+
+  test('the named reader may read the log group', async () => {
+    const asks: Record<string, Ask> = Object.fromEntries(LOG_READS.map(action => [action, {
+      principal: fx.roleArn(auditor),
+      action,
+      resource: action === 'logs:GetLogEvents' ? LOG_STREAM_ARN : LOG_GROUP_RESOURCE,
+    }]));
+    expect(await fx.verdicts(asks)).toEqual(every(asks, 'allowed'));
+  });
+
+  test('the named reader may not read other log groups, nor decrypt with the audit key', async () => {
+    const auditorArn = fx.roleArn(auditor);
+    const asks: Record<string, Ask> = {
+      'logs:GetLogEvents on another log group': { principal: auditorArn, action: 'logs:GetLogEvents', resource: OTHER_LOG_STREAM_ARN },
+      ...decryptAsks(auditorArn),
+    };
+    expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+  });
+
+  test('a role not named is DENIED reading the log group', async () => {
+    const asks: Record<string, Ask> = Object.fromEntries(LOG_READS.map(action => [action, {
+      principal: fx.roleArn(bystander),
+      action,
+      resource: action === 'logs:GetLogEvents' ? LOG_STREAM_ARN : LOG_GROUP_RESOURCE,
+    }]));
+    expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+  });
+
+});

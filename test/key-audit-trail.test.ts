@@ -1,0 +1,363 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { ClassifiedKey, DataClassification, KeyAuditTrail } from '../src';
+import { nagFindings } from './support/nag';
+import { ACCOUNT, newBareStack, newStack, REGION } from './support/stack';
+
+const CIS_PATTERN = '{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}';
+
+/** Logical id of a construct's default child. */
+function idOf(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as any);
+}
+
+describe('the trail a stack gets from its first key', () => {
+  let stack: Stack;
+  let trail: KeyAuditTrail;
+  let template: Template;
+  beforeAll(() => {
+    stack = newBareStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    new ClassifiedKey(stack, 'Other', { classification: DataClassification.INTERNAL });
+    trail = key.auditTrail!;
+    template = Template.fromStack(stack);
+  });
+
+  test('is one trail for the stack, shared by every key', () => {
+    template.resourceCountIs('AWS::CloudTrail::Trail', 1);
+    expect(KeyAuditTrail.of(stack)).toBe(trail);
+    expect(trail.node.path).toBe('TestStack/KeyAuditTrail');
+  });
+
+  test('is multi-Region, validates log files, records all management events including KMS', () => {
+    const [props] = Object.values(template.findResources('AWS::CloudTrail::Trail')).map(r => r.Properties);
+    expect(props).toMatchObject({
+      TrailName: 'TestStack-key-audit',
+      IsMultiRegionTrail: true,
+      IncludeGlobalServiceEvents: true,
+      EnableLogFileValidation: true,
+      IsLogging: true,
+      KMSKeyId: { 'Fn::GetAtt': [idOf(stack, trail.auditKey!), 'Arn'] },
+      CloudWatchLogsLogGroupArn: { 'Fn::GetAtt': [idOf(stack, trail.logGroup as logs.LogGroup), 'Arn'] },
+    });
+    // No selector narrows management events, and KMS events are never excluded.
+    for (const selector of props.EventSelectors ?? []) {
+      expect(selector.IncludeManagementEvents).not.toBe(false);
+      expect(selector.ReadWriteType ?? 'All').toBe('All');
+      expect(selector.ExcludeManagementEventSources ?? []).toEqual([]);
+    }
+    expect(props.AdvancedEventSelectors).toBeUndefined();
+  });
+
+  test('delivers to a log group encrypted with the audit key, kept a year and on deletion', () => {
+    template.hasResource('AWS::Logs::LogGroup', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        LogGroupName: '/aws/cloudtrail/TestStack-key-audit',
+        RetentionInDays: 365,
+        KmsKeyId: { 'Fn::GetAtt': [idOf(stack, trail.auditKey!), 'Arn'] },
+      },
+    });
+  });
+
+  test('the audit key is itself a CONFIDENTIAL ClassifiedKey, retained and alarmed', () => {
+    expect(trail.auditKey!.classification).toBe(DataClassification.CONFIDENTIAL);
+    expect(trail.auditKey!.alarms).toHaveLength(2);
+    template.hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ Description: Match.stringLikeRegexp('Encrypts the KMS audit trail') }),
+    });
+  });
+
+  test('the trail bucket is KMS-encrypted, versioned, private, TLS-only and logs its access elsewhere', () => {
+    const bucketId = idOf(stack, trail.bucket!);
+    const accessLogsId = idOf(stack, trail.accessLogsBucket!);
+    expect(bucketId).not.toEqual(accessLogsId);
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: { 'Fn::GetAtt': [idOf(stack, trail.auditKey!), 'Arn'] },
+            },
+          }],
+        },
+        VersioningConfiguration: { Status: 'Enabled' },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+        },
+        LoggingConfiguration: Match.objectLike({ DestinationBucketName: { Ref: accessLogsId } }),
+      }),
+    });
+    for (const id of [bucketId, accessLogsId]) {
+      const policy = Object.values(template.findResources('AWS::S3::BucketPolicy'))
+        .find(p => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: id }))!;
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({
+        Effect: 'Deny',
+        Action: 's3:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }));
+      expect(template.toJSON().Resources[id].DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  test('the CIS 3.7 / 4.7 filter has exactly the CIS pattern, and its alarm notifies the topic', () => {
+    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter')).map(f => f.Properties);
+    const cis = filters.filter(f => f.FilterPattern === CIS_PATTERN);
+    expect(cis).toHaveLength(1);
+    expect(cis[0].MetricTransformations).toEqual([{
+      MetricNamespace: 'KmsKeyAudit/TestStack',
+      MetricName: 'KeyDisabledOrScheduledForDeletion',
+      MetricValue: '1',
+    }]);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'KeyDisabledOrScheduledForDeletion',
+      Namespace: 'KmsKeyAudit/TestStack',
+      Statistic: 'Sum',
+      Threshold: 1,
+      ActionsEnabled: true,
+      AlarmActions: [{ Ref: idOf(stack, trail.alarmTopic as sns.Topic) }],
+    });
+  });
+
+  test('the alarm topic is encrypted with the audit key and TLS-only', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [idOf(stack, trail.auditKey!), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('every alarm of the stack has an action and actions enabled', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBe(1 + 2 + 2 + 2); // CIS, audit key, CONFIDENTIAL key, INTERNAL key
+    for (const alarm of alarms) {
+      expect(alarm.Properties.ActionsEnabled).toBe(true);
+      expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    }
+  });
+
+  test('cdk-nag reports nothing on the stack, trail and buckets included', () => {
+    expect(nagFindings(stack.node.root)).toEqual([]);
+  });
+});
+
+describe('per-key alarms follow the classification', () => {
+  function alarmsOf(classification: DataClassification, extra: object = {}) {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'], ...extra });
+    const resources = Template.fromStack(stack).toJSON().Resources;
+    const byId = (alarm: any) => resources[stack.getLogicalId(alarm.node.defaultChild)].Properties;
+    return { key, alarms: key.alarms.map(a => ({ id: a.node.id, props: byId(a) })) };
+  }
+
+  test('PUBLIC: a state alarm on disable, deletion, rotation off or material deletion', () => {
+    const { alarms } = alarmsOf(DataClassification.PUBLIC);
+    expect(alarms.map(a => a.id)).toEqual(['StateAlarm']);
+    expect(alarms[0].props).toMatchObject({
+      Namespace: 'KmsKeyAudit/TestStack',
+      MetricName: 'KeyStateChanges',
+      Dimensions: [{ Name: 'KeyArn', Value: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  test('INTERNAL: adds an access alarm on key policy or grant changes', () => {
+    const { alarms } = alarmsOf(DataClassification.INTERNAL);
+    expect(alarms.map(a => a.id)).toEqual(['StateAlarm', 'AccessAlarm']);
+    expect(alarms[1].props).toMatchObject({ MetricName: 'KeyPolicyOrGrantChanges', Statistic: 'Sum' });
+  });
+
+  test.each([
+    [DataClassification.CONFIDENTIAL, 10],
+    [DataClassification.RESTRICTED, 3],
+  ])('%s: the access alarm also fires on more than %d denied requests in 5 minutes', (classification, threshold) => {
+    const { alarms } = alarmsOf(classification);
+    const access = alarms.find(a => a.id === 'AccessAlarm')!.props;
+    expect(access.Metrics[0].Expression).toBe(`IF(FILL(changes, 0) >= 1 OR FILL(denied, 0) > ${threshold}, 1, 0)`);
+    const names = access.Metrics.slice(1).map((m: any) => [m.Id, m.MetricStat.Metric.MetricName, m.MetricStat.Period]);
+    expect(names).toEqual([['changes', 'KeyPolicyOrGrantChanges', 300], ['denied', 'KeyDeniedRequests', 300]]);
+  });
+
+  test('imported material: the state alarm also watches SecondsUntilKeyMaterialExpiration', () => {
+    const { alarms } = alarmsOf(DataClassification.CONFIDENTIAL, { importKeyMaterial: true });
+    const state = alarms.find(a => a.id === 'StateAlarm')!.props;
+    expect(state.Metrics[0].Expression).toBe('IF(FILL(changes, 0) >= 1 OR FILL(expiry, 315360000) < 2592000, 1, 0)');
+    expect(state.Metrics[2].MetricStat.Metric).toMatchObject({
+      Namespace: 'AWS/KMS',
+      MetricName: 'SecondsUntilKeyMaterialExpiration',
+      Dimensions: [{ Name: 'KeyId', Value: { 'Fn::GetAtt': [expect.any(String), 'KeyId'] } }],
+    });
+  });
+
+  test('a key\'s own alarmTopic receives its alarms', () => {
+    const stack = newStack();
+    const topic = sns.Topic.fromTopicArn(stack, 'PaymentsOnCall', `arn:aws:sns:${REGION}:${ACCOUNT}:payments-on-call`);
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, alarmTopic: topic });
+    for (const alarm of key.alarms) {
+      expect(stack.resolve((alarm.node.defaultChild as any).alarmActions)).toEqual([`arn:aws:sns:${REGION}:${ACCOUNT}:payments-on-call`]);
+    }
+  });
+
+  test('metric methods give the key\'s dimensioned metrics for dashboards', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const dims = (m: any) => stack.resolve(m.dimensions);
+    expect(key.metricStateChanges().metricName).toBe('KeyStateChanges');
+    expect(key.metricPolicyOrGrantChanges().metricName).toBe('KeyPolicyOrGrantChanges');
+    expect(key.metricDeniedRequests().metricName).toBe('KeyDeniedRequests');
+    expect(dims(key.metricDeniedRequests())).toEqual({ KeyArn: stack.resolve(key.keyArn) });
+    expect(dims(key.metricSecondsUntilKeyMaterialExpiration())).toEqual({ KeyId: stack.resolve(key.keyId) });
+  });
+
+  test('monitoring can be turned off for INTERNAL keys, leaving no alarm', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, monitoring: false });
+    expect(key.alarms).toEqual([]);
+    expect(key.auditTrail).toBeUndefined();
+    expect(() => key.metricDeniedRequests()).toThrow('KeyDeniedRequests is counted by the audit trail, and monitoring is off for TestStack/Key');
+  });
+
+  test.each([DataClassification.CONFIDENTIAL, DataClassification.RESTRICTED])('fails when monitoring is turned off for a %s key', (classification) => {
+    const stack = newStack();
+    expect(() => new ClassifiedKey(stack, 'Key', { classification, monitoring: false, viaServices: ['s3'] }))
+      .toThrow(`monitoring must not be false for a ${classification} key`);
+  });
+});
+
+describe('an organization trail: existingLogGroup', () => {
+  test('creates no trail, bucket or log group; filters and alarms attach to the given log group', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'Audit', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(stack, 'OrgTrail', 'aws-controltower/CloudTrailLogs'),
+    });
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CloudTrail::Trail', 0);
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.resourceCountIs('AWS::Logs::LogGroup', 0);
+    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter'));
+    expect(filters).toHaveLength(4);
+    for (const filter of filters) expect(filter.Properties.LogGroupName).toBe('aws-controltower/CloudTrailLogs');
+    // The alarm topic still needs an encryption key: the audit key.
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.resourceCountIs('AWS::KMS::Key', 2);
+  });
+
+  test('with an alarm topic too, no audit key is created', () => {
+    const template = Template.fromStack((() => {
+      const stack = newStack();
+      new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+      return stack;
+    })());
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+});
+
+describe('trail options', () => {
+  test('alarm emails subscribe to the created topic', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'Audit', { alarmEmails: ['secops@example.com', 'oncall@example.com'] });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::SNS::Subscription', 2);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'secops@example.com' });
+  });
+
+  test('a longer retention is kept', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'Audit', { retention: logs.RetentionDays.TWO_YEARS });
+    Template.fromStack(stack).hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 731 });
+  });
+
+  test('a trail declared first serves the keys of its stack', () => {
+    const stack = newBareStack();
+    const audit = new KeyAuditTrail(stack, 'Audit', { trailName: 'kms-audit' });
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    expect(key.auditTrail).toBe(audit);
+    Template.fromStack(stack).resourceCountIs('AWS::CloudTrail::Trail', 1);
+  });
+
+  test('fails at synth when a trail is declared after a key made the default one', () => {
+    const stack = newBareStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    new KeyAuditTrail(stack, 'Audit', { trailName: 'kms-audit' });
+    expect(() => Template.fromStack(stack)).toThrow(/a KeyAuditTrail was declared after a ClassifiedKey created the stack's default one/);
+  });
+
+  const bad: Array<[string, (stack: Stack) => void, string | RegExp]> = [
+    ['retention is shorter than a year', s => new KeyAuditTrail(s, 'A', { retention: logs.RetentionDays.SIX_MONTHS }),
+      'retention must be at least 365 days for audit logs, got 180'],
+    ['retention is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), retention: logs.RetentionDays.TWO_YEARS,
+    }), 'retention applies only to a created log group; got 731 with existingLogGroup'],
+    ['trailName has a space', s => new KeyAuditTrail(s, 'A', { trailName: 'kms audit' }),
+      'trailName must be 3-128 letters, digits, ".", "_" or "-", starting with a letter or digit, got "kms audit"'],
+    ['trailName is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), trailName: 'kms-audit',
+    }), 'trailName applies only to a created trail; got "kms-audit" with existingLogGroup'],
+    ['an alarm email is malformed', s => new KeyAuditTrail(s, 'A', { alarmEmails: ['secops'] }),
+      'alarmEmails entries must be email addresses, got "secops"'],
+    ['alarm emails are given with an alarm topic', s => new KeyAuditTrail(s, 'A', {
+      alarmTopic: sns.Topic.fromTopicArn(s, 'T', `arn:aws:sns:${REGION}:${ACCOUNT}:t`), alarmEmails: ['a@example.com'],
+    }), 'alarmEmails subscribe to the created topic; subscribe them to your alarmTopic instead'],
+    ['a key passes an alarm topic with monitoring off', s => new ClassifiedKey(s, 'K', {
+      classification: DataClassification.INTERNAL,
+      monitoring: false,
+      alarmTopic: sns.Topic.fromTopicArn(s, 'T', `arn:aws:sns:${REGION}:${ACCOUNT}:t`),
+    }), 'auditTrail and alarmTopic must not be given when monitoring is false'],
+  ];
+  test.each(bad)('fails when %s', (_name, build, message) => {
+    expect(() => build(newBareStack())).toThrow(message);
+  });
+});
+
+describe('100 keys in one stack', () => {
+  let template: Template;
+  let keys: ClassifiedKey[];
+  beforeAll(() => {
+    const stack = newBareStack();
+    const adminRole = new iam.Role(stack, 'KeyAdmins', { assumedBy: new iam.AccountRootPrincipal() });
+    const userRole = new iam.Role(stack, 'KeyUsers', { assumedBy: new iam.AccountRootPrincipal() });
+    keys = Array.from({ length: 100 }, (_, i) => new ClassifiedKey(stack, `Key${i}`, {
+      classification: [DataClassification.INTERNAL, DataClassification.CONFIDENTIAL][i % 2],
+      keySpec: i % 10 === 9 ? kms.KeySpec.HMAC_256 : undefined,
+      adminRole,
+      userRole,
+    }));
+    template = Template.fromStack(stack);
+  });
+
+  test('fit the CloudFormation and CloudWatch Logs quotas', () => {
+    expect(Object.keys(template.toJSON().Resources).length).toBeLessThanOrEqual(500);
+    const filtersPerLogGroup = new Map<string, number>();
+    for (const filter of Object.values(template.findResources('AWS::Logs::MetricFilter'))) {
+      const group = JSON.stringify(filter.Properties.LogGroupName);
+      filtersPerLogGroup.set(group, (filtersPerLogGroup.get(group) ?? 0) + 1);
+    }
+    expect(Math.max(...filtersPerLogGroup.values())).toBeLessThanOrEqual(100);
+    expect([...filtersPerLogGroup.values()]).toEqual([4]);
+  });
+
+  test('every key still has alarms of its own, dimensioned by its own ARN', () => {
+    const resources = template.toJSON().Resources;
+    const stack = Stack.of(keys[0]);
+    for (const key of keys) {
+      expect(key.alarms).toHaveLength(2);
+      const keyId = stack.getLogicalId(key.node.defaultChild as any);
+      for (const alarm of key.alarms) {
+        const props = resources[stack.getLogicalId(alarm.node.defaultChild as any)].Properties;
+        expect(JSON.stringify(props)).toContain(`{"Name":"KeyArn","Value":{"Fn::GetAtt":["${keyId}","Arn"]}}`);
+      }
+    }
+  });
+});
