@@ -1,7 +1,7 @@
 /*
- * Benchmark: construct + synthesize N ClassifiedKeys (with their own roles, and with
- * shared roles) beside N plain kms.Keys with an alias and rotation, for N = 1, 10,
- * 100, in one run. Reports time per variant and the ratio to plain keys, resources
+ * Benchmark: construct + synthesize N ClassifiedKeys (with their own roles, with
+ * shared roles, and unmonitored with shared roles) beside N plain kms.Keys with an
+ * alias and rotation, for N = 1, 10, 100, in one run. Reports time per variant and the ratio to plain keys, resources
  * per extra key, template size and the largest key policy.
  *
  *   npx projen bench            (prints a Markdown table; JSON in bench/results/)
@@ -17,8 +17,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { ClassifiedKey, DataClassification } from '../src';
 
-type Variant = 'plain' | 'classified' | 'classified-shared-roles';
-const VARIANTS: Variant[] = ['plain', 'classified', 'classified-shared-roles'];
+type Variant = 'plain' | 'classified' | 'classified-shared-roles' | 'internal-unmonitored-shared-roles';
+const VARIANTS: Variant[] = ['plain', 'classified', 'classified-shared-roles', 'internal-unmonitored-shared-roles'];
 const SIZES = [1, 10, 100];
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -40,7 +40,7 @@ function run(variant: Variant, keys: number): Omit<Measurement, 'variant' | 'key
     // keys; the table says which ones fit a stack.
     const app = new App({ outdir, context: { '@aws-cdk/core:stackResourceLimit': 0 } });
     const stack = new Stack(app, 'Bench', { env: { account: '111111111111', region: 'us-east-1' } });
-    const shared = variant === 'classified-shared-roles'
+    const shared = variant === 'classified-shared-roles' || variant === 'internal-unmonitored-shared-roles'
       ? {
         adminRole: new iam.Role(stack, 'KeyAdmins', { assumedBy: new iam.AccountRootPrincipal() }),
         userRole: new iam.Role(stack, 'KeyUsers', { assumedBy: new iam.AccountRootPrincipal() }),
@@ -50,8 +50,12 @@ function run(variant: Variant, keys: number): Omit<Measurement, 'variant' | 'key
       if (variant === 'plain') {
         new kms.Key(stack, `Key${i}`, { alias: `alias/bench/key${i}`, enableKeyRotation: true });
       } else {
+        const unmonitored = variant === 'internal-unmonitored-shared-roles';
         new ClassifiedKey(stack, `Key${i}`, {
-          classification: DataClassification.CONFIDENTIAL,
+          // CONFIDENTIAL: the most alarms a symmetric key gets. The unmonitored
+          // variant shows what the alarms and the trail cost.
+          classification: unmonitored ? DataClassification.INTERNAL : DataClassification.CONFIDENTIAL,
+          monitoring: !unmonitored,
           alias: `alias/bench/key${i}`,
           ...shared,
         });
@@ -100,6 +104,7 @@ function main(): void {
 
   const find = (variant: Variant, keys: number) => results.find(r => r.variant === variant && r.keys === keys)!;
   const perExtraKey = (variant: Variant) => (find(variant, 100).resources - find(variant, 1).resources) / 99;
+  const msPerExtraKey = (variant: Variant) => (find(variant, 100).ms - find(variant, 1).ms) / 99;
 
   const lines = [
     `Node ${process.version}, ${RUNS} runs each, median construct+synth time`,
@@ -109,6 +114,7 @@ function main(): void {
     ...results.map(r => `| ${r.keys} | ${r.variant} | ${r.ms.toFixed(0)} ms | ${(r.ms / find('plain', r.keys).ms).toFixed(2)}x | ${r.resources} | ${r.resources <= 500 ? 'yes' : 'no'} | ${(r.templateBytes / 1024).toFixed(1)} KiB | ${r.largestKeyPolicyBytes} B |`),
     '',
     `resources per extra key: plain ${perExtraKey('plain')}, classified ${perExtraKey('classified')}, classified with shared roles ${perExtraKey('classified-shared-roles')}`,
+    `construct+synth time per extra key: ${VARIANTS.map(v => `${v} ${msPerExtraKey(v).toFixed(2)} ms (${(msPerExtraKey(v) / msPerExtraKey('plain')).toFixed(2)}x)`).join(', ')}`,
   ];
   console.log(lines.join('\n'));
 
@@ -118,6 +124,7 @@ function main(): void {
     runs: RUNS,
     results,
     resourcesPerExtraKey: Object.fromEntries(VARIANTS.map(v => [v, perExtraKey(v)])),
+    msPerExtraKey: Object.fromEntries(VARIANTS.map(v => [v, msPerExtraKey(v)])),
   }, null, 2));
 }
 
