@@ -15,6 +15,7 @@ import { acknowledgeImportedMaterial } from './private/nag';
 import {
   deriveAlias,
   resolveKeyUsage,
+  resolveRotation,
   validateAlias,
   validateContextKeys,
   validateDaysRange,
@@ -316,32 +317,18 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       );
     }
 
-    // Rotation: only symmetric keys with KMS-made material rotate.
+    // Only symmetric keys with KMS-made material rotate.
     const rotatable = symmetric && !imported;
-    if (!rotatable && props.enableKeyRotation) {
-      throw new Error(
-        `enableKeyRotation must not be true for ${imported ? 'a key with imported material' : `keySpec ${this.keySpec}`}: KMS rotates only symmetric keys with KMS-made material`,
-      );
-    }
-    if (!rotatable && props.rotationPeriod !== undefined) {
-      throw new Error(
-        `rotationPeriod must not be set for ${imported ? 'a key with imported material' : `keySpec ${this.keySpec}`}, got ${props.rotationPeriod.toHumanString()}: the key does not rotate`,
-      );
-    }
-    if (rotatable && props.enableKeyRotation === false && !this.rules.rotationMayBeDisabled) {
-      throw new Error(`enableKeyRotation must not be false for a ${this.classification} key`);
-    }
-    if (props.enableKeyRotation === false && props.rotationPeriod !== undefined) {
-      throw new Error(`rotationPeriod must not be set when enableKeyRotation is false, got ${props.rotationPeriod.toHumanString()}`);
-    }
-    const requestedRotationDays = validateDaysRange('rotationPeriod', props.rotationPeriod, 90, 2560);
-    if (requestedRotationDays !== undefined && this.rules.rotationIsCeiling && requestedRotationDays > this.rules.rotationDays) {
-      throw new Error(
-        `rotationPeriod for a ${this.classification} key must be at most ${this.rules.rotationDays} days, got ${requestedRotationDays}`,
-      );
-    }
-    this.rotationEnabled = rotatable && props.enableKeyRotation !== false;
-    this.rotationPeriodDays = this.rotationEnabled ? requestedRotationDays ?? this.rules.rotationDays : undefined;
+    const rotation = resolveRotation({
+      classification: this.classification,
+      rules: this.rules,
+      rotatable,
+      why: imported ? 'a key with imported material' : `keySpec ${this.keySpec}`,
+      enableKeyRotation: props.enableKeyRotation,
+      rotationPeriod: props.rotationPeriod,
+    });
+    this.rotationEnabled = rotation.enabled;
+    this.rotationPeriodDays = rotation.periodDays;
 
     const pendingWindowDays = validateDaysRange('pendingWindow', props.pendingWindow, 7, 30) ?? 30;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;

@@ -80,37 +80,22 @@ export const DERIVE_SHARED_SECRET = ['kms:DeriveSharedSecret', 'kms:GetPublicKey
 
 /**
  * Actions whose requests carry an encryption context, so that
- * `kms:EncryptionContext:` conditions can apply to them.
+ * `kms:EncryptionContext:` conditions can apply to them: symmetric encryption.
  */
-export const TAKES_ENCRYPTION_CONTEXT = [
-  'kms:Encrypt',
-  'kms:Decrypt',
-  'kms:ReEncryptFrom',
-  'kms:ReEncryptTo',
-  'kms:GenerateDataKey',
-  'kms:GenerateDataKeyWithoutPlaintext',
-  'kms:GenerateDataKeyPair',
-  'kms:GenerateDataKeyPairWithoutPlaintext',
-];
+export const TAKES_ENCRYPTION_CONTEXT = [...SYMMETRIC_ENCRYPT, ...SYMMETRIC_DECRYPT];
 
 /** Every cryptographic action KMS has. None of them may reach an administrator. */
-export const ALL_CRYPTOGRAPHIC = [
-  'kms:Encrypt',
-  'kms:Decrypt',
-  'kms:ReEncryptFrom',
-  'kms:ReEncryptTo',
-  'kms:GenerateDataKey',
-  'kms:GenerateDataKeyWithoutPlaintext',
-  'kms:GenerateDataKeyPair',
-  'kms:GenerateDataKeyPairWithoutPlaintext',
+export const ALL_CRYPTOGRAPHIC = unique([
+  ...SYMMETRIC_ENCRYPT,
+  ...SYMMETRIC_DECRYPT,
   'kms:GenerateRandom',
-  'kms:Sign',
+  ...SIGN,
   'kms:Verify',
-  'kms:GenerateMac',
-  'kms:VerifyMac',
+  ...GENERATE_MAC,
+  ...VERIFY_MAC,
   'kms:DeriveSharedSecret',
   'kms:CreateGrant',
-];
+]);
 
 /** Every action that changes how a key is managed. None of them may reach a user. */
 export const ALL_ADMINISTRATIVE = [

@@ -16,9 +16,7 @@ const ACKNOWLEDGED_FOR_IMPORTED_MATERIAL = [
 
 /** Acknowledges the rotation rules on a key whose material is imported. */
 export function acknowledgeImportedMaterial(key: IConstruct): void {
-  Validations.of(key).acknowledge(
-    ...ACKNOWLEDGED_FOR_IMPORTED_MATERIAL.map(id => ({ id, reason: IMPORTED_MATERIAL_DOES_NOT_ROTATE })),
-  );
+  acknowledge(key, ACKNOWLEDGED_FOR_IMPORTED_MATERIAL, IMPORTED_MATERIAL_DOES_NOT_ROTATE);
 }
 
 const ACCESS_LOGS_BUCKET_REASON =
@@ -26,10 +24,7 @@ const ACCESS_LOGS_BUCKET_REASON =
 
 /** Acknowledges what an S3 server access log bucket cannot have. */
 export function acknowledgeAccessLogsBucket(bucket: IConstruct): void {
-  Validations.of(bucket).acknowledge(
-    ...['HIPAA.Security-S3DefaultEncryptionKMS', 'NIST.800.53.R5-S3DefaultEncryptionKMS', 'PCI.DSS.321-S3DefaultEncryptionKMS']
-      .map(id => ({ id, reason: ACCESS_LOGS_BUCKET_REASON })),
-  );
+  acknowledge(bucket, inHipaaNistPci('S3DefaultEncryptionKMS'), ACCESS_LOGS_BUCKET_REASON);
 }
 
 const REPLICATION_REASON =
@@ -37,8 +32,14 @@ const REPLICATION_REASON =
 
 /** Acknowledges cross-Region replication on the audit buckets. */
 export function acknowledgeAuditBucketReplication(bucket: IConstruct): void {
-  Validations.of(bucket).acknowledge(
-    ...['HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled']
-      .map(id => ({ id, reason: REPLICATION_REASON })),
-  );
+  acknowledge(bucket, inHipaaNistPci('S3BucketReplicationEnabled'), REPLICATION_REASON);
+}
+
+/** A rule of the HIPAA Security, NIST 800-53 R5 and PCI DSS 3.2.1 packs, which share names. */
+function inHipaaNistPci(rule: string): string[] {
+  return ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321'].map(pack => `${pack}-${rule}`);
+}
+
+function acknowledge(construct: IConstruct, ids: string[], reason: string): void {
+  Validations.of(construct).acknowledge(...ids.map(id => ({ id, reason })));
 }

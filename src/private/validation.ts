@@ -1,5 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { ClassificationRules, DataClassification } from '../classification';
 
 /*
  * Synth-time checks. Every message is lowercase, names the prop and shows the value
@@ -164,4 +165,43 @@ export function validateDescription(description: string | undefined): void {
   if (description.length > DESCRIPTION_MAX_LENGTH) {
     throw new Error(`description must be at most ${DESCRIPTION_MAX_LENGTH} characters, got ${description.length}`);
   }
+}
+
+/** What decides a key's rotation. */
+export interface RotationRequest {
+  readonly classification: DataClassification;
+  readonly rules: ClassificationRules;
+  /** Whether KMS can rotate the key: symmetric, with KMS-made material. */
+  readonly rotatable: boolean;
+  /** Why a key that cannot rotate cannot, for messages. */
+  readonly why: string;
+  readonly enableKeyRotation?: boolean;
+  readonly rotationPeriod?: Duration;
+}
+
+/**
+ * Whether the key rotates and how often: on for keys KMS can rotate, with the
+ * classification's period unless a shorter one is asked for; an error for anything
+ * a key cannot do or its classification does not allow.
+ */
+export function resolveRotation(request: RotationRequest): { enabled: boolean; periodDays?: number } {
+  const { classification, rules, rotatable, why, enableKeyRotation, rotationPeriod } = request;
+  if (!rotatable && enableKeyRotation) {
+    throw new Error(`enableKeyRotation must not be true for ${why}: KMS rotates only symmetric keys with KMS-made material`);
+  }
+  if (!rotatable && rotationPeriod !== undefined) {
+    throw new Error(`rotationPeriod must not be set for ${why}, got ${rotationPeriod.toHumanString()}: the key does not rotate`);
+  }
+  if (rotatable && enableKeyRotation === false && !rules.rotationMayBeDisabled) {
+    throw new Error(`enableKeyRotation must not be false for a ${classification} key`);
+  }
+  if (enableKeyRotation === false && rotationPeriod !== undefined) {
+    throw new Error(`rotationPeriod must not be set when enableKeyRotation is false, got ${rotationPeriod.toHumanString()}`);
+  }
+  const requestedDays = validateDaysRange('rotationPeriod', rotationPeriod, 90, 2560);
+  if (requestedDays !== undefined && rules.rotationIsCeiling && requestedDays > rules.rotationDays) {
+    throw new Error(`rotationPeriod for a ${classification} key must be at most ${rules.rotationDays} days, got ${requestedDays}`);
+  }
+  const enabled = rotatable && enableKeyRotation !== false;
+  return { enabled, periodDays: enabled ? requestedDays ?? rules.rotationDays : undefined };
 }
