@@ -7,6 +7,11 @@
 /** The dimension that carries the key's ARN (the first resource of a KMS event). */
 export const KEY_ARN_DIMENSION = 'KeyArn';
 export const KEY_ARN_SELECTOR = '$.resources[0].ARN';
+/**
+ * A field used as a dimension must be matched by the pattern, so every per-key
+ * pattern asks for it; events that name no key are not counted.
+ */
+const NAMES_A_KEY = `(${KEY_ARN_SELECTOR} = "*")`;
 
 /**
  * CIS AWS Foundations 3.7 / 4.7, checked by Security Hub CloudWatch.7: exactly this
@@ -28,7 +33,7 @@ export interface AuditEvent {
 export const KEY_STATE_CHANGES: AuditEvent = {
   id: 'KeyStateChanges',
   metricName: 'KeyStateChanges',
-  pattern: '{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) || ($.eventName = DisableKeyRotation) || ($.eventName = DeleteImportedKeyMaterial)) }',
+  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) || ($.eventName = DisableKeyRotation) || ($.eventName = DeleteImportedKeyMaterial)) }`,
   description: 'disabled, scheduled for deletion, rotation turned off or imported material deleted',
 };
 
@@ -39,7 +44,7 @@ export const KEY_STATE_CHANGES: AuditEvent = {
 export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
   id: 'KeyPolicyOrGrantChanges',
   metricName: 'KeyPolicyOrGrantChanges',
-  pattern: '{ ($.eventSource = kms.amazonaws.com) && (($.eventName = PutKeyPolicy) || ($.eventName = RevokeGrant) || (($.eventName = CreateGrant) && ($.userIdentity.invokedBy NOT EXISTS))) }',
+  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && (($.eventName = PutKeyPolicy) || ($.eventName = RevokeGrant) || (($.eventName = CreateGrant) && ($.userIdentity.invokedBy NOT EXISTS))) }`,
   description: 'key policy changed, or a grant created or revoked outside an AWS service',
 };
 
@@ -47,7 +52,7 @@ export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
 export const KEY_DENIED_REQUESTS: AuditEvent = {
   id: 'KeyDeniedRequests',
   metricName: 'KeyDeniedRequests',
-  pattern: '{ ($.eventSource = kms.amazonaws.com) && ($.errorCode = "AccessDenied*") }',
+  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && ($.errorCode = "AccessDenied*") }`,
   description: 'requests denied',
 };
 
