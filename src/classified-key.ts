@@ -406,6 +406,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     // Monitoring: the stack's audit trail counts this key's events; its alarms
     // notify the key's topic or the trail's.
     this.auditTrail = monitoring ? props.auditTrail ?? KeyAuditTrail.of(this) : undefined;
+    if (this.auditTrail) assertSameEnvironment(this, this.auditTrail);
     const alarms = this.auditTrail
       ? createKeyAlarms(this, {
         eventMetric: event => this.auditMetric(event),
@@ -661,3 +662,19 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   }
 }
 
+
+/**
+ * Alarms read metrics of their own account and region, so a key's audit trail must
+ * be in the key's.
+ */
+function assertSameEnvironment(key: ClassifiedKey, trail: KeyAuditTrail): void {
+  const keyStack = Stack.of(key);
+  const trailStack = Stack.of(trail);
+  for (const part of ['account', 'region'] as const) {
+    if (Token.compareStrings(keyStack[part], trailStack[part]) === TokenComparison.DIFFERENT) {
+      throw new Error(
+        `auditTrail must be in the key's ${part}: the key is in ${keyStack[part]}, the trail ${trail.node.path} in ${trailStack[part]}`,
+      );
+    }
+  }
+}

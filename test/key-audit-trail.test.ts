@@ -316,6 +316,23 @@ describe('trail options', () => {
       alarmTopic: sns.Topic.fromTopicArn(s, 'T', `arn:aws:sns:${REGION}:${ACCOUNT}:t`),
     }), 'auditTrail and alarmTopic must not be given when monitoring is false'],
   ];
+  test('fails when a key is given the trail of another region', () => {
+    const east = newBareStack('East');
+    const trail = new KeyAuditTrail(east, 'Audit');
+    const west = new Stack(east.node.root, 'West', { env: { account: ACCOUNT, region: 'us-west-2' } });
+    expect(() => new ClassifiedKey(west, 'Key', { classification: DataClassification.INTERNAL, auditTrail: trail }))
+      .toThrow('auditTrail must be in the key\'s region: the key is in us-west-2, the trail East/Audit in us-east-1');
+  });
+
+  test('a key may use the trail of another stack in its account and region', () => {
+    const shared = newBareStack('Audit');
+    const trail = new KeyAuditTrail(shared, 'Audit');
+    const app = new Stack(shared.node.root, 'App', { env: { account: ACCOUNT, region: REGION } });
+    const key = new ClassifiedKey(app, 'Key', { classification: DataClassification.INTERNAL, auditTrail: trail });
+    expect(key.auditTrail).toBe(trail);
+    Template.fromStack(app).resourceCountIs('AWS::CloudTrail::Trail', 0);
+  });
+
   test.each(bad)('fails when %s', (_name, build, message) => {
     expect(() => build(newBareStack())).toThrow(message);
   });
