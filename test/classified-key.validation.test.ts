@@ -98,6 +98,10 @@ const cases: Array<[string, PropsFor, string | RegExp]> = [
     'complianceScopes must be at most 256 characters as a tag value, got 301'],
   ['description is longer than 8192 characters', () => ({ classification: INTERNAL, description: 'd'.repeat(8193) }),
     'description must be at most 8192 characters, got 8193'],
+  ['classification is not one of the four (from another jsii language)', () => ({ classification: 'SECRET' as DataClassification }),
+    'classification must be one of PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED, got SECRET'],
+  ['keySpec is unknown', () => ({ classification: INTERNAL, keySpec: 'AES_256' as kms.KeySpec }),
+    /^keySpec must be one of SYMMETRIC_DEFAULT, RSA_2048, .*, got AES_256$/],
   ['removalPolicy is SNAPSHOT', () => ({ classification: INTERNAL, removalPolicy: RemovalPolicy.SNAPSHOT }),
     'removalPolicy must be RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY for a KMS key, got SNAPSHOT'],
 ];
@@ -135,6 +139,19 @@ describe('bad input is rejected at synth', () => {
       organizationId: Lazy.string({ produce: () => 'o-fromaparameter' }),
     });
     Template.fromStack(stack).hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/from-a-token' });
+  });
+});
+
+describe('bad grants are rejected', () => {
+  test.each([
+    ['asks for no action', [], 'grant needs at least one action, got none'],
+    ['asks for an action of another service', ['s3:GetObject'], 'grant got an action that is not a KMS key action: "s3:GetObject"'],
+    ['asks for an unknown KMS action', ['kms:Frobnicate'], 'grant got an action that is not a KMS key action: "kms:Frobnicate"'],
+  ])('fails when grant %s', (_name, granted, message) => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: INTERNAL });
+    const role = new iam.Role(stack, 'Grantee', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => key.grant(role, ...granted)).toThrow(message);
   });
 });
 
