@@ -672,3 +672,49 @@ describe('CONFIDENTIAL key with an adopted admin role', () => {
     }
   });
 });
+
+// -----------------------------------------------------------------------------
+// Every grant method hands out its own actions and no others
+// -----------------------------------------------------------------------------
+
+describe('grant methods', () => {
+  type GrantMethod = (key: ClassifiedKey, grantee: iam.IGrantable) => iam.Grant;
+  const cases: Array<[string, Partial<ClassifiedKeyProps>, GrantMethod, string[], string[]]> = [
+    ['grantEncrypt on a symmetric key', {}, (k, g) => k.grantEncrypt(g),
+      ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptTo'], ['kms:Decrypt', 'kms:ReEncryptFrom']],
+    ['grantEncryptDecrypt on a symmetric key', {}, (k, g) => k.grantEncryptDecrypt(g),
+      ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], ['kms:Sign', 'kms:PutKeyPolicy']],
+    ['grantEncrypt on an RSA key', { keySpec: kms.KeySpec.RSA_4096, keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT }, (k, g) => k.grantEncrypt(g),
+      ['kms:Encrypt', 'kms:GetPublicKey'], ['kms:Decrypt']],
+    ['grantVerify on a signing key', { keySpec: kms.KeySpec.ECC_NIST_P256, keyUsage: kms.KeyUsage.SIGN_VERIFY }, (k, g) => k.grantVerify(g),
+      ['kms:Verify', 'kms:GetPublicKey'], ['kms:Sign']],
+    ['grantSignVerify on a signing key', { keySpec: kms.KeySpec.ECC_NIST_P256, keyUsage: kms.KeyUsage.SIGN_VERIFY }, (k, g) => k.grantSignVerify(g),
+      ['kms:Sign', 'kms:Verify'], ['kms:PutKeyPolicy']],
+    ['grantGenerateMac on an HMAC key', { keySpec: kms.KeySpec.HMAC_384 }, (k, g) => k.grantGenerateMac(g),
+      ['kms:GenerateMac'], ['kms:VerifyMac']],
+    ['grantVerifyMac on an HMAC key', { keySpec: kms.KeySpec.HMAC_384 }, (k, g) => k.grantVerifyMac(g),
+      ['kms:VerifyMac'], ['kms:GenerateMac']],
+    ['grantDeriveSharedSecret on a key agreement key', { keySpec: kms.KeySpec.ECC_NIST_P521, keyUsage: kms.KeyUsage.KEY_AGREEMENT },
+      (k, g) => k.grantDeriveSharedSecret(g), ['kms:DeriveSharedSecret', 'kms:GetPublicKey'], ['kms:Sign']],
+    ['grantAdmin', {}, (k, g) => k.grantAdmin(g),
+      ['kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:DescribeKey'], ['kms:Decrypt', 'kms:Encrypt', 'kms:CreateGrant']],
+  ];
+
+  test.each(cases)('%s allows its actions and DENIES the others', async (_name, props, grant, allowed, denied) => {
+    // GIVEN
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL, ...props });
+    const grantee = new iam.Role(stack, 'Grantee', { assumedBy: new iam.AccountRootPrincipal() });
+    // WHEN
+    grant(key, grantee);
+    // THEN
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(stack, key));
+    const granteeArn = sim.roleArn(logicalId(stack, grantee));
+    for (const action of allowed) expect([action, await sim.can(granteeArn, action, keyArn)]).toEqual([action, true]);
+    for (const action of denied) {
+      const context = favourableContext({}, action);
+      expect([action, await sim.can(granteeArn, action, keyArn, { context })]).toEqual([action, false]);
+    }
+  });
+});
