@@ -8,10 +8,13 @@
 export const KEY_ARN_DIMENSION = 'KeyArn';
 export const KEY_ARN_SELECTOR = '$.resources[0].ARN';
 /**
- * A field used as a dimension must be matched by the pattern, so every per-key
- * pattern asks for it; events that name no key are not counted.
+ * Every per-key pattern asks for a key as the first resource, so that the KeyArn
+ * dimension is always a key's ARN; events that name no key, or an alias first, are
+ * not counted.
  */
-const NAMES_A_KEY = `(${KEY_ARN_SELECTOR} = "*")`;
+const NAMES_A_KEY = `($.resources[0].type = "AWS::KMS::Key") && (${KEY_ARN_SELECTOR} = "*")`;
+/** Changes count only when they happened; refused attempts are denied requests. */
+const SUCCEEDED = '($.errorCode NOT EXISTS)';
 
 /**
  * CIS AWS Foundations 3.7 / 4.7, checked by Security Hub CloudWatch.7: exactly this
@@ -33,7 +36,7 @@ export interface AuditEvent {
 export const KEY_STATE_CHANGES: AuditEvent = {
   id: 'KeyStateChanges',
   metricName: 'KeyStateChanges',
-  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) || ($.eventName = DisableKeyRotation) || ($.eventName = DeleteImportedKeyMaterial)) }`,
+  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && ${SUCCEEDED} && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) || ($.eventName = DisableKeyRotation) || ($.eventName = DeleteImportedKeyMaterial)) }`,
   description: 'disabled, scheduled for deletion, rotation turned off or imported material deleted',
 };
 
@@ -44,7 +47,7 @@ export const KEY_STATE_CHANGES: AuditEvent = {
 export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
   id: 'KeyPolicyOrGrantChanges',
   metricName: 'KeyPolicyOrGrantChanges',
-  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && (($.eventName = PutKeyPolicy) || ($.eventName = RevokeGrant) || (($.eventName = CreateGrant) && ($.userIdentity.invokedBy NOT EXISTS))) }`,
+  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && ${SUCCEEDED} && (($.eventName = PutKeyPolicy) || ($.eventName = RevokeGrant) || (($.eventName = CreateGrant) && ($.userIdentity.invokedBy NOT EXISTS))) }`,
   description: 'key policy changed, or a grant created or revoked outside an AWS service',
 };
 
