@@ -378,3 +378,38 @@ describe('100 keys in one stack', () => {
     }
   });
 });
+
+describe('the template deploys in one pass', () => {
+  /** The logical ids a resource refers to: Ref, Fn::GetAtt, Fn::Sub and DependsOn. */
+  function dependenciesOf(resource: any, ids: Set<string>): string[] {
+    const found = new Set<string>(([] as string[]).concat(resource.DependsOn ?? []));
+    const visit = (value: any): void => {
+      if (Array.isArray(value)) return value.forEach(visit);
+      if (value && typeof value === 'object') {
+        if (typeof value.Ref === 'string' && ids.has(value.Ref)) found.add(value.Ref);
+        if (Array.isArray(value['Fn::GetAtt']) && ids.has(value['Fn::GetAtt'][0])) found.add(value['Fn::GetAtt'][0]);
+        Object.values(value).forEach(visit);
+      }
+    };
+    visit(resource.Properties);
+    return [...found];
+  }
+
+  test('no resource depends on itself through others (CloudFormation would refuse a cycle)', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'KeyAuditTrail', { alarmEmails: ['secops@example.com'] });
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.RESTRICTED, viaServices: ['s3'], importKeyMaterial: true });
+    const resources = Template.fromStack(stack).toJSON().Resources;
+    const ids = new Set(Object.keys(resources));
+    const state = new Map<string, 'visiting' | 'done'>();
+    const walk = (id: string, path: string[]): void => {
+      if (state.get(id) === 'done') return;
+      if (state.get(id) === 'visiting') throw new Error(`cycle: ${[...path, id].join(' -> ')}`);
+      state.set(id, 'visiting');
+      for (const dep of dependenciesOf(resources[id], ids)) walk(dep, [...path, id]);
+      state.set(id, 'done');
+    };
+    for (const id of ids) walk(id, []);
+    expect(state.size).toBe(ids.size);
+  });
+});
