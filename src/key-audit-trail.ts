@@ -191,60 +191,11 @@ export class KeyAuditTrail extends Construct {
     if (props.existingLogGroup) {
       this.logGroup = props.existingLogGroup;
     } else {
-      const key = this.auditKey!;
-      const logGroupName = `/aws/cloudtrail/${trailName}`;
-      const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: trailName });
-      this.allowCloudTrail(key, trailArn);
-      this.allowCloudWatchLogs(key, logGroupName);
-
-      const logGroup = new logs.LogGroup(this, 'LogGroup', {
-        logGroupName,
-        encryptionKey: key,
-        retention,
-        removalPolicy,
-      });
-      this.logGroup = logGroup;
-
-      const accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
-        // Server access log delivery supports SSE-S3 only.
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        enforceSSL: true,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        versioned: true,
-        removalPolicy,
-      });
-      acknowledgeAccessLogsBucket(accessLogsBucket.node.defaultChild as IConstruct);
-      this.accessLogsBucket = accessLogsBucket;
-
-      const bucket = new s3.Bucket(this, 'Bucket', {
-        encryption: s3.BucketEncryption.KMS,
-        encryptionKey: key,
-        // No S3 Bucket Key: with one, CloudTrail needs more of the audit key to
-        // create the trail than its two statements give it.
-        enforceSSL: true,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        versioned: true,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        serverAccessLogsBucket: accessLogsBucket,
-        serverAccessLogsPrefix: 'trail-bucket/',
-        removalPolicy,
-      });
-      acknowledgeAuditBucketReplication(bucket.node.defaultChild as IConstruct);
-      acknowledgeAuditBucketReplication(accessLogsBucket.node.defaultChild as IConstruct);
-      this.bucket = bucket;
-
-      this.trail = new cloudtrail.Trail(this, 'Trail', {
-        trailName,
-        bucket,
-        encryptionKey: key,
-        isMultiRegionTrail: true,
-        includeGlobalServiceEvents: true,
-        enableFileValidation: true,
-        managementEvents: cloudtrail.ReadWriteType.ALL,
-      });
-      // CloudTrail checks the bucket policy and the key when the trail is created.
-      this.trail.node.addDependency(bucket, key);
-      this.deliverToLogGroup(this.trail, logGroup, trailArn);
+      const created = this.createTrail(this.auditKey!, trailName, retention, removalPolicy);
+      this.trail = created.trail;
+      this.logGroup = created.logGroup;
+      this.bucket = created.bucket;
+      this.accessLogsBucket = created.accessLogsBucket;
     }
 
     // Alarms notify a topic encrypted with the audit key, that only TLS may reach.
@@ -349,6 +300,66 @@ export class KeyAuditTrail extends Construct {
     } else {
       this.pendingAlarms.push(alarm);
     }
+  }
+
+  /**
+   * The trail of a stack that has none of its organization's: a multi-Region trail
+   * encrypted with the audit key, its bucket and access-log bucket, and the log group
+   * it delivers to.
+   */
+  private createTrail(key: ClassifiedKey, trailName: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy) {
+    const stack = Stack.of(this);
+    const logGroupName = `/aws/cloudtrail/${trailName}`;
+    const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: trailName });
+    this.allowCloudTrail(key, trailArn);
+    this.allowCloudWatchLogs(key, logGroupName);
+
+    const logGroup = new logs.LogGroup(this, 'LogGroup', {
+      logGroupName,
+      encryptionKey: key,
+      retention,
+      removalPolicy,
+    });
+
+    const accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
+      // Server access log delivery supports SSE-S3 only.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      removalPolicy,
+    });
+    acknowledgeAccessLogsBucket(accessLogsBucket.node.defaultChild as IConstruct);
+
+    const bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: key,
+      // No S3 Bucket Key: with one, CloudTrail needs more of the audit key to
+      // create the trail than its two statements give it.
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: accessLogsBucket,
+      serverAccessLogsPrefix: 'trail-bucket/',
+      removalPolicy,
+    });
+    acknowledgeAuditBucketReplication(bucket.node.defaultChild as IConstruct);
+    acknowledgeAuditBucketReplication(accessLogsBucket.node.defaultChild as IConstruct);
+
+    const trail = new cloudtrail.Trail(this, 'Trail', {
+      trailName,
+      bucket,
+      encryptionKey: key,
+      isMultiRegionTrail: true,
+      includeGlobalServiceEvents: true,
+      enableFileValidation: true,
+      managementEvents: cloudtrail.ReadWriteType.ALL,
+    });
+    // CloudTrail checks the bucket policy and the key when the trail is created.
+    trail.node.addDependency(bucket, key);
+    this.deliverToLogGroup(trail, logGroup, trailArn);
+    return { trail, logGroup, bucket, accessLogsBucket };
   }
 
   private readLogsStatement(): iam.PolicyStatement {
