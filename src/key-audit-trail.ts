@@ -179,9 +179,11 @@ export class KeyAuditTrail extends Construct {
       this.auditKey = new ClassifiedKey(this, 'AuditKey', {
         classification: DataClassification.CONFIDENTIAL,
         description: `Encrypts the KMS audit trail, its logs and alarm topic of ${stack.stackName}`,
-        // Readers decrypt trail files through S3; services use the key by their own
-        // statements below.
+        // Readers decrypt the trail's files through S3, and only files CloudTrail
+        // wrote (they carry the trail's encryption context); services use the key by
+        // their own statements below.
         viaServices: ['s3'],
+        encryptionContextKeys: ['aws:cloudtrail:arn'],
         removalPolicy,
         auditTrail: this,
       });

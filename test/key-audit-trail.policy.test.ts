@@ -363,10 +363,20 @@ describe('the audit key of a KeyAuditTrail created by a CONFIDENTIAL key', () =>
 
     test('may decrypt trail files through S3', async () => {
       const asks: Record<string, Ask> = {
-        'through S3': { principal: reader, action: 'kms:Decrypt', context: { 'kms:ViaService': VIA_S3 } },
         'through S3, a trail file': { principal: reader, action: 'kms:Decrypt', context: { 'kms:ViaService': VIA_S3, [CLOUDTRAIL_CONTEXT]: TRAIL_ARN } },
       };
       expect(await fx.verdicts(asks)).toEqual(every(asks, 'allowed'));
+    });
+
+    test('is DENIED anything but files CloudTrail wrote (they carry its encryption context)', async () => {
+      const asks: Record<string, Ask> = {
+        'decrypt through S3 without the trail context': { principal: reader, action: 'kms:Decrypt', context: { 'kms:ViaService': VIA_S3 } },
+        'decrypt through S3, an object S3 encrypted': {
+          principal: reader, action: 'kms:Decrypt', context: { 'kms:ViaService': VIA_S3, 'kms:EncryptionContext:aws:s3:arn': 'arn:aws:s3:::other-bucket/x' },
+        },
+        'generate a data key through S3 without the trail context': { principal: reader, action: 'kms:GenerateDataKey', context: { 'kms:ViaService': VIA_S3 } },
+      };
+      expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
     });
 
     test('is DENIED decryption outside S3', async () => {
