@@ -125,8 +125,9 @@ export class KeyAuditTrail extends Construct {
   public readonly auditKey?: ClassifiedKey;
   /**
    * The role that may read the audit logs: the audit key's user role, when created.
-   * It reads the log group, and may decrypt the trail's files through S3 once you
-   * give it `s3:GetObject` on the bucket.
+   * It reads the log group, and may decrypt the files CloudTrail wrote to the bucket
+   * (through S3, with the trail's encryption context) once you give it
+   * `s3:GetObject` on the bucket.
    */
   public readonly logReaderRole?: iam.IRole;
   /** The bucket the trail delivers to, when created. */
