@@ -124,7 +124,8 @@ export class KeyAuditTrail extends Construct {
   /** The key that encrypts the trail, its log group and the alarm topic, when created. */
   public readonly auditKey?: ClassifiedKey;
   /**
-   * The role that may read the audit logs: the audit key's user role, when created.
+   * The role that may read the audit logs of a created trail: the audit key's user
+   * role.
    * It reads the log group, and may decrypt the files CloudTrail wrote to the bucket
    * (through S3, with the trail's encryption context) once you give it
    * `s3:GetObject` on the bucket.
@@ -188,13 +189,13 @@ export class KeyAuditTrail extends Construct {
         removalPolicy,
         auditTrail: this,
       });
-      this.logReaderRole = this.auditKey.userRole;
     }
 
     if (props.existingLogGroup) {
       this.logGroup = props.existingLogGroup;
     } else {
       const created = this.createTrail(this.auditKey!, trailName, retention, removalPolicy);
+      this.logReaderRole = this.auditKey!.userRole;
       this.trail = created.trail;
       this.logGroup = created.logGroup;
       this.bucket = created.bucket;
@@ -367,7 +368,9 @@ export class KeyAuditTrail extends Construct {
 
   private readLogsStatement(): iam.PolicyStatement {
     return new iam.PolicyStatement({
-      actions: ['logs:DescribeLogStreams', 'logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:StartQuery', 'logs:GetQueryResults'],
+      // Logs Insights also needs logs:GetQueryResults, which AWS authorizes only on
+      // all resources; it is left to the reader's own policies.
+      actions: ['logs:DescribeLogStreams', 'logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:StartQuery'],
       resources: [this.logGroup.logGroupArn],
     });
   }

@@ -253,6 +253,17 @@ describe('an organization trail: existingLogGroup', () => {
     template.resourceCountIs('AWS::KMS::Key', 2);
   });
 
+  test('cdk-nag reports nothing on a stack attached to an existing trail', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'Audit', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(stack, 'OrgTrail', 'aws-controltower/CloudTrailLogs'),
+      logReaders: [new iam.Role(stack, 'Auditors', { assumedBy: new iam.AccountRootPrincipal() })],
+    });
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.RESTRICTED, encryptionContextKeys: ['tenant'] });
+    const own = nagFindings(stack.node.root).filter(f => !f.includes(' TestStack/Auditors/'));
+    expect(own).toEqual([]);
+  });
+
   test('with an alarm topic too, no audit key is created', () => {
     const template = Template.fromStack((() => {
       const stack = newStack();
