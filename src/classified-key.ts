@@ -479,14 +479,15 @@ export class ClassifiedKey extends Resource implements kms.IKey {
 
   /**
    * Adds a statement to the key policy. This is the escape hatch: the statement is
-   * added as given, except that it may not give cryptography to the admin role.
+   * added as given, except that it may not give cryptography to an administrator
+   * (the admin role or a `grantAdmin` grantee).
    */
   public addToResourcePolicy(statement: iam.PolicyStatement, _allowNoOp?: boolean): iam.AddToResourcePolicyResult {
-    if (statement.effect === iam.Effect.ALLOW
-      && statement.principals.some(p => samePrincipal(this, p, this.adminRole))
+    const admin = this.administrators.find(a => statement.principals.some(p => samePrincipal(this, p, a)));
+    if (admin && statement.effect === iam.Effect.ALLOW
       && statement.actions.some(a => actions.expandAction(a).some(x => actions.ALL_CRYPTOGRAPHIC.includes(x)))) {
       throw new Error(
-        `addToResourcePolicy must not give cryptographic actions to the admin role ${this.adminRole.node.path}, got ${statement.actions.join(', ')}`,
+        `addToResourcePolicy must not give cryptographic actions to ${this.describePrincipal(admin, this.adminRole, 'the admin role', 'a principal that administers the key')}, got ${statement.actions.join(', ')}`,
       );
     }
     this.policy.document.addStatements(statement);

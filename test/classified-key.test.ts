@@ -375,6 +375,26 @@ describe('grants reach the key policy', () => {
       principals: [key.adminRole], actions: ['kms:Decrypt'], resources: ['*'],
     }))).toThrow(/addToResourcePolicy must not give cryptographic actions to the admin role/);
   });
+
+  test('fails when addToResourcePolicy gives a grantAdmin grantee cryptography', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const ops = new iam.Role(stack, 'Ops', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantAdmin(ops);
+    expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [ops], actions: ['kms:Decrypt'], resources: ['*'],
+    }))).toThrow(/addToResourcePolicy must not give cryptographic actions to a principal that administers the key/);
+  });
+
+  test('grant honours IAM\'s ? wildcard', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const role = new iam.Role(stack, 'Consumer', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grant(role, 'kms:?ecrypt');
+    const statements = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key').properties.KeyPolicy.Statement;
+    const granted = statements.find((s: any) => JSON.stringify(s.Principal).includes('Consumer'));
+    expect(asArray(granted.Action)).toEqual(['kms:Decrypt']);
+  });
 });
 
 describe('narrowing conditions', () => {

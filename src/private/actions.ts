@@ -195,10 +195,11 @@ export function usageProfile(spec: kms.KeySpec, usage: kms.KeyUsage): UsageProfi
  * this library knows. Matching is case-insensitive, as IAM's is.
  */
 export function expandAction(pattern: string): string[] {
-  const regex = new RegExp(
-    '^' + pattern.split('*').map(part => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$',
-    'i',
-  );
+  // IAM wildcards: `*` is any run of characters, `?` any one character.
+  const body = Array.from(pattern)
+    .map(c => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  const regex = new RegExp(`^${body}$`, 'i');
   return ALL_KNOWN.filter(action => regex.test(action));
 }
 
