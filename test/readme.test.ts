@@ -41,3 +41,11 @@ test.each(files.map((file, i) => [i + 1, file]))('README example %d runs', (_n, 
     require(file as string);
   });
 });
+
+test('CI runs the README\'s test command verbatim, installing with npm ci', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const commands = Array.from(readme.matchAll(/```bash\n\s*(npm ci && npx projen \w+)\n\s*```/g)).map(m => m[1]);
+  expect(commands).toEqual(['npm ci && npx projen example', 'npm ci && npx projen ci']);
+  const ciRun = readFileSync(join(ROOT, '.ci', 'run'), 'utf8').split('\n').filter(line => line && !line.startsWith('#') && !line.startsWith('set '));
+  expect(ciRun).toEqual(['npm ci && npx projen ci']);
+});
