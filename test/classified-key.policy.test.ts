@@ -587,6 +587,42 @@ describe('INTERNAL key with organizationId and allowAccountRootCryptography', ()
   });
 });
 
+describe('grants that are not for an AWS resource (Control Tower CT.KMS.PR.3)', () => {
+  // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+  let fx: Fixture;
+  let brokerArn: string;
+  beforeAll(() => {
+    fx = synthesize({ classification: DataClassification.INTERNAL, allowAccountRootCryptography: true }, (stack, key) => {
+      // A principal the key policy allows kms:CreateGrant with no condition, through the escape hatch.
+      const broker = new iam.Role(stack, 'Broker', { assumedBy: new iam.AccountRootPrincipal() });
+      key.addToResourcePolicy(new iam.PolicyStatement({ principals: [broker], actions: ['kms:CreateGrant'], resources: ['*'] }));
+    });
+    brokerArn = fx.roleArn(fx.stack.node.findChild('Broker'));
+  });
+
+  const decide = (principalArn: string, context: ContextValues, identityPolicies: PolicyDocument[] = []) =>
+    fx.sim.simulate({ principalArn, action: 'kms:CreateGrant', resourceArn: fx.keyArn, context, identityPolicies });
+
+  test.each([
+    ['the key policy allows it', () => brokerArn, [] as PolicyDocument[]],
+    ['IAM allows kms:* and the account root may use the key', () => KMS_STAR_ADMIN, KMS_STAR],
+    ['it is the user role', () => fx.userArn, [] as PolicyDocument[]],
+  ])('a direct CreateGrant is EXPLICITLY DENIED although %s', async (_why, principal, identityPolicies) => {
+    expect(await decide(principal(), { 'kms:GrantIsForAWSResource': 'false' }, identityPolicies)).toBe('ExplicitlyDenied');
+    expect(await decide(principal(), {}, identityPolicies)).toBe('ExplicitlyDenied');
+  });
+
+  test('a grant an AWS service creates for its resource is allowed to a principal the key policy allows', async () => {
+    expect(await decide(brokerArn, { 'kms:GrantIsForAWSResource': 'true' })).toBe('Allowed');
+    expect(await decide(fx.userArn, { 'kms:GrantIsForAWSResource': 'true' })).toBe('Allowed');
+  });
+
+  test('an AWS service principal calling CreateGrant itself is not hit by the deny', async () => {
+    // aws:PrincipalIsAWSService is true for a service principal; nothing allows it here either.
+    expect(await decide('dynamodb.amazonaws.com', {})).toBe('ImplicitlyDenied');
+  });
+});
+
 // -----------------------------------------------------------------------------
 // 6. Account root cryptography opt-in
 // -----------------------------------------------------------------------------

@@ -48,6 +48,20 @@ export class KeyPolicy {
       actions: options.lockoutGuardActions,
       resources: ['*'],
     }));
+    // Control Tower CT.KMS.PR.3 checks for exactly this statement: nobody, whatever
+    // their identity policies, creates a grant on the key unless an AWS service
+    // integrated with KMS creates it for its resource, or is itself the caller.
+    // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+    this.document.addStatements(new iam.PolicyStatement({
+      sid: 'DenyGrantsNotForAwsResources',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: {
+        BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+      },
+    }));
     if (options.organizationId !== undefined) {
       this.document.addStatements(new iam.PolicyStatement({
         sid: 'DenyOutsideOrganization',
