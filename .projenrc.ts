@@ -53,6 +53,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     `aws-cdk@${CDK_CLI_VERSION}`,
     'fast-check@^4',
+    // AWS Control Tower's proactive controls as cfn-guard rules, with the cfn-guard binary.
+    '@cdklabs/cdk-validator-cfnguard@0.0.62',
   ],
 
   jestOptions: {
@@ -61,7 +63,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testTimeout: 60_000,
     },
   },
-  gitignore: ['cdk.out/', '*.snapshot/asset.*', 'bench/results/', '.tmp/'],
+  gitignore: ['cdk.out/', 'integ/*.snapshot/asset.*', 'bench/results/', '.tmp/'],
   npmIgnoreOptions: { ignorePatterns: ['example/', 'bench/', 'integ/', '.ci/', 'cdk.out/'] },
   githubOptions: { mergify: false },
   depsUpgrade: false,

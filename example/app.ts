@@ -6,87 +6,12 @@
  */
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { App, Stack, StackProps } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
-import { Construct } from 'constructs';
-import { ClassifiedKey, DataClassification } from '../src';
+import { PaymentsPlatform } from './platform';
 
 /** The file, next to the assembly, where the app records cdk-nag's findings. */
 export const NAG_REPORT = 'nag-findings.json';
-
-class PaymentsPlatform extends Stack {
-  constructor(scope: Construct, id: string, props?: StackProps) {
-    super(scope, id, props);
-
-    const ledgerWriter = new iam.Role(this, 'LedgerWriter', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    const reporting = new iam.Role(this, 'Reporting', { assumedBy: new iam.AccountRootPrincipal() });
-
-    // Cardholder data: only through S3 and DynamoDB, administrators with MFA.
-    const payments = new ClassifiedKey(this, 'PaymentsKey', {
-      classification: DataClassification.RESTRICTED,
-      alias: 'alias/payments/cardholder-data',
-      viaServices: ['s3', 'dynamodb'],
-      owner: 'payments-team',
-      complianceScopes: ['pci-dss'],
-    });
-    const ledger = new dynamodb.Table(this, 'Ledger', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: payments,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    });
-    ledger.grantReadWriteData(ledgerWriter);
-    const statements = new s3.Bucket(this, 'Statements', {
-      encryptionKey: payments,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      versioned: true,
-    });
-    statements.grantRead(reporting);
-
-    // Customer records: confidential, used by the application's queue.
-    const customers = new ClassifiedKey(this, 'CustomerKey', {
-      classification: DataClassification.CONFIDENTIAL,
-      alias: 'alias/customers/records',
-      owner: 'crm-team',
-      complianceScopes: ['gdpr'],
-    });
-    const events = new sqs.Queue(this, 'CustomerEvents', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: customers,
-      enforceSSL: true,
-    });
-    events.grantSendMessages(ledgerWriter);
-
-    // Internal: signing of generated statements with an asymmetric key.
-    const signing = new ClassifiedKey(this, 'StatementSigning', {
-      classification: DataClassification.INTERNAL,
-      keySpec: kms.KeySpec.ECC_NIST_P256,
-      keyUsage: kms.KeyUsage.SIGN_VERIFY,
-      owner: 'payments-team',
-    });
-    signing.grantSign(ledgerWriter);
-    signing.grantVerify(reporting);
-
-    // Confidential: HMAC of session tokens; default alias.
-    new ClassifiedKey(this, 'SessionTokens', {
-      classification: DataClassification.CONFIDENTIAL,
-      keySpec: kms.KeySpec.HMAC_256,
-      owner: 'identity-team',
-    });
-
-    // Public: integrity of published price lists, keys from a partner HSM (BYOK).
-    new ClassifiedKey(this, 'PriceLists', {
-      classification: DataClassification.PUBLIC,
-      importKeyMaterial: true,
-    });
-  }
-}
 
 const app = new App();
 new PaymentsPlatform(app, 'PaymentsPlatform', {

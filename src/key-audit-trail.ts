@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -84,6 +84,30 @@ export interface KeyAuditTrailProps {
   readonly trailName?: string;
 
   /**
+   * The S3 Object Lock default retention of the trail bucket: for this long after
+   * CloudTrail writes a log file, nobody can overwrite or delete it (in governance
+   * mode, only principals allowed `s3:BypassGovernanceRetention` can). At least the
+   * log retention, so that no audit log leaves the archive early (PCI DSS 10.5).
+   * The bucket's lifecycle expires log files when their lock ends.
+   *
+   * @default - governance mode for the log retention (`retention`)
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+   */
+  readonly objectLockRetention?: s3.ObjectLockRetention;
+
+  /**
+   * The bucket that receives the trail bucket's S3 server access logs: your
+   * organization's log bucket, in the trail's account and Region (S3 delivers access
+   * logs only there). When it is a bucket of this app, it is given the statement
+   * that lets S3's logging service write under the prefix `<trail name>/`; an
+   * imported bucket's policy must already allow it.
+   *
+   * @default - a new versioned access-log bucket, encrypted with SSE-S3
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+   */
+  readonly accessLogsBucket?: s3.IBucket;
+
+  /**
    * What happens to the audit key, log group and buckets when they leave the stack.
    * Buckets that hold objects cannot be deleted by CloudFormation.
    *
@@ -163,6 +187,18 @@ export class KeyAuditTrail extends Construct {
     if (props.existingLogGroup && props.trailName !== undefined) {
       throw new Error(`trailName applies only to a created trail; got "${props.trailName}" with existingLogGroup`);
     }
+    if (props.existingLogGroup && props.objectLockRetention !== undefined) {
+      throw new Error(`objectLockRetention applies only to a created trail's bucket; got ${props.objectLockRetention.duration.toDays()} days with existingLogGroup`);
+    }
+    if (props.existingLogGroup && props.accessLogsBucket !== undefined) {
+      throw new Error(`accessLogsBucket applies only to a created trail's bucket; got ${props.accessLogsBucket.node.path} with existingLogGroup`);
+    }
+    const objectLock = props.objectLockRetention ?? s3.ObjectLockRetention.governance(Duration.days(retention));
+    const lockDays = objectLock.duration.toDays();
+    if (lockDays < retention) {
+      throw new Error(`objectLockRetention must be at least the log retention of ${retention} days, so that no audit log leaves the archive early, got ${lockDays} days`);
+    }
+    if (props.accessLogsBucket) validateSameEnvironment(stack, props.accessLogsBucket);
     for (const email of props.alarmEmails ?? []) {
       if (!Token.isUnresolved(email) && !EMAIL_PATTERN.test(email)) {
         throw new Error(`alarmEmails entries must be email addresses, got "${email}"`);
@@ -194,7 +230,9 @@ export class KeyAuditTrail extends Construct {
     if (props.existingLogGroup) {
       this.logGroup = props.existingLogGroup;
     } else {
-      const created = this.createTrail(this.auditKey!, trailName, retention, removalPolicy);
+      const created = this.createTrail(this.auditKey!, {
+        trailName, retention, removalPolicy, objectLock, accessLogsBucket: props.accessLogsBucket,
+      });
       this.logReaderRole = this.auditKey!.userRole;
       this.trail = created.trail;
       this.logGroup = created.logGroup;
@@ -308,11 +346,12 @@ export class KeyAuditTrail extends Construct {
 
   /**
    * The trail of a stack that has none of its organization's: a multi-Region trail
-   * encrypted with the audit key, its bucket and access-log bucket, and the log group
-   * it delivers to.
+   * encrypted with the audit key, its archive bucket and the bucket of the archive's
+   * access logs, and the log group it delivers to.
    */
-  private createTrail(key: ClassifiedKey, trailName: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy) {
+  private createTrail(key: ClassifiedKey, options: CreatedTrailOptions) {
     const stack = Stack.of(this);
+    const { trailName, retention, removalPolicy } = options;
     const logGroupName = `/aws/cloudtrail/${trailName}`;
     const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: trailName });
     this.allowCloudTrail(key, trailArn);
@@ -325,16 +364,9 @@ export class KeyAuditTrail extends Construct {
       removalPolicy,
     });
 
-    const accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
-      // Server access log delivery supports SSE-S3 only.
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      versioned: true,
-      removalPolicy,
-    });
-    acknowledgeAccessLogsBucket(accessLogsBucket.node.defaultChild as IConstruct);
-
+    // The archive keeps each log file, locked, for the lock's retention; the files
+    // stay readable at once (Glacier Instant Retrieval) after their first 90 days.
+    const lockDays = options.objectLock.duration.toDays();
     const bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: key,
@@ -344,12 +376,20 @@ export class KeyAuditTrail extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       versioned: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: accessLogsBucket,
-      serverAccessLogsPrefix: 'trail-bucket/',
+      objectLockDefaultRetention: options.objectLock,
+      lifecycleRules: archiveLifecycle(lockDays),
       removalPolicy,
     });
     acknowledgeAuditBucketReplication(bucket.node.defaultChild as IConstruct);
-    acknowledgeAuditBucketReplication(accessLogsBucket.node.defaultChild as IConstruct);
+    const accessLogsBucket = options.accessLogsBucket ?? this.createAccessLogsBucket(bucket, retention, removalPolicy);
+    if (options.accessLogsBucket) this.allowAccessLogDelivery(options.accessLogsBucket, `${trailName}/`);
+    const cfnBucket = bucket.node.defaultChild as s3.CfnBucket;
+    // Set on the L1, so that no app-level feature flag turns it into an ACL grant.
+    cfnBucket.loggingConfiguration = {
+      destinationBucketName: accessLogsBucket.bucketName,
+      logFilePrefix: `${trailName}/`,
+    };
+    enableEventBridge(cfnBucket);
 
     const trail = new cloudtrail.Trail(this, 'Trail', {
       trailName,
@@ -364,6 +404,60 @@ export class KeyAuditTrail extends Construct {
     trail.node.addDependency(bucket, key);
     this.deliverToLogGroup(trail, logGroup, trailArn);
     return { trail, logGroup, bucket, accessLogsBucket };
+  }
+
+  /**
+   * The bucket of the archive's server access logs. S3 delivers access logs only to a
+   * bucket encrypted with SSE-S3 and without Object Lock, and a bucket should not log
+   * to itself: the three Control Tower exceptions of this library.
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html
+   */
+  private createAccessLogsBucket(source: s3.Bucket, retention: number, removalPolicy: RemovalPolicy): s3.Bucket {
+    const accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      // ACLs disabled: S3 delivers the logs by the bucket policy below.
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: archiveLifecycle(retention),
+      removalPolicy,
+    });
+    acknowledgeAccessLogsBucket(accessLogsBucket.node.defaultChild as IConstruct);
+    acknowledgeAuditBucketReplication(accessLogsBucket.node.defaultChild as IConstruct);
+    enableEventBridge(accessLogsBucket.node.defaultChild as s3.CfnBucket);
+    // S3's logging service writes the trail bucket's logs, and only that bucket's.
+    accessLogsBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'S3ServerAccessLogsDelivery',
+      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+      actions: ['s3:PutObject'],
+      resources: [accessLogsBucket.arnForObjects('*')],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': source.bucketArn },
+        StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+      },
+    }));
+    return accessLogsBucket;
+  }
+
+  /**
+   * Lets S3's logging service write this trail's access logs to the organization's
+   * bucket. The condition names no resource of this stack, so that a bucket of
+   * another stack does not come to depend on this one.
+   */
+  private allowAccessLogDelivery(target: s3.IBucket, prefix: string): void {
+    const stack = Stack.of(this);
+    const statement = new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+      actions: ['s3:PutObject'],
+      resources: [target.arnForObjects(`${prefix}*`)],
+      conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+    });
+    if (!target.addToResourcePolicy(statement).statementAdded) {
+      Annotations.of(this).addWarningV2('cdk-kms-constructs:accessLogsBucketPolicy',
+        `accessLogsBucket ${target.node.path} is imported, so its policy is not changed here: it must allow logging.s3.amazonaws.com s3:PutObject on ${prefix}* for aws:SourceAccount ${stack.account}`);
+    }
   }
 
   private readLogsStatement(): iam.PolicyStatement {
@@ -466,5 +560,55 @@ export class KeyAuditTrail extends Construct {
       return ['a KeyAuditTrail was declared after a ClassifiedKey created the stack\'s default one: declare it before the keys, or pass it to them as auditTrail'];
     }
     return [];
+  }
+}
+
+interface CreatedTrailOptions {
+  readonly trailName: string;
+  readonly retention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  readonly objectLock: s3.ObjectLockRetention;
+  readonly accessLogsBucket?: s3.IBucket;
+}
+
+/** Noncurrent versions (a deleted log file, a lifecycle expiry) are kept this long. */
+const NONCURRENT_VERSION_DAYS = 30;
+/** Log files move to colder storage, still readable at once, after this long. */
+const ARCHIVE_AFTER_DAYS = 90;
+
+/**
+ * An audit archive's lifecycle: files move to Glacier Instant Retrieval after 90
+ * days, expire after `keepDays` (never, for logs kept forever), and what was
+ * deleted or expired is removed 30 days later, never while a lock holds it.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-lifecycle
+ */
+function archiveLifecycle(keepDays: number): s3.LifecycleRule[] {
+  return [
+    {
+      id: 'ArchiveAuditLogs',
+      transitions: [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(ARCHIVE_AFTER_DAYS) }],
+      expiration: keepDays === logs.RetentionDays.INFINITE ? undefined : Duration.days(keepDays),
+      noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
+      abortIncompleteMultipartUploadAfter: Duration.days(7),
+    },
+    { id: 'RemoveExpiredDeleteMarkers', expiredObjectDeleteMarker: true },
+  ];
+}
+
+/**
+ * Sends the bucket's events to EventBridge, so that a SIEM can subscribe to them.
+ * Set on the L1: aws-cdk-lib's `eventBridgeEnabled` adds a Lambda-backed custom
+ * resource for what CloudFormation does natively.
+ */
+function enableEventBridge(bucket: s3.CfnBucket): void {
+  bucket.notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+}
+
+/** S3 delivers server access logs only to a bucket of the source bucket's account and Region. */
+function validateSameEnvironment(stack: Stack, bucket: s3.IBucket): void {
+  for (const [what, mine, theirs] of [['account', stack.account, bucket.env.account], ['Region', stack.region, bucket.env.region]]) {
+    if (!Token.isUnresolved(mine) && !Token.isUnresolved(theirs) && mine !== theirs) {
+      throw new Error(`accessLogsBucket must be in the trail's ${what} ${mine}, where S3 delivers its access logs, got ${bucket.node.path} in ${theirs}`);
+    }
   }
 }

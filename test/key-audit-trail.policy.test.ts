@@ -515,3 +515,36 @@ describe('a KeyAuditTrail declared with logReaders', () => {
   });
 
 });
+
+describe('the access-log bucket of a created trail', () => {
+  // S3 server access logs are delivered by logging.s3.amazonaws.com, authorized by the
+  // target bucket's policy with aws:SourceArn and aws:SourceAccount:
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general
+  let fx: Fixture;
+  let trailBucketArn: string;
+  let logObjectArn: string;
+  beforeAll(() => {
+    fx = synthesizeDefault();
+    trailBucketArn = `arn:aws:s3:::${fx.sim.resolve({ Ref: fx.logicalId(fx.trail.bucket!) })}`;
+    logObjectArn = `arn:aws:s3:::${fx.sim.resolve({ Ref: fx.logicalId(fx.trail.accessLogsBucket!) })}/TestStack-key-audit/2026-11-29-08-00-00-ABCDEF`;
+  });
+
+  const delivery = (sourceArn: string, sourceAccount: string): Ask => ({
+    principal: 'logging.s3.amazonaws.com',
+    action: 's3:PutObject',
+    resource: logObjectArn,
+    context: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': sourceAccount, 'aws:SecureTransport': 'true' },
+  });
+
+  test('S3 may deliver the trail bucket\'s access logs', async () => {
+    expect(await fx.verdicts({ 'from the trail bucket': delivery(trailBucketArn, ACCOUNT) })).toEqual({ 'from the trail bucket': 'allowed' });
+  });
+
+  test('S3 may not deliver another bucket\'s logs, nor another account\'s', async () => {
+    const asks: Record<string, Ask> = {
+      'from another bucket of the account': delivery('arn:aws:s3:::someone-elses-bucket', ACCOUNT),
+      'from another account': delivery(trailBucketArn, OTHER_ACCOUNT),
+    };
+    expect(await fx.verdicts(asks)).toEqual(every(asks, 'denied'));
+  });
+});

@@ -1,8 +1,9 @@
-import { Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ClassifiedKey, DataClassification, KeyAuditTrail } from '../src';
 import { nagFindings } from './support/nag';
@@ -105,6 +106,46 @@ describe('the trail a stack gets from its first key', () => {
       }));
       expect(template.toJSON().Resources[id].DeletionPolicy).toBe('Retain');
     }
+  });
+
+  test('the trail bucket is locked in governance mode for the log retention, and archived without losing a day', () => {
+    const bucket = template.toJSON().Resources[idOf(stack, trail.bucket!)].Properties;
+    expect(bucket.ObjectLockEnabled).toBe(true);
+    expect(bucket.ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } },
+    });
+    expect(bucket.LifecycleConfiguration.Rules).toEqual([
+      {
+        Id: 'ArchiveAuditLogs',
+        Status: 'Enabled',
+        Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 90 }],
+        ExpirationInDays: 365,
+        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+      },
+      { Id: 'RemoveExpiredDeleteMarkers', Status: 'Enabled', ExpiredObjectDeleteMarker: true },
+    ]);
+  });
+
+  test('both buckets disable ACLs, send their events to EventBridge, and have a lifecycle', () => {
+    for (const bucket of [trail.bucket!, trail.accessLogsBucket!]) {
+      const properties = template.toJSON().Resources[idOf(stack, bucket)].Properties;
+      expect(properties.AccessControl).toBeUndefined();
+      expect(properties.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+      expect(properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+      expect(properties.LifecycleConfiguration.Rules.map((r: any) => r.Id)).toEqual(['ArchiveAuditLogs', 'RemoveExpiredDeleteMarkers']);
+    }
+    // No Lambda-backed notification resource: CloudFormation sets EventBridge natively.
+    template.resourceCountIs('Custom::S3BucketNotifications', 0);
+    template.resourceCountIs('AWS::Lambda::Function', 0);
+  });
+
+  test('the access-log bucket has no Object Lock, which would stop S3 delivering to it', () => {
+    const properties = template.toJSON().Resources[idOf(stack, trail.accessLogsBucket!)].Properties;
+    expect(properties.ObjectLockEnabled).toBeUndefined();
+    expect(properties.LoggingConfiguration).toBeUndefined();
+    expect(properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'AES256' });
   });
 
   test('the CIS 3.7 / 4.7 filter has exactly the CIS pattern, and its alarm notifies the topic', () => {
@@ -305,7 +346,90 @@ describe('trail options', () => {
     expect(() => Template.fromStack(stack)).toThrow(/a KeyAuditTrail was declared after a ClassifiedKey created the stack's default one/);
   });
 
+  test('a compliance-mode lock longer than the retention is kept, and log files expire when it ends', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'Audit', { objectLockRetention: s3.ObjectLockRetention.compliance(Duration.days(2557)) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2557 } } },
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'ArchiveAuditLogs', ExpirationInDays: 2557 })]) },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+  });
+
+  test('logs kept forever are locked for the longest retention and never expire', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'Audit', { retention: logs.RetentionDays.INFINITE });
+    const buckets = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket')).map(b => b.Properties);
+    expect(buckets).toHaveLength(2);
+    for (const bucket of buckets) {
+      expect(bucket.LifecycleConfiguration.Rules[0].ExpirationInDays).toBeUndefined();
+      expect(bucket.LifecycleConfiguration.Rules[0].NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 30 });
+    }
+    expect(buckets.find(b => b.ObjectLockEnabled)!.ObjectLockConfiguration.Rule.DefaultRetention).toEqual({ Mode: 'GOVERNANCE', Days: 9999 });
+  });
+
+  test('accessLogsBucket: the organization\'s log bucket receives the access logs, and no access-log bucket is created', () => {
+    // GIVEN the organization's log bucket, in another stack of the app
+    const logArchive = newBareStack('LogArchive');
+    const orgLogs = new s3.Bucket(logArchive, 'AccessLogs', { enforceSSL: true });
+    const stack = new Stack(logArchive.node.root, 'Keys', { env: { account: ACCOUNT, region: REGION } });
+    // WHEN
+    const audit = new KeyAuditTrail(stack, 'Audit', { trailName: 'kms-audit', accessLogsBucket: orgLogs });
+    // THEN the trail bucket logs there, under the trail's prefix
+    expect(audit.accessLogsBucket).toBe(orgLogs);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: { 'Fn::ImportValue': Match.anyValue() }, LogFilePrefix: 'kms-audit/' },
+    });
+    // AND S3's logging service may write that prefix for this account, by a statement that names nothing of the trail's stack
+    Template.fromStack(logArchive).hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([{
+          Effect: 'Allow',
+          Principal: { Service: 'logging.s3.amazonaws.com' },
+          Action: 's3:PutObject',
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.anyValue(), 'Arn'] }, '/kms-audit/*']] },
+          Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+        }]),
+      },
+    });
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('accessLogsBucket: an imported bucket is used, with a warning naming the statement its policy needs', () => {
+    const stack = newBareStack();
+    const audit = new KeyAuditTrail(stack, 'Audit', {
+      trailName: 'kms-audit',
+      accessLogsBucket: s3.Bucket.fromBucketName(stack, 'OrgLogs', 'org-access-logs'),
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: 'org-access-logs', LogFilePrefix: 'kms-audit/' },
+    });
+    const warnings = Annotations.fromStack(stack).findWarning(`/${audit.node.path}`, Match.stringLikeRegexp('logging.s3.amazonaws.com'));
+    expect(warnings.map(w => w.entry.data)).toEqual([
+      expect.stringContaining(`must allow logging.s3.amazonaws.com s3:PutObject on kms-audit/* for aws:SourceAccount ${ACCOUNT}`),
+    ]);
+  });
+
   const bad: Array<[string, (stack: Stack) => void, string | RegExp]> = [
+    ['objectLockRetention is shorter than the retention', s => new KeyAuditTrail(s, 'A', {
+      retention: logs.RetentionDays.TWO_YEARS, objectLockRetention: s3.ObjectLockRetention.governance(Duration.days(365)),
+    }), 'objectLockRetention must be at least the log retention of 731 days, so that no audit log leaves the archive early, got 365 days'],
+    ['objectLockRetention is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), objectLockRetention: s3.ObjectLockRetention.governance(Duration.days(400)),
+    }), 'objectLockRetention applies only to a created trail\'s bucket; got 400 days with existingLogGroup'],
+    ['accessLogsBucket is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), accessLogsBucket: s3.Bucket.fromBucketName(s, 'B', 'org-logs'),
+    }), 'accessLogsBucket applies only to a created trail\'s bucket; got TestStack/B with existingLogGroup'],
+    ['accessLogsBucket is in another Region', s => new KeyAuditTrail(s, 'A', {
+      accessLogsBucket: s3.Bucket.fromBucketAttributes(s, 'B', { bucketName: 'org-logs', region: 'eu-west-1' }),
+    }), 'accessLogsBucket must be in the trail\'s Region us-east-1, where S3 delivers its access logs, got TestStack/B in eu-west-1'],
+    ['accessLogsBucket is in another account', s => new KeyAuditTrail(s, 'A', {
+      accessLogsBucket: s3.Bucket.fromBucketAttributes(s, 'B', { bucketName: 'org-logs', account: '999999999999' }),
+    }), 'accessLogsBucket must be in the trail\'s account 111111111111, where S3 delivers its access logs, got TestStack/B in 999999999999'],
+
     ['retention is shorter than a year', s => new KeyAuditTrail(s, 'A', { retention: logs.RetentionDays.SIX_MONTHS }),
       'retention must be at least 365 days for audit logs, got 180'],
     ['retention is given with an existing log group', s => new KeyAuditTrail(s, 'A', {

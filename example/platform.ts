@@ -1,0 +1,82 @@
+/*
+ * The example app's stack: a payments platform whose keys are all ClassifiedKeys, used
+ * by the usual AWS consumers. example/app.ts synthesizes it; the tests check what the
+ * library adds to it against cdk-nag and Control Tower's proactive controls.
+ */
+import { Stack, StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ClassifiedKey, DataClassification } from '../src';
+
+export class PaymentsPlatform extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+
+    const ledgerWriter = new iam.Role(this, 'LedgerWriter', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    const reporting = new iam.Role(this, 'Reporting', { assumedBy: new iam.AccountRootPrincipal() });
+
+    // Cardholder data: only through S3 and DynamoDB, administrators with MFA.
+    const payments = new ClassifiedKey(this, 'PaymentsKey', {
+      classification: DataClassification.RESTRICTED,
+      alias: 'alias/payments/cardholder-data',
+      viaServices: ['s3', 'dynamodb'],
+      owner: 'payments-team',
+      complianceScopes: ['pci-dss'],
+    });
+    const ledger = new dynamodb.Table(this, 'Ledger', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: payments,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    });
+    ledger.grantReadWriteData(ledgerWriter);
+    const statements = new s3.Bucket(this, 'Statements', {
+      encryptionKey: payments,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+    });
+    statements.grantRead(reporting);
+
+    // Customer records: confidential, used by the application's queue.
+    const customers = new ClassifiedKey(this, 'CustomerKey', {
+      classification: DataClassification.CONFIDENTIAL,
+      alias: 'alias/customers/records',
+      owner: 'crm-team',
+      complianceScopes: ['gdpr'],
+    });
+    const events = new sqs.Queue(this, 'CustomerEvents', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: customers,
+      enforceSSL: true,
+    });
+    events.grantSendMessages(ledgerWriter);
+
+    // Internal: signing of generated statements with an asymmetric key.
+    const signing = new ClassifiedKey(this, 'StatementSigning', {
+      classification: DataClassification.INTERNAL,
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      owner: 'payments-team',
+    });
+    signing.grantSign(ledgerWriter);
+    signing.grantVerify(reporting);
+
+    // Confidential: HMAC of session tokens; default alias.
+    new ClassifiedKey(this, 'SessionTokens', {
+      classification: DataClassification.CONFIDENTIAL,
+      keySpec: kms.KeySpec.HMAC_256,
+      owner: 'identity-team',
+    });
+
+    // Public: integrity of published price lists, keys from a partner HSM (BYOK).
+    new ClassifiedKey(this, 'PriceLists', {
+      classification: DataClassification.PUBLIC,
+      importKeyMaterial: true,
+    });
+  }
+}
