@@ -1,14 +1,18 @@
 import { createHash } from 'crypto';
-import { Duration, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
+import { CfnResource, DefaultStackSynthesizer, Duration, Fn, Lazy, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { Construct } from 'constructs';
+import { Construct, IDependable } from 'constructs';
 import { ClassificationRules, DataClassification, rulesFor } from './classification';
 import { KeyAuditTrail } from './key-audit-trail';
 import * as actions from './private/actions';
 import { AuditEvent, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './private/audit-events';
+import { ConsumerRegistry } from './private/consumer-registry';
+import { creationActions, creationUses } from './private/consumers';
+import { Grantee, granteeOf, GranteeKind } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
 import { KeyPolicy, samePrincipal } from './private/key-policy';
 import { acknowledgeImportedMaterial } from './private/nag';
@@ -194,6 +198,18 @@ export interface ClassifiedKeyProps {
   readonly complianceScopes?: string[];
 
   /**
+   * The role that creates the resources the key encrypts (a DynamoDB table, a
+   * secret, a volume) and so calls KMS through their service while creating them.
+   * It gets only the calls each service documents at creation, only through the
+   * services the key is used with, never administration.
+   *
+   * @default - the CloudFormation execution role of the stack's synthesizer
+   * (`DefaultStackSynthesizer`); an error for other synthesizers when a consumer
+   * needs it
+   */
+  readonly deployRole?: iam.IRole;
+
+  /**
    * The audit trail whose metric filters count this key's events.
    *
    * @default - the stack's trail, `KeyAuditTrail.of(stack)`, created on first use
@@ -277,6 +293,19 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   private readonly administrators: iam.IPrincipal[] = [];
   /** Principals that use the key; none of them may administer it. */
   private readonly users: iam.IPrincipal[] = [];
+  private readonly allowAccountRootCryptography: boolean;
+  private readonly deployRoleProp?: iam.IRole;
+  private deployPrincipal?: iam.IPrincipal;
+  private readonly consumers: ConsumerRegistry;
+  private learned = false;
+  /** The key policy, for statements the grant methods have already checked. */
+  private readonly ownPolicy: iam.IResourceWithPolicyV2 = {
+    env: this.env,
+    addToResourcePolicy: (statement: iam.PolicyStatement) => {
+      this.policy.document.addStatements(statement);
+      return { statementAdded: true, policyDependable: this };
+    },
+  };
 
   constructor(scope: Construct, id: string, props: ClassifiedKeyProps) {
     super(scope, id);
@@ -331,6 +360,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.rotationPeriodDays = rotation.periodDays;
 
     const pendingWindowDays = validateDaysRange('pendingWindow', props.pendingWindow, 7, 30) ?? 30;
+    this.allowAccountRootCryptography = props.allowAccountRootCryptography ?? false;
+    this.deployRoleProp = props.deployRole;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const monitoring = props.monitoring ?? true;
     if (!monitoring && !this.rules.monitoringMayBeDisabled) {
@@ -371,7 +402,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     ];
     this.policy = new KeyPolicy(this, {
       adminActions,
-      lockoutGuardActions: adminActions.filter(a => !actions.ADMIN_IMPORT.includes(a)),
+      lockoutGuardActions: adminActions.filter(a => !actions.ADMIN_IMPORT.includes(a) && a !== 'kms:PutKeyPolicy'),
+      policyWriters: [this.deployRoleArn(), new iam.AccountRootPrincipal().arn],
       viaServices: props.viaServices,
       encryptionContextKeys: props.encryptionContextKeys,
       organizationId: props.organizationId,
@@ -383,12 +415,25 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     if (props.allowAccountRootCryptography) {
       this.policy.addAccountRootUsage(this.profile.all);
     }
+    // aws-cdk-lib's grants on the L1 (KeyGrants.fromKey(cfnKey), as BucketGrants and
+    // TableGrants of L1 resources call it) come to this key's checks too.
+    iam.ResourceWithPolicies.register(this, 'AWS::KMS::Key', { forResource: () => this });
+    // Explicit denies keep the roles apart even against IAM policies, which the
+    // lockout guard would otherwise let manage the key, or use it with the opt-in.
+    this.policy.separateRoles(
+      () => this.namedPrincipals(this.administrators),
+      () => this.namedPrincipals(this.users.filter(u => u !== this.deployPrincipal)),
+    );
+    // Once the app is complete: what the resources that name the key need of it.
+    this.consumers = ConsumerRegistry.of(this);
+    this.node.addValidation({ validate: () => this.learnConsumers() });
     this.node.addValidation({ validate: () => this.policy.validateSize() });
 
     const resource = new kms.CfnKey(this, 'Resource', {
       description: props.description
         ?? `${this.classification} key ${this.node.path}, managed by cdk-kms-constructs`,
-      keyPolicy: this.policy.document,
+      // Rendered when the template is: consumers' grants may narrow it until then.
+      keyPolicy: Lazy.any({ produce: () => this.policy.render() }),
       keySpec: this.keySpec,
       keyUsage: this.keyUsage,
       origin: imported ? 'EXTERNAL' : undefined,
@@ -478,17 +523,40 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   }
 
   /**
-   * Adds a statement to the key policy. This is the escape hatch: the statement is
-   * added as given, except that it may not give cryptography to an administrator
-   * (the admin role or a `grantAdmin` grantee).
+   * Adds a statement to the key policy.
+   *
+   * A plain grant, as aws-cdk-lib's `KeyGrants` facade writes one (allow, KMS actions,
+   * IAM principals, no condition), goes through the grant methods and their checks:
+   * `grantAdmin` for administration, `grant` for use. Anything else is the escape
+   * hatch, added as given, except that it may not give cryptography to an
+   * administrator nor administration to a user of the key.
    */
   public addToResourcePolicy(statement: iam.PolicyStatement, _allowNoOp?: boolean): iam.AddToResourcePolicyResult {
-    const admin = this.administrators.find(a => statement.principals.some(p => samePrincipal(this, p, a)));
-    if (admin && statement.effect === iam.Effect.ALLOW
-      && statement.actions.some(a => actions.expandAction(a).some(x => actions.ALL_CRYPTOGRAPHIC.includes(x)))) {
-      throw new Error(
-        `addToResourcePolicy must not give cryptographic actions to ${this.describePrincipal(admin, this.adminRole, 'the admin role', 'a principal that administers the key')}, got ${statement.actions.join(', ')}`,
-      );
+    if (isPlainGrant(statement)) {
+      for (const principal of statement.principals) {
+        const expanded = statement.actions.flatMap(a => actions.expandAction(a));
+        if (expanded.some(a => actions.ALL_ADMINISTRATIVE.includes(a))) {
+          this.grantAdmin({ grantPrincipal: principal });
+        } else {
+          this.grant({ grantPrincipal: principal }, ...statement.actions);
+        }
+      }
+      return { statementAdded: true, policyDependable: this };
+    }
+    if (statement.effect === iam.Effect.ALLOW) {
+      const expanded = statement.actions.flatMap(a => actions.expandAction(a));
+      const admin = this.administrators.find(a => statement.principals.some(p => samePrincipal(this, p, a)));
+      if (admin && expanded.some(x => actions.ALL_CRYPTOGRAPHIC.includes(x))) {
+        throw new Error(
+          `addToResourcePolicy must not give cryptographic actions to ${this.describePrincipal(admin, this.adminRole, 'the admin role', 'a principal that administers the key')}, got ${statement.actions.join(', ')}`,
+        );
+      }
+      const user = this.users.find(u => statement.principals.some(p => samePrincipal(this, p, u)));
+      if (user && expanded.some(x => actions.ALL_ADMINISTRATIVE.includes(x))) {
+        throw new Error(
+          `addToResourcePolicy must not give administrative actions to ${this.describePrincipal(user, this.userRole, 'the user role', 'a principal that uses the key')}, got ${statement.actions.join(', ')}`,
+        );
+      }
     }
     this.policy.document.addStatements(statement);
     return { statementAdded: true, policyDependable: this };
@@ -561,7 +629,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       );
     }
     this.administrators.push(principal);
-    return this.grantOnKey(grantee, this.policy.administrationStatements(principal));
+    return this.grantOnKey(grantee, this.policy.administrationStatements(principal, this.rules.adminRequiresMfa));
   }
 
   private grantPart(method: string, grantee: iam.IGrantable, parts: string[]): iam.Grant {
@@ -574,34 +642,215 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   }
 
   /**
-   * Adds the grantee to the key policy, under the key's conditions. A grantee in
-   * another account also needs an identity policy there, which is added when the
-   * grantee is part of this app.
+   * Adds the grantee to the key policy, under the key's conditions, as the kind of
+   * principal it is: see `KeyPolicy.usageStatements`, and `grantToAccount` for an
+   * account root.
    */
   private grantUsage(method: string, grantee: iam.IGrantable, granted: string[]): iam.Grant {
     const principal = grantee.grantPrincipal;
+    this.assertNotAdministrator(method, principal, granted);
+    const view = granteeOf(this, principal);
+    switch (view.kind) {
+      case GranteeKind.EVERYONE:
+        throw new Error(`${method} must not be given every principal (${principal}): the key policy names who may use the key`);
+      case GranteeKind.ACCOUNT:
+        return this.grantToAccount(method, grantee, view, granted);
+      case GranteeKind.SERVICE:
+        this.assertServiceScoped(method, view);
+        break;
+      case GranteeKind.NAMED:
+        this.assertOwnServices(method, view);
+        break;
+    }
+    this.users.push(principal);
+    return this.grantOnKey(grantee, this.policy.usageStatements(view, granted));
+  }
+
+  /**
+   * A grant to an account's root lets every IAM principal of that account use the
+   * key. It stands only for PUBLIC and INTERNAL keys that opt in with
+   * `allowAccountRootCryptography`. Otherwise a grant to this account's root through
+   * a service, as aws-cdk-lib consumers make for the resources they create (a
+   * secret, a volume), becomes what creating the resource needs: the deploy role's
+   * creation calls through that service. Users of the resource get the key by their
+   * own grants, by name.
+   */
+  private grantToAccount(method: string, grantee: iam.IGrantable, view: Grantee, granted: string[]): iam.Grant {
+    const otherAccount = view.account !== undefined
+      && Token.compareStrings(view.account, this.env.account) === TokenComparison.DIFFERENT;
+    if (this.allowAccountRootCryptography || (otherAccount && this.rules.rootCryptographyAllowed)) {
+      return this.grantOnKey(grantee, this.policy.usageStatements(view, granted));
+    }
+    if (otherAccount) {
+      throw new Error(
+        `${method} must not be given the root of account ${view.account} for a ${this.classification} key: grant the roles of that account that use the key, by name`,
+      );
+    }
+    if (!view.viaServices || view.viaServices.length === 0) {
+      throw new Error(
+        `${method} must not be given the account root (${grantee.grantPrincipal}) for a ${this.classification} key${this.rules.rootCryptographyAllowed ? ' without allowAccountRootCryptography' : ''}: grant the roles that use the key, by name`,
+      );
+    }
+    const deployer = this.deployRole();
+    const statements = view.viaServices.flatMap(service => {
+      const creation = creationActions(service);
+      const actionsForCreation = creation ? granted.filter(a => creation.includes(a)) : granted;
+      if (actionsForCreation.length === 0) return [];
+      const creator: Grantee = {
+        ...view, kind: GranteeKind.NAMED, principal: deployer, account: undefined, viaServices: [service], serviceContext: true,
+      };
+      return this.policy.usageStatements(creator, actionsForCreation);
+    });
+    if (statements.length === 0) return iam.Grant.drop(grantee, `${granted.join(', ')} through ${view.viaServices.join(', ')}`);
+    return this.grantOnKey(grantee, statements);
+  }
+
+  /**
+   * Adds what the resources that name the key need and aws-cdk-lib grants nothing
+   * for: the deploy role's creation calls through each resource's service (a
+   * DynamoDB table, a volume, an RDS instance), CloudWatch Logs for log groups, and
+   * CloudWatch alarms publishing to encrypted topics. Returns what cannot be.
+   */
+  private learnConsumers(): string[] {
+    if (this.learned) return [];
+    this.learned = true;
+    const errors: string[] = [];
+    const given = new Set<string>();
+    const once = (id: string, add: () => void) => {
+      if (given.has(id)) return;
+      given.add(id);
+      add();
+    };
+    for (const { resource, property } of this.consumers.consumersOf(this.node.defaultChild as CfnResource)) {
+      const where = `${resource.node.path} (${resource.cfnResourceType})`;
+      const uses = creationUses(resource.cfnResourceType, property);
+      const encrypts = uses.length > 0 || ['AWS::Logs::LogGroup', 'AWS::SNS::Topic'].includes(resource.cfnResourceType);
+      if (encrypts && (this.keySpec !== kms.KeySpec.SYMMETRIC_DEFAULT || this.keyUsage !== kms.KeyUsage.ENCRYPT_DECRYPT)) {
+        errors.push(`the key is used by ${where}, which needs a symmetric encryption key, got keySpec ${this.keySpec} for ${this.keyUsage}`);
+        continue;
+      }
+      for (const use of uses) {
+        const allowed = this.policy.viaServices;
+        if (allowed && !allowed.includes(use.service)) {
+          errors.push(`the key is used by ${where} through ${use.service}, which is not in viaServices (${allowed.join(', ')}): add it, or use another key`);
+          continue;
+        }
+        once(`${use.service} ${use.actions.join()}`, () => {
+          try {
+            this.policy.document.addStatements(...this.policy.usageStatements({
+              kind: GranteeKind.NAMED,
+              principal: this.deployRole(),
+              viaServices: [use.service],
+              conditions: {},
+              description: 'deployRole',
+              serviceContext: true,
+            }, use.actions));
+          } catch (e) {
+            errors.push((e as Error).message);
+          }
+        });
+      }
+      if (resource.cfnResourceType === 'AWS::Logs::LogGroup') {
+        const name = (resource as logs.CfnLogGroup).logGroupName;
+        const named = name !== undefined && !Token.isUnresolved(name);
+        if (!named && !this.rules.rootCryptographyAllowed) {
+          errors.push(`the key is used by ${where}, which has no logGroupName known at synth: a ${this.classification} key lets CloudWatch Logs use it for log groups it names, so give the log group a logGroupName`);
+          continue;
+        }
+        once(`logs ${named ? name : '*'}`, () => this.policy.document.addStatements(this.policy.logGroupStatement(named ? name : undefined)));
+      }
+      if (resource.cfnResourceType === 'AWS::SNS::Topic'
+        && this.consumers.consumersOf(resource).some(c => c.resource.cfnResourceType === 'AWS::CloudWatch::Alarm')) {
+        once('alarms', () => this.policy.document.addStatements(this.policy.alarmPublishStatement()));
+      }
+    }
+    return errors;
+  }
+
+  /**
+   * The principal that creates the key's consumers: `deployRole`, or the
+   * CloudFormation execution role of the stack's synthesizer.
+   */
+  private deployRole(): iam.IPrincipal {
+    if (this.deployPrincipal) return this.deployPrincipal;
+    const principal = this.deployRoleProp?.grantPrincipal ?? new iam.ArnPrincipal(this.deployRoleArn());
+    this.assertNotAdministrator('deployRole', principal, ['the creation calls of the key\'s consumers']);
+    this.users.push(principal);
+    this.deployPrincipal = principal;
+    return principal;
+  }
+
+  /** The principals named by ARN, which an explicit deny can name without touching others. */
+  private namedPrincipals(principals: iam.IPrincipal[]): iam.IPrincipal[] {
+    const named = principals.map(p => granteeOf(this, p)).filter(g => g.kind === GranteeKind.NAMED).map(g => g.principal);
+    return named.filter((p, i) => named.findIndex(q => samePrincipal(this, p, q)) === i);
+  }
+
+  /** The ARN of the role CloudFormation deploys the key's stack with. */
+  private deployRoleArn(): string {
+    if (this.deployRoleProp) return this.deployRoleProp.roleArn;
+    const synthesizer = Stack.of(this).synthesizer;
+    if (!(synthesizer instanceof DefaultStackSynthesizer)) {
+      throw new Error(
+        `deployRole is required for ${this.node.path}: its stack's synthesizer (${synthesizer.constructor.name}) has no CloudFormation execution role, which the key policy names as the role that updates it and creates the key's consumers`,
+      );
+    }
+    return Fn.sub(synthesizer.cloudFormationExecutionRoleArn);
+  }
+
+  private assertNotAdministrator(method: string, principal: iam.IPrincipal, granted: string[]): void {
     const admin = this.administrators.find(a => samePrincipal(this, a, principal));
     if (admin) {
       throw new Error(
         `${method} must not be given ${this.describePrincipal(admin, this.adminRole, 'the admin role', 'a principal that administers the key')}: administrators manage the key and cannot use it, got ${granted.join(', ')}`,
       );
     }
-    this.users.push(principal);
-    return this.grantOnKey(grantee, this.policy.usageStatements(principal, granted));
   }
 
   /**
-   * Adds a grant's statements to the key policy. A grantee in another account also
+   * A service principal of a CONFIDENTIAL or RESTRICTED key must be scoped to the
+   * resources it acts for, since `kms:ViaService` never applies to a service.
+   */
+  private assertServiceScoped(method: string, view: Grantee): void {
+    if (this.rules.rootCryptographyAllowed) return;
+    const keys = Object.values(view.conditions).flatMap(values => Object.keys(values));
+    const scoped = keys.some(k => ['aws:SourceArn', 'aws:SourceAccount', 'aws:SourceOrgID'].includes(k) || k.startsWith('kms:EncryptionContext:'));
+    if (!scoped) {
+      throw new Error(
+        `${method} must scope service principal ${view.description} for a ${this.classification} key: give it with conditions on aws:SourceArn, aws:SourceAccount or its encryption context (principal.withConditions(...)), got ${JSON.stringify(view.conditions)}`,
+      );
+    }
+  }
+
+  /** A grant made through a service keeps that service, which must be one the key allows. */
+  private assertOwnServices(method: string, view: Grantee): void {
+    const allowed = this.policy.viaServices;
+    const foreign = (view.viaServices ?? []).filter(s => allowed !== undefined && !allowed.includes(s));
+    if (foreign.length > 0) {
+      throw new Error(
+        `${method} was made through ${foreign.join(', ')}, which is not in the key's viaServices (${allowed!.join(', ')}): add it to viaServices or use another key`,
+      );
+    }
+  }
+
+  /**
+   * Adds a grant's statements to the key policy. The returned grant has the
+   * principal statement aws-cdk-lib constructs narrow (`grantAttachVolume` adds
+   * conditions to it): it is not attached to the grantee, and what is added to it
+   * narrows the key policy statements of the grant. A grantee in another account also
    * needs an identity policy there, which is added when the grantee is in this app.
    */
   private grantOnKey(grantee: iam.IGrantable, statements: iam.PolicyStatement[]): iam.Grant {
-    const grants = statements.map(statement => iam.Grant.addStatementToResourcePolicy({
-      grantee, actions: statement.actions, resourceArns: [this.keyArn], resource: this, statement,
-    }));
+    const granted = actions.unique(statements.flatMap(s => s.actions));
+    const recorder = new StatementRecorder(this);
+    const mirror = iam.Grant.addToPrincipal({ grantee: { grantPrincipal: recorder }, actions: granted, resourceArns: [this.keyArn] });
+    this.policy.narrowWith(recorder.statement!, statements.filter(s => s.effect === iam.Effect.ALLOW));
+    const grants = [mirror, ...statements.map(statement => iam.Grant.addStatementToResourcePolicy({
+      grantee, actions: statement.actions, resourceArns: [this.keyArn], resource: this.ownPolicy, statement,
+    }))];
     const principalAccount = grantee.grantPrincipal.principalAccount;
     if (principalAccount !== undefined
       && Token.compareStrings(principalAccount, this.env.account) === TokenComparison.DIFFERENT) {
-      const granted = actions.unique(statements.flatMap(s => s.actions));
       grants.push(iam.Grant.addToPrincipal({ grantee, actions: granted, resourceArns: [this.keyArn] }));
     }
     return grants.reduce((all, g) => all.combine(g));
@@ -678,4 +927,38 @@ function assertSameEnvironment(key: ClassifiedKey, trail: KeyAuditTrail): void {
       );
     }
   }
+}
+
+/**
+ * A principal that keeps the identity statement a grant makes for it, so that the
+ * grant has the principal statement aws-cdk-lib constructs expect, without an
+ * identity policy: the key policy names the grantee.
+ */
+class StatementRecorder extends iam.PrincipalBase {
+  public statement?: iam.PolicyStatement;
+  public readonly policyFragment = new iam.PrincipalPolicyFragment({});
+
+  constructor(private readonly dependable: IDependable) {
+    super();
+  }
+
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    this.statement = statement;
+    return { statementAdded: true, policyDependable: this.dependable };
+  }
+
+  public dedupeString(): string | undefined {
+    return undefined;
+  }
+}
+
+/** An allow of KMS actions to IAM principals with no condition: what `KeyGrants` writes. */
+function isPlainGrant(statement: iam.PolicyStatement): boolean {
+  const json = statement.toStatementJson();
+  return statement.effect === iam.Effect.ALLOW
+    && json.Condition === undefined && json.NotAction === undefined && json.NotPrincipal === undefined && json.NotResource === undefined
+    && statement.sid === undefined
+    && statement.actions.length > 0 && statement.actions.every(a => a.startsWith('kms:'))
+    && statement.principals.length > 0
+    && statement.principals.every(p => !('Service' in p.policyFragment.principalJson));
 }

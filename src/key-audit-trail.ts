@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -17,6 +17,7 @@ import {
   KEY_ARN_SELECTOR,
   KEY_EVENTS,
 } from './private/audit-events';
+import { ConsumerRegistry } from './private/consumer-registry';
 import { acknowledgeAccessLogsBucket, acknowledgeAuditBucketReplication } from './private/nag';
 
 /** Log retention below this is an error: audit logs are kept at least a year. */
@@ -106,6 +107,14 @@ export interface KeyAuditTrailProps {
    * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
    */
   readonly accessLogsBucket?: s3.IBucket;
+
+  /**
+   * The role CloudFormation deploys the stack with, which the audit key's policy
+   * names as the role that may update it (see `ClassifiedKeyProps.deployRole`).
+   *
+   * @default - the CloudFormation execution role of the stack's synthesizer
+   */
+  readonly deployRole?: iam.IRole;
 
   /**
    * What happens to the audit key, log group and buckets when they leave the stack.
@@ -224,6 +233,7 @@ export class KeyAuditTrail extends Construct {
         encryptionContextKeys: ['aws:cloudtrail:arn'],
         removalPolicy,
         auditTrail: this,
+        deployRole: props.deployRole,
       });
     }
 
@@ -250,6 +260,8 @@ export class KeyAuditTrail extends Construct {
         masterKey: this.auditKey,
         enforceSSL: true,
       });
+      // The audit key's policy has the alarms' statement already.
+      ConsumerRegistry.of(this).markHandled(topic.node.defaultChild as CfnResource);
       for (const email of props.alarmEmails ?? []) {
         topic.addSubscription(new subscriptions.EmailSubscription(email));
       }
@@ -363,6 +375,8 @@ export class KeyAuditTrail extends Construct {
       retention,
       removalPolicy,
     });
+    // The audit key's policy has CloudWatch Logs' statement for it already.
+    ConsumerRegistry.of(this).markHandled(logGroup.node.defaultChild as CfnResource);
 
     // The archive keeps each log file, locked, for the lock's retention; the files
     // stay readable at once (Glacier Instant Retrieval) after their first 90 days.

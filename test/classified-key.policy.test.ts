@@ -24,6 +24,8 @@ import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
 
 /** An IAM principal of the key's account whose own policy allows kms:* on everything. */
 const KMS_STAR_ADMIN = `arn:aws:iam::${ACCOUNT}:role/KmsStarAdmin`;
+/** The default synthesizer's CloudFormation execution role: the deploy role. */
+const DEPLOY_ROLE = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-${REGION}`;
 /** A principal of another account, with kms:* in its own account. */
 const ATTACKER = `arn:aws:iam::${OTHER_ACCOUNT}:role/Attacker`;
 /** A human of the key's account, who may assume roles that trust the account. */
@@ -361,12 +363,22 @@ describe.each(KEY_CASES)('$name', (c) => {
       expect(await fx.verdicts(KMS_STAR_ADMIN, CRYPTOGRAPHIC, withKmsStar)).toEqual(every(CRYPTOGRAPHIC, 'denied'));
     });
 
-    test('may administer the key (account lockout guard)', async () => {
-      const guarded = ['kms:DescribeKey', 'kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion'];
+    test('may administer the key (account lockout guard), but not change its policy', async () => {
+      const guarded = ['kms:DescribeKey', 'kms:ScheduleKeyDeletion', 'kms:DisableKey'];
       const directly = (action: string) => ({ identityPolicies: KMS_STAR, context: directContext(c, action) });
       expect(await fx.verdicts(KMS_STAR_ADMIN, guarded, directly)).toEqual(every(guarded, 'allowed'));
       // Only through its own policy: the key policy delegates to IAM, it names no one.
       expect(await fx.sim.can(KMS_STAR_ADMIN, 'kms:DescribeKey', fx.keyArn, { context: directContext(c, 'kms:DescribeKey') })).toBe(false);
+      // IAM alone cannot rewrite the key policy to give itself use.
+      expect(await fx.verdicts(KMS_STAR_ADMIN, ['kms:PutKeyPolicy'], favourable)).toEqual({ 'kms:PutKeyPolicy': 'denied' });
+    });
+
+    test('the deploy role and the account\'s root user may change the key policy, so it is never locked out', async () => {
+      const allowedByIam = (_action: string) => ({ identityPolicies: KMS_STAR });
+      expect(await fx.verdicts(DEPLOY_ROLE, ['kms:PutKeyPolicy'], allowedByIam)).toEqual({ 'kms:PutKeyPolicy': 'allowed' });
+      expect(await fx.verdicts(`arn:aws:iam::${ACCOUNT}:root`, ['kms:PutKeyPolicy'], () => ({}))).toEqual({ 'kms:PutKeyPolicy': 'allowed' });
+      // The deploy role needs its own IAM permission too: the key policy delegates to the account.
+      expect(await fx.verdicts(DEPLOY_ROLE, ['kms:PutKeyPolicy'], () => ({}))).toEqual({ 'kms:PutKeyPolicy': 'denied' });
     });
   });
 
@@ -669,7 +681,7 @@ describe('INTERNAL key with importKeyMaterial', () => {
 
   test('an IAM principal of this account with kms:* is DENIED import (the lockout guard excludes it), but may still administer', async () => {
     expect(await fx.verdicts(KMS_STAR_ADMIN, IMPORT, withKmsStar)).toEqual(every(IMPORT, 'denied'));
-    expect(await fx.sim.can(KMS_STAR_ADMIN, 'kms:PutKeyPolicy', fx.keyArn, { identityPolicies: KMS_STAR })).toBe(true);
+    expect(await fx.sim.can(KMS_STAR_ADMIN, 'kms:ScheduleKeyDeletion', fx.keyArn, { identityPolicies: KMS_STAR })).toBe(true);
   });
 
   test('the user role is DENIED import', async () => {
@@ -747,10 +759,34 @@ describe('grant methods', () => {
     const sim = PolicySimulator.fromStack(stack);
     const keyArn = sim.keyArn(logicalId(stack, key));
     const granteeArn = sim.roleArn(logicalId(stack, grantee));
-    for (const action of allowed) expect([action, await sim.can(granteeArn, action, keyArn)]).toEqual([action, true]);
+    // A CONFIDENTIAL key's administrators sign in with MFA.
+    for (const action of allowed) expect([action, await sim.can(granteeArn, action, keyArn, { context: WITH_MFA })]).toEqual([action, true]);
     for (const action of denied) {
       const context = favourableContext({}, action);
       expect([action, await sim.can(granteeArn, action, keyArn, { context })]).toEqual([action, false]);
     }
+  });
+
+  test.each([
+    [DataClassification.CONFIDENTIAL, 'ExplicitlyDenied'],
+    [DataClassification.RESTRICTED, 'ExplicitlyDenied'],
+    [DataClassification.INTERNAL, 'Allowed'],
+  ])('grantAdmin on a %s key without MFA: %s, also through the lockout guard', async (classification, verdict) => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'] });
+    const grantee = new iam.Role(stack, 'Ops', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantAdmin(grantee);
+    // An identity policy that allows kms:* as well, so that the lockout guard would let it through.
+    const sim = PolicySimulator.fromStack(stack);
+    const decide = (context: ContextValues) => sim.simulate({
+      principalArn: sim.roleArn(logicalId(stack, grantee)),
+      action: 'kms:PutKeyPolicy',
+      resourceArn: sim.keyArn(logicalId(stack, key)),
+      context,
+      identityPolicies: KMS_STAR,
+    });
+    expect(await decide({ 'aws:MultiFactorAuthPresent': 'false' })).toBe(verdict);
+    expect(await decide({})).toBe(verdict);
+    expect(await decide(WITH_MFA)).toBe('Allowed');
   });
 });

@@ -372,8 +372,31 @@ describe('grants reach the key policy', () => {
     const stack = newStack();
     const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
     expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
-      principals: [key.adminRole], actions: ['kms:Decrypt'], resources: ['*'],
+      sid: 'Custom', principals: [key.adminRole], actions: ['kms:Decrypt'], resources: ['*'],
     }))).toThrow(/addToResourcePolicy must not give cryptographic actions to the admin role/);
+  });
+
+  test('fails when addToResourcePolicy gives the user role administration', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'Custom',
+      principals: [key.userRole],
+      actions: ['kms:ScheduleKeyDeletion'],
+      resources: ['*'],
+      conditions: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
+    }))).toThrow(/addToResourcePolicy must not give administrative actions to the user role TestStack\/Key\/UserRole/);
+  });
+
+  test('a plain grant given to addToResourcePolicy goes through the grant methods and their checks', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const plain = (principal: iam.IPrincipal, ...granted: string[]) =>
+      key.addToResourcePolicy(new iam.PolicyStatement({ principals: [principal], actions: granted, resources: ['*'] }));
+    expect(() => plain(key.adminRole, 'kms:Decrypt')).toThrow(/^grant must not be given the admin role TestStack\/Key\/AdminRole/);
+    expect(() => plain(key.userRole, 'kms:Put*')).toThrow(/^grantAdmin must not be given the user role TestStack\/Key\/UserRole/);
+    expect(() => plain(key.userRole, 'kms:Sign')).toThrow(/^grant got "kms:Sign", which a ENCRYPT_DECRYPT key/);
+    expect(plain(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }), 'kms:Decrypt').statementAdded).toBe(true);
   });
 
   test('fails when addToResourcePolicy gives a grantAdmin grantee cryptography', () => {
@@ -382,7 +405,7 @@ describe('grants reach the key policy', () => {
     const ops = new iam.Role(stack, 'Ops', { assumedBy: new iam.AccountRootPrincipal() });
     key.grantAdmin(ops);
     expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
-      principals: [ops], actions: ['kms:Decrypt'], resources: ['*'],
+      sid: 'Custom', principals: [ops], actions: ['kms:Decrypt'], resources: ['*'],
     }))).toThrow(/addToResourcePolicy must not give cryptographic actions to a principal that administers the key/);
   });
 
@@ -407,7 +430,8 @@ describe('narrowing conditions', () => {
     });
     key.grantDecrypt(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }));
     const statements = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key').properties.KeyPolicy.Statement;
-    const usage = statements.filter((s: any) => s.Effect === 'Allow' && !['AccountLockoutGuard', 'KeyAdministration'].includes(s.Sid));
+    const usage = statements.filter((s: any) => s.Effect === 'Allow'
+      && !['AccountLockoutGuard', 'KeyPolicyChangesByDeployRoleOrRootUser', 'KeyAdministration'].includes(s.Sid));
     expect(usage.length).toBeGreaterThanOrEqual(4);
     for (const statement of usage) {
       expect(statement.Condition.StringEquals['kms:ViaService']).toEqual(['s3.us-east-1.amazonaws.com', 'dynamodb.us-east-1.amazonaws.com']);
@@ -450,7 +474,7 @@ describe('imported key material', () => {
     expect(key.properties.EnableKeyRotation).toBe(false);
     const importActions = ['kms:DeleteImportedKeyMaterial', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial'];
     expect(asArray(statementWithSid(template, 'KeyAdministration').Action)).toEqual(expect.arrayContaining(importActions));
-    for (const statement of key.properties.KeyPolicy.Statement.filter((s: any) => s.Sid !== 'KeyAdministration')) {
+    for (const statement of key.properties.KeyPolicy.Statement.filter((s: any) => s.Effect === 'Allow' && s.Sid !== 'KeyAdministration')) {
       for (const action of importActions) expect(asArray(statement.Action)).not.toContain(action);
     }
   });

@@ -1,10 +1,11 @@
-import { Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
+import { App, CfnParameter, CliCredentialsStackSynthesizer, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as fc from 'fast-check';
-import { ClassifiedKey, ClassifiedKeyProps, DataClassification } from '../src';
+import { ClassifiedKey, ClassifiedKeyProps, DataClassification, KeyAuditTrail } from '../src';
 import { newStack } from './support/stack';
 
 const { CONFIDENTIAL, INTERNAL, RESTRICTED } = DataClassification;
@@ -155,6 +156,84 @@ describe('bad grants are rejected', () => {
   });
 });
 
+describe('bad grantees are rejected', () => {
+  type Case = [string, ClassifiedKeyProps, (key: ClassifiedKey, scope: Construct) => void, string];
+  const grantees: Case[] = [
+    ['grantDecrypt to every principal', { classification: INTERNAL }, k => k.grantDecrypt(new iam.AnyPrincipal()),
+      'grantDecrypt must not be given every principal (AnyPrincipal()): the key policy names who may use the key'],
+    ['grantEncrypt to the account root of a CONFIDENTIAL key', { classification: CONFIDENTIAL }, k => k.grantEncrypt(new iam.AccountRootPrincipal()),
+      'grantEncrypt must not be given the account root (AccountRootPrincipal()) for a CONFIDENTIAL key: grant the roles that use the key, by name'],
+    ['grantDecrypt to the account root of an INTERNAL key without the opt-in', { classification: INTERNAL }, k => k.grantDecrypt(new iam.AccountRootPrincipal()),
+      'grantDecrypt must not be given the account root (AccountRootPrincipal()) for a INTERNAL key without allowAccountRootCryptography: grant the roles that use the key, by name'],
+    ['grantDecrypt to another account\'s root on a RESTRICTED key', { classification: RESTRICTED, viaServices: ['s3'] }, k => k.grantDecrypt(new iam.AccountPrincipal('222222222222')),
+      'grantDecrypt must not be given the root of account 222222222222 for a RESTRICTED key: grant the roles of that account that use the key, by name'],
+    ['grantDecrypt to an unscoped service principal on a CONFIDENTIAL key', { classification: CONFIDENTIAL }, k => k.grantDecrypt(new iam.ServicePrincipal('events.amazonaws.com')),
+      'grantDecrypt must scope service principal ServicePrincipal(events.amazonaws.com) for a CONFIDENTIAL key: give it with conditions on aws:SourceArn, aws:SourceAccount or its encryption context (principal.withConditions(...)), got {}'],
+    ['a grant through a service the key does not allow', { classification: RESTRICTED, viaServices: ['s3'] },
+      (k, scope) => k.grantDecrypt(new kms.ViaServicePrincipal('secretsmanager.us-east-1.amazonaws.com', new iam.Role(scope, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }))),
+      'grantDecrypt was made through secretsmanager, which is not in the key\'s viaServices (s3): add it to viaServices or use another key'],
+  ];
+  test.each(grantees)('fails when %s', (_name, props, grant, message) => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', props);
+    expect(() => grant(key, stack)).toThrow(message);
+  });
+
+  test('fails when the stack\'s synthesizer has no CloudFormation execution role and no deployRole is given', () => {
+    const stack = new Stack(new App(), 'Cli', {
+      env: { account: '111111111111', region: 'us-east-1' },
+      synthesizer: new CliCredentialsStackSynthesizer(),
+    });
+    expect(() => new ClassifiedKey(stack, 'Key', { classification: CONFIDENTIAL }))
+      .toThrow('deployRole is required for Cli/Key: its stack\'s synthesizer (CliCredentialsStackSynthesizer) has no CloudFormation execution role, which the key policy names as the role that updates it and creates the key\'s consumers');
+  });
+
+  test('with deployRole, a stack without an execution role creates its consumers as that role', () => {
+    const stack = new Stack(new App(), 'Cli', {
+      env: { account: '111111111111', region: 'us-east-1' },
+      synthesizer: new CliCredentialsStackSynthesizer(),
+    });
+    const deployRole = iam.Role.fromRoleArn(stack, 'Deployer', 'arn:aws:iam::111111111111:role/Deployer');
+    new KeyAuditTrail(stack, 'KeyAuditTrail', { deployRole });
+    const key = new ClassifiedKey(stack, 'Key', { classification: CONFIDENTIAL, deployRole });
+    new secretsmanager.Secret(stack, 'Secret', { encryptionKey: key });
+    const statements = Template.fromStack(stack).findResources('AWS::KMS::Key');
+    const policy = JSON.stringify(Object.values(statements).map(k => k.Properties.KeyPolicy));
+    expect(policy).toContain('"AWS":"arn:aws:iam::111111111111:role/Deployer"');
+    expect(policy).toContain('secretsmanager.us-east-1.amazonaws.com');
+  });
+});
+
+describe('durations known only at deploy time', () => {
+  test('pendingWindow and an INTERNAL key\'s rotationPeriod are passed through to CloudFormation', () => {
+    const stack = newStack();
+    const days = new CfnParameter(stack, 'Days', { type: 'Number' });
+    new ClassifiedKey(stack, 'Key', {
+      classification: INTERNAL,
+      pendingWindow: Duration.days(days.valueAsNumber),
+      rotationPeriod: Duration.days(days.valueAsNumber),
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::KMS::Key', {
+      PendingWindowInDays: { Ref: 'Days' },
+      RotationPeriodInDays: { Ref: 'Days' },
+    });
+  });
+
+  test('fails when a CONFIDENTIAL key\'s rotationPeriod is known only at deploy time', () => {
+    const stack = newStack();
+    const days = new CfnParameter(stack, 'Days', { type: 'Number' });
+    expect(() => new ClassifiedKey(stack, 'Key', { classification: CONFIDENTIAL, rotationPeriod: Duration.days(days.valueAsNumber) }))
+      .toThrow(/^rotationPeriod of a CONFIDENTIAL key must be known at synth, to hold it to at most 180 days, got a value known only at deploy time/);
+  });
+
+  test('fails when a duration known only at deploy time is not in days', () => {
+    const stack = newStack();
+    const hours = new CfnParameter(stack, 'Hours', { type: 'Number' });
+    expect(() => new ClassifiedKey(stack, 'Key', { classification: INTERNAL, pendingWindow: Duration.hours(hours.valueAsNumber) }))
+      .toThrow(/^pendingWindow must be given with Duration.days\(\) when it is only known at deploy time/);
+  });
+});
+
 describe('properties that hold for all input', () => {
   test('a derived alias is always a valid alias, whatever the construct id', () => {
     fc.assert(fc.property(
@@ -192,7 +271,7 @@ describe('properties that hold for all input', () => {
       const key = new ClassifiedKey(stack, 'Key', { classification: INTERNAL });
       key.grant(new iam.Role(stack, 'Grantee', { assumedBy: new iam.AccountRootPrincipal() }), ...granted);
       const statements = Object.values(Template.fromStack(stack).findResources('AWS::KMS::Key'))[0].Properties.KeyPolicy.Statement;
-      for (const statement of statements.filter((s: any) => JSON.stringify(s.Principal).includes('Grantee'))) {
+      for (const statement of statements.filter((s: any) => s.Effect === 'Allow' && JSON.stringify(s.Principal).includes('Grantee'))) {
         for (const action of [statement.Action].flat()) {
           expect(action).not.toContain('*');
           expect(action).toMatch(/^kms:(Decrypt|Encrypt|ReEncrypt(From|To)|GenerateDataKey.*|DescribeKey|CreateGrant)$/);

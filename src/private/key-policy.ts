@@ -2,17 +2,22 @@ import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
-import { GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
+import { ALL_ADMINISTRATIVE, ALL_CRYPTOGRAPHIC, GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
+import { Conditions, Grantee, GranteeKind } from './grantee';
 import { KEY_POLICY_MAX_BYTES } from './validation';
-
-type Conditions = Record<string, Record<string, unknown>>;
 
 /** What shapes a key policy. Decided by ClassifiedKey, rendered here. */
 export interface KeyPolicyOptions {
   /** Actions of the administration statement. */
   readonly adminActions: string[];
-  /** Actions of the account root's lockout guard: administration without import. */
+  /** Actions of the account root's lockout guard: administration without import or policy changes. */
   readonly lockoutGuardActions: string[];
+  /**
+   * The principals, besides the key's administrators, that may change the key
+   * policy through the lockout guard: the deploy role (CloudFormation writes the
+   * policy) and the account's root user.
+   */
+  readonly policyWriters: string[];
   /** Services through which use is allowed, as `s3`, `dynamodb`. */
   readonly viaServices?: string[];
   /** Encryption context keys every cryptographic request must carry. */
@@ -30,6 +35,9 @@ export interface KeyPolicyOptions {
  */
 export class KeyPolicy {
   public readonly document = new iam.PolicyDocument({ minimize: true });
+  /** Conditions aws-cdk-lib constructs add to a grant's principal statement, to carry over. */
+  private readonly narrowings: Array<{ from: iam.PolicyStatement; to: iam.PolicyStatement[] }> = [];
+  private separation?: { administrators: () => iam.IPrincipal[]; users: () => iam.IPrincipal[] };
   private readonly account: string;
   private readonly region: string;
   private readonly urlSuffix: string;
@@ -47,6 +55,17 @@ export class KeyPolicy {
       principals: [new iam.AccountRootPrincipal()],
       actions: options.lockoutGuardActions,
       resources: ['*'],
+    }));
+    // The key policy itself may be changed through the account only by the deploy role
+    // and the root user, so that IAM alone cannot give anyone use of the key, and
+    // CloudFormation can always update it (no lockout).
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
+    this.document.addStatements(new iam.PolicyStatement({
+      sid: 'KeyPolicyChangesByDeployRoleOrRootUser',
+      principals: [new iam.AccountRootPrincipal()],
+      actions: ['kms:PutKeyPolicy'],
+      resources: ['*'],
+      conditions: { ArnEquals: { 'aws:PrincipalArn': options.policyWriters } },
     }));
     // Control Tower CT.KMS.PR.3 checks for exactly this statement: nobody, whatever
     // their identity policies, creates a grant on the key unless an AWS service
@@ -77,22 +96,72 @@ export class KeyPolicy {
     }
   }
 
+  /** The services the key's use is limited to, when configured. */
+  public get viaServices(): string[] | undefined {
+    return this.options.viaServices;
+  }
+
   /**
-   * The key's own administrator. With `requireMfa` its sessions must have signed in
-   * with MFA: the allow asks for it, and a deny stops the same sessions from reaching
-   * administration through the account root's lockout guard without it.
+   * Carries the conditions later added to `from` (a grant's principal statement)
+   * over to `to` (the grant's key policy statements) when the policy is rendered.
    */
-  public addAdministrator(principal: iam.IPrincipal, requireMfa: boolean): void {
-    this.document.addStatements(new iam.PolicyStatement({
-      sid: 'KeyAdministration',
-      principals: [principal],
-      actions: this.options.adminActions,
-      resources: ['*'],
-      conditions: requireMfa ? { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } : undefined,
-    }));
+  public narrowWith(from: iam.PolicyStatement, to: iam.PolicyStatement[]): void {
+    this.narrowings.push({ from, to });
+  }
+
+  /**
+   * Denies, when the policy is rendered, cryptography to the key's administrators and
+   * administration to its users: the separation then holds against any IAM policy.
+   */
+  public separateRoles(administrators: () => iam.IPrincipal[], users: () => iam.IPrincipal[]): void {
+    this.separation = { administrators, users };
+  }
+
+  /** The policy document, with every grant's narrowing applied. */
+  public render(): iam.PolicyDocument {
+    if (this.separation) {
+      const { administrators, users } = this.separation;
+      this.separation = undefined;
+      const admins = administrators();
+      if (admins.length > 0) {
+        this.document.addStatements(new iam.PolicyStatement({
+          sid: 'DenyCryptographyToAdministrators',
+          effect: iam.Effect.DENY,
+          principals: admins,
+          actions: ALL_CRYPTOGRAPHIC,
+          resources: ['*'],
+        }));
+      }
+      const named = users();
+      if (named.length > 0) {
+        this.document.addStatements(new iam.PolicyStatement({
+          sid: 'DenyAdministrationToUsers',
+          effect: iam.Effect.DENY,
+          principals: named,
+          actions: ALL_ADMINISTRATIVE,
+          resources: ['*'],
+        }));
+      }
+    }
+    for (const { from, to } of this.narrowings.splice(0)) {
+      const conditions = from.conditions;
+      if (Object.keys(conditions).length === 0) continue;
+      for (const statement of to) statement.addConditions(conditions);
+    }
+    return this.document;
+  }
+
+  /**
+   * An administrator: the admin role, or a `grantAdmin` grantee. With `requireMfa`
+   * its sessions must have signed in with MFA: the allow asks for it, and a deny
+   * stops the same sessions from reaching administration through the account root's
+   * lockout guard without it.
+   */
+  public administrationStatements(principal: iam.IPrincipal, requireMfa: boolean): iam.PolicyStatement[] {
+    const statements = [this.allow(principal, this.options.adminActions,
+      requireMfa ? { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } : {})];
     if (requireMfa) {
-      this.document.addStatements(new iam.PolicyStatement({
-        sid: 'DenyAdministrationWithoutMfa',
+      statements.push(new iam.PolicyStatement({
         effect: iam.Effect.DENY,
         principals: [principal],
         actions: this.options.adminActions,
@@ -100,11 +169,18 @@ export class KeyPolicy {
         conditions: { BoolIfExists: { 'aws:MultiFactorAuthPresent': 'false' } },
       }));
     }
+    return statements;
   }
 
-  /** Administration handed out with `grantAdmin`: the admin role's actions, no conditions. */
-  public administrationStatements(principal: iam.IPrincipal): iam.PolicyStatement[] {
-    return [this.allow(principal, this.options.adminActions, {})];
+  /** The key's own administrator, under named statements. */
+  public addAdministrator(principal: iam.IPrincipal, requireMfa: boolean): void {
+    const [allow, deny] = this.administrationStatements(principal, requireMfa);
+    allow.sid = 'KeyAdministration';
+    this.document.addStatements(allow);
+    if (deny) {
+      deny.sid = 'DenyAdministrationWithoutMfa';
+      this.document.addStatements(deny);
+    }
   }
 
   /**
@@ -112,17 +188,35 @@ export class KeyPolicy {
    * conditions, and grants for AWS resources.
    */
   public addUser(principal: iam.IPrincipal, usageActions: string[]): void {
-    this.addNamed('KeyUsage', this.usageParts(principal, [...usageActions, ...GRANTS_FOR_AWS_RESOURCES]));
+    this.addNamed('KeyUsage', this.usageParts(principal, [...usageActions, ...GRANTS_FOR_AWS_RESOURCES], {}));
   }
 
   /** Cryptography for the account root, when the user opts in. */
   public addAccountRootUsage(usageActions: string[]): void {
-    this.addNamed('AccountRootUsage', this.usageParts(new iam.AccountRootPrincipal(), usageActions));
+    this.addNamed('AccountRootUsage', this.usageParts(new iam.AccountRootPrincipal(), usageActions, {}));
   }
 
-  /** The statements that let a principal use the key for some actions. */
-  public usageStatements(principal: iam.IPrincipal, actions: string[]): iam.PolicyStatement[] {
-    const parts = this.usageParts(principal, actions);
+  /**
+   * The statements that let a grantee use the key for some actions.
+   *
+   * - A service principal gets the actions under its own conditions only
+   *   (`aws:SourceArn`, `aws:SourceAccount`, its encryption context): a service
+   *   acting for itself never carries `kms:ViaService`, `kms:CallerAccount` or the
+   *   key's encryption context.
+   * - Any other grantee gets the key's narrowing, where a grant made through one
+   *   service (a `ViaServicePrincipal`) keeps that service, and a grantee of another
+   *   account calls from its own account.
+   */
+  public usageStatements(grantee: Grantee, actions: string[]): iam.PolicyStatement[] {
+    if (grantee.kind === GranteeKind.SERVICE) {
+      return [this.allow(grantee.principal, actions, grantee.conditions)];
+    }
+    const parts = this.usageParts(grantee.principal, actions, {
+      viaServices: grantee.viaServices,
+      callerAccount: grantee.account,
+      extra: grantee.conditions,
+      withoutContext: grantee.serviceContext,
+    });
     return [parts.plain, parts.withContext, parts.grants].filter((s): s is iam.PolicyStatement => s !== undefined);
   }
 
@@ -131,20 +225,23 @@ export class KeyPolicy {
    * encryption context get the context condition, grant management gets
    * `kms:GrantIsForAWSResource`, and all of them get `kms:ViaService` when configured.
    */
-  private usageParts(principal: iam.IPrincipal, actions: string[]): UsageParts {
-    const contextKeys = this.options.encryptionContextKeys ?? [];
+  private usageParts(principal: iam.IPrincipal, actions: string[], grant: GrantNarrowing): UsageParts {
+    const contextKeys = grant.withoutContext ? [] : this.options.encryptionContextKeys ?? [];
     const grantActions = actions.filter(a => GRANTS_FOR_AWS_RESOURCES.includes(a));
     const useActions = actions.filter(a => !GRANTS_FOR_AWS_RESOURCES.includes(a));
     const withContext = contextKeys.length > 0 ? useActions.filter(a => TAKES_ENCRYPTION_CONTEXT.includes(a)) : [];
     const plain = useActions.filter(a => !withContext.includes(a));
 
-    const via = this.viaServiceConditions();
+    const base = mergeConditions(
+      this.viaServiceConditions(grant.viaServices ?? this.options.viaServices, grant.callerAccount),
+      grant.extra ?? {},
+    );
     const contextPresent = Object.fromEntries(contextKeys.map(key => [`kms:EncryptionContext:${key}`, 'false']));
     return {
-      plain: plain.length > 0 ? this.allow(principal, plain, via) : undefined,
-      withContext: withContext.length > 0 ? this.allow(principal, withContext, { ...via, Null: contextPresent }) : undefined,
+      plain: plain.length > 0 ? this.allow(principal, plain, base) : undefined,
+      withContext: withContext.length > 0 ? this.allow(principal, withContext, mergeConditions(base, { Null: contextPresent })) : undefined,
       grants: grantActions.length > 0
-        ? this.allow(principal, grantActions, { ...via, Bool: { 'kms:GrantIsForAWSResource': 'true' } })
+        ? this.allow(principal, grantActions, mergeConditions(base, { Bool: { 'kms:GrantIsForAWSResource': 'true' } }))
         : undefined,
     };
   }
@@ -163,6 +260,43 @@ export class KeyPolicy {
   }
 
   /**
+   * CloudWatch Logs encrypting and reading log groups: one, by its ARN in the
+   * encryption context, or, without a name known at synth, every log group of the
+   * account in the region.
+   * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+   */
+  public logGroupStatement(logGroupName: string | undefined): iam.PolicyStatement {
+    const stack = Stack.of(this.scope);
+    const prefix = `arn:${stack.partition}:logs:${this.region}:${this.account}:log-group:`;
+    return new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${this.region}.${this.urlSuffix}`)],
+      actions: LOGS_ACTIONS,
+      resources: ['*'],
+      conditions: logGroupName !== undefined
+        ? { ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': `${prefix}${logGroupName}` } }
+        : { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `${prefix}*` } },
+    });
+  }
+
+  /**
+   * CloudWatch alarms of this account and region publishing to a topic encrypted
+   * with the key.
+   * @see https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
+   */
+  public alarmPublishStatement(): iam.PolicyStatement {
+    const stack = Stack.of(this.scope);
+    return new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': this.account },
+        ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${this.region}:${this.account}:alarm:*` },
+      },
+    });
+  }
+
+  /**
    * An estimate of the rendered policy's size in bytes, where each reference that is
    * only known at deploy time (a role ARN, the account) counts as a 128-character ARN.
    *
@@ -171,6 +305,7 @@ export class KeyPolicy {
    * because resolving every key policy twice would double the cost of synthesis.
    */
   public estimateSize(): number {
+    this.render();
     const quick = sizeWithPlaceholders(this.document.toJSON());
     if (quick <= KEY_POLICY_MAX_BYTES) return quick;
     return sizeWithPlaceholders(Stack.of(this.scope).resolve(this.document));
@@ -192,17 +327,29 @@ export class KeyPolicy {
     });
   }
 
-  private viaServiceConditions(): Conditions {
-    const services = this.options.viaServices;
+  /**
+   * Use only through the services, from the caller's account: the key's own, unless
+   * the grantee is of another account (whose principals call from there).
+   */
+  private viaServiceConditions(services: string[] | undefined, callerAccount: string | undefined): Conditions {
     if (!services) return {};
+    const otherAccount = callerAccount !== undefined && !Token.isUnresolved(callerAccount)
+      && !Token.isUnresolved(this.account) && callerAccount !== this.account;
+    const endpoints = services.map(service => `${service}.${this.region}.${this.urlSuffix}`);
     return {
       StringEquals: {
-        'kms:ViaService': services.map(service => `${service}.${this.region}.${this.urlSuffix}`),
-        'kms:CallerAccount': this.account,
+        'kms:ViaService': endpoints,
+        'kms:CallerAccount': otherAccount ? callerAccount : this.account,
       },
     };
   }
 }
+
+/** What CloudWatch Logs calls with a log group's key. */
+const LOGS_ACTIONS = [
+  'kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo',
+  'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey',
+];
 
 const ARN_PLACEHOLDER = 'x'.repeat(128);
 
@@ -217,6 +364,27 @@ function sizeWithPlaceholders(policy: unknown): number {
     return value;
   });
   return Buffer.byteLength(json.replace(/\$\{Token\[[^\]]+\]\}/g, ARN_PLACEHOLDER), 'utf8');
+}
+
+/** How a grant narrows its own use, beyond the key's configuration. */
+interface GrantNarrowing {
+  /** The services the grant is limited to, instead of the key's. */
+  readonly viaServices?: string[];
+  /** The grantee's account, when it is another. */
+  readonly callerAccount?: string;
+  /** Conditions the grantee carries. */
+  readonly extra?: Conditions;
+  /** Leave out the key's encryption context condition. */
+  readonly withoutContext?: boolean;
+}
+
+/** Conditions of both, the second's values winning for the same operator and key. */
+export function mergeConditions(a: Conditions, b: Conditions): Conditions {
+  const result: Conditions = { ...a };
+  for (const [operator, values] of Object.entries(b)) {
+    result[operator] = { ...(result[operator] ?? {}), ...values };
+  }
+  return result;
 }
 
 interface UsageParts {

@@ -92,9 +92,19 @@ export function deriveAlias(parts: string[]): string {
   return `alias/${body}`.slice(0, ALIAS_MAX_LENGTH);
 }
 
+/**
+ * A whole number of days within [min, max]. A duration known only at deploy time (a
+ * parameter) is passed through as its token, for CloudFormation to check.
+ */
 export function validateDaysRange(prop: string, value: Duration | undefined, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
-  if (Token.isUnresolved(value.toString())) return undefined;
+  if (Token.isUnresolved(value.toString())) {
+    try {
+      return value.toDays();
+    } catch {
+      throw new Error(`${prop} must be given with Duration.days() when it is only known at deploy time, got ${value.toString()}`);
+    }
+  }
   const days = value.toDays({ integral: false });
   if (!Number.isInteger(days)) {
     throw new Error(`${prop} must be a whole number of days, got ${value.toHumanString()}`);
@@ -199,6 +209,9 @@ export function resolveRotation(request: RotationRequest): { enabled: boolean; p
     throw new Error(`rotationPeriod must not be set when enableKeyRotation is false, got ${rotationPeriod.toHumanString()}`);
   }
   const requestedDays = validateDaysRange('rotationPeriod', rotationPeriod, 90, 2560);
+  if (requestedDays !== undefined && Token.isUnresolved(requestedDays) && rules.rotationIsCeiling) {
+    throw new Error(`rotationPeriod of a ${classification} key must be known at synth, to hold it to at most ${rules.rotationDays} days, got a value known only at deploy time (${rotationPeriod!.toString()})`);
+  }
   if (requestedDays !== undefined && rules.rotationIsCeiling && requestedDays > rules.rotationDays) {
     throw new Error(`rotationPeriod for a ${classification} key must be at most ${rules.rotationDays} days, got ${requestedDays}`);
   }

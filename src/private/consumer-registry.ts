@@ -1,0 +1,108 @@
+import {
+  Aspects, CfnResource, DefaultTokenResolver, IAspect, IPostProcessor, IResolvable, IResolveContext, Reference, StringConcat, Tokenization,
+} from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/** A CloudFormation resource that names a key or topic, and the property it does it in. */
+export interface Consumer {
+  readonly resource: CfnResource;
+  /** The top-level property that names it, as `KmsKeyId`. */
+  readonly property: string;
+}
+
+/** The types whose properties are read: the key's consumers and the publishers to topics. */
+const READ_TYPES = new Set([
+  'AWS::DynamoDB::Table',
+  'AWS::DynamoDB::GlobalTable',
+  'AWS::RDS::DBInstance',
+  'AWS::RDS::DBCluster',
+  'AWS::EC2::Volume',
+  'AWS::EC2::LaunchTemplate',
+  'AWS::Lambda::Function',
+  'AWS::EFS::FileSystem',
+  'AWS::Kinesis::Stream',
+  'AWS::Backup::BackupVault',
+  'AWS::SecretsManager::Secret',
+  'AWS::Logs::LogGroup',
+  'AWS::SNS::Topic',
+  'AWS::CloudWatch::Alarm',
+]);
+
+const REGISTRY = Symbol.for('cdk-kms-constructs.ConsumerRegistry');
+
+/**
+ * Finds, once the app is complete, the CloudFormation resources that name a
+ * resource of interest (a key, an encrypted topic) in their properties, through the
+ * references aws-cdk-lib records: whatever construct, L1 or L2, made them. One per
+ * app, kept on the app's root under a global symbol so that two copies of this
+ * library in one app share it.
+ */
+export class ConsumerRegistry implements IAspect {
+  /** The registry of the scope's app, added as an aspect of the app on first use. */
+  public static of(scope: IConstruct): ConsumerRegistry {
+    const root = scope.node.root as unknown as Record<symbol, ConsumerRegistry | undefined>;
+    let registry = root[REGISTRY];
+    if (!registry) {
+      registry = new ConsumerRegistry();
+      Object.defineProperty(root, REGISTRY, { value: registry, enumerable: false });
+      Aspects.of(scope.node.root).add(registry);
+    }
+    return registry;
+  }
+
+  private readonly consumers = new Map<IConstruct, Consumer[]>();
+  private readonly handled = new Set<CfnResource>();
+
+  private constructor() {}
+
+  public visit(node: IConstruct): void {
+    if (!CfnResource.isCfnResource(node) || !READ_TYPES.has(node.cfnResourceType)) return;
+    const properties: Record<string, unknown> = (node as any).cfnProperties ?? (node as any)._cfnProperties ?? {};
+    for (const [name, value] of Object.entries(properties)) {
+      // Typed L1s keep their properties by their TypeScript names: kmsKeyId -> KmsKeyId.
+      const property = name.charAt(0).toUpperCase() + name.slice(1);
+      for (const target of referencedConstructs(node, value)) {
+        const list = this.consumers.get(target) ?? [];
+        if (!list.some(c => c.resource === node && c.property === property)) list.push({ resource: node, property });
+        this.consumers.set(target, list);
+      }
+    }
+  }
+
+  /** The resources that name `target` (a CfnKey, a CfnTopic), but those marked handled. */
+  public consumersOf(target: IConstruct): Consumer[] {
+    return (this.consumers.get(target) ?? []).filter(c => !this.handled.has(c.resource));
+  }
+
+  /** Marks a resource whose statements its creator wrote itself (the audit trail's own). */
+  public markHandled(resource: CfnResource): void {
+    this.handled.add(resource);
+  }
+}
+
+/**
+ * The constructs a property value references: the value is resolved as synthesis
+ * would resolve it, Lazy values included, with a resolver that records each
+ * reference's target instead of rendering it.
+ */
+function referencedConstructs(scope: IConstruct, value: unknown): IConstruct[] {
+  const collector = new ReferenceCollector();
+  Tokenization.resolve(value, { scope, resolver: collector, preparing: true });
+  return collector.targets;
+}
+
+class ReferenceCollector extends DefaultTokenResolver {
+  public readonly targets: IConstruct[] = [];
+
+  constructor() {
+    super(new StringConcat());
+  }
+
+  public resolveToken(t: IResolvable, context: IResolveContext, postProcessor: IPostProcessor): any {
+    if (t instanceof Reference) {
+      this.targets.push(t.target);
+      return '';
+    }
+    return super.resolveToken(t, context, postProcessor);
+  }
+}
