@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { CfnResource, DefaultStackSynthesizer, Duration, Fn, Lazy, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
+import { CfnResource, DefaultStackSynthesizer, Duration, Fn, Lazy, Names, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -14,7 +14,7 @@ import { ConsumerRegistry } from './private/consumer-registry';
 import { creationActions, creationUses } from './private/consumers';
 import { Grantee, granteeOf, GranteeKind } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
-import { KeyPolicy, samePrincipal } from './private/key-policy';
+import { KeyPolicy, mergeConditions, samePrincipal } from './private/key-policy';
 import { acknowledgeImportedMaterial } from './private/nag';
 import {
   deriveAlias,
@@ -658,12 +658,62 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       case GranteeKind.SERVICE:
         this.assertServiceScoped(method, view);
         break;
-      case GranteeKind.NAMED:
+      case GranteeKind.NAMED: {
         this.assertOwnServices(method, view);
+        const crossStack = this.crossStackGrantee(method, principal, view);
+        if (crossStack) {
+          this.users.push(new iam.ArnPrincipal(crossStack.arn));
+          return this.grantOnKey(grantee, this.policy.usageStatements(crossStack.view, granted), true);
+        }
         break;
+      }
     }
     this.users.push(principal);
     return this.grantOnKey(grantee, this.policy.usageStatements(view, granted));
+  }
+
+  /**
+   * A role of another stack of the app. The key's stack must not reference it: the
+   * other stack references the key, so the stacks would depend on each other, and
+   * KMS refuses a policy that names a role before it exists. So the key policy names
+   * the role's account and, by its literal ARN, the role in `aws:PrincipalArn`, and
+   * the role gets an identity policy too, as KMS then requires. A role without a name
+   * is given one, derived from its path, stack and region.
+   */
+  private crossStackGrantee(method: string, principal: iam.IPrincipal, view: Grantee): { arn: string; view: Grantee } | undefined {
+    if (!Construct.isConstruct(principal) || Stack.of(principal) === Stack.of(this)) return undefined;
+    const arn = principal.policyFragment.principalJson.AWS?.[0];
+    if (arn === undefined || !Token.isUnresolved(arn)) return undefined;
+    if (!(principal instanceof iam.Role) || !(principal.node.defaultChild instanceof iam.CfnRole)) {
+      throw new Error(
+        `${method} must be given a role to grant a principal of another stack (${principal.node.path}): the key policy names it by ARN, which needs the role's name`,
+      );
+    }
+    const cfnRole = principal.node.defaultChild as iam.CfnRole;
+    // An unnamed L2 role's name is a token that renders as nothing.
+    if (cfnRole.roleName === undefined || Stack.of(principal).resolve(cfnRole.roleName) === undefined) {
+      const region = Stack.of(principal).region;
+      const suffix = Token.isUnresolved(region) ? '' : `-${region}`;
+      cfnRole.roleName = `${Names.uniqueResourceName(principal, { maxLength: 64 - suffix.length, separator: '-' })}${suffix}`;
+    }
+    if (Token.isUnresolved(cfnRole.roleName)) {
+      throw new Error(
+        `${method} must be given a role of another stack whose roleName is known at synth, got ${principal.node.path} named by a value known only at deploy time`,
+      );
+    }
+    const account = Stack.of(principal).account;
+    const literalArn = Stack.of(this).formatArn({
+      service: 'iam', region: '', account, resource: 'role', resourceName: `${(cfnRole.path ?? '/').replace(/^\//, '')}${cfnRole.roleName}`,
+    });
+    return {
+      arn: literalArn,
+      view: {
+        ...view,
+        principal: new iam.AccountPrincipal(account),
+        account,
+        conditions: mergeConditions(view.conditions, { ArnEquals: { 'aws:PrincipalArn': literalArn } }),
+      },
+    };
   }
 
   /**
@@ -840,7 +890,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    * narrows the key policy statements of the grant. A grantee in another account also
    * needs an identity policy there, which is added when the grantee is in this app.
    */
-  private grantOnKey(grantee: iam.IGrantable, statements: iam.PolicyStatement[]): iam.Grant {
+  private grantOnKey(grantee: iam.IGrantable, statements: iam.PolicyStatement[], identityPolicy = false): iam.Grant {
     const granted = actions.unique(statements.flatMap(s => s.actions));
     const recorder = new StatementRecorder(this);
     const mirror = iam.Grant.addToPrincipal({ grantee: { grantPrincipal: recorder }, actions: granted, resourceArns: [this.keyArn] });
@@ -849,8 +899,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       grantee, actions: statement.actions, resourceArns: [this.keyArn], resource: this.ownPolicy, statement,
     }))];
     const principalAccount = grantee.grantPrincipal.principalAccount;
-    if (principalAccount !== undefined
-      && Token.compareStrings(principalAccount, this.env.account) === TokenComparison.DIFFERENT) {
+    if (identityPolicy || (principalAccount !== undefined
+      && Token.compareStrings(principalAccount, this.env.account) === TokenComparison.DIFFERENT)) {
       grants.push(iam.Grant.addToPrincipal({ grantee, actions: granted, resourceArns: [this.keyArn] }));
     }
     return grants.reduce((all, g) => all.combine(g));

@@ -7,7 +7,8 @@
  *
  * Denials are asked with the most favourable context an honest request could carry.
  */
-import { Size, Stack } from 'aws-cdk-lib';
+import { App, Size, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -25,7 +26,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
-import { ClassifiedKey, ClassifiedKeyProps, DataClassification } from '../src';
+import { ClassifiedKey, ClassifiedKeyProps, DataClassification, KeyAuditTrail } from '../src';
 import { ContextValues, PolicyDocument, PolicySimulator } from './support/policy-sim';
 import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
 
@@ -430,5 +431,55 @@ describe('aws-cdk-lib\'s grants facade, KeyGrants', () => {
     expect(await fx.decide(fx.arnOf(fx.key.userRole), 'kms:ScheduleKeyDeletion', WITH_MFA)).toBe('ExplicitlyDenied');
     expect(await fx.decide(fx.arnOf(fx.key.userRole), 'kms:PutKeyPolicy', WITH_MFA)).toBe('ExplicitlyDenied');
     expect(await fx.decide(fx.arnOf(fx.key.adminRole), 'kms:Decrypt', WITH_MFA)).toBe('ExplicitlyDenied');
+  });
+});
+
+describe('across stacks: key in one stack, bucket and role in another', () => {
+  let app: App;
+  let keyStack: Stack;
+  let appStack: Stack;
+  let key: ClassifiedKey;
+  let reader: iam.Role;
+  beforeAll(() => {
+    app = new App();
+    keyStack = new Stack(app, 'Keys', { env: { account: ACCOUNT, region: REGION } });
+    appStack = new Stack(app, 'Service', { env: { account: ACCOUNT, region: REGION } });
+    new KeyAuditTrail(keyStack, 'KeyAuditTrail', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(keyStack, 'OrgTrail', 'org-trail'),
+      alarmTopic: sns.Topic.fromTopicArn(keyStack, 'Alarms', `arn:aws:sns:${REGION}:${ACCOUNT}:security-alarms`),
+    });
+    key = new ClassifiedKey(keyStack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    reader = new iam.Role(appStack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    new s3.Bucket(appStack, 'Bucket', { encryptionKey: key, enforceSSL: true }).grantRead(reader);
+    app.synth();
+  });
+
+  test('synthesizes: the key\'s stack references nothing of the other, which depends on it', () => {
+    const keyTemplate = JSON.stringify(Template.fromStack(keyStack).toJSON());
+    expect(keyTemplate).not.toContain('Fn::ImportValue');
+    expect(appStack.dependencies).toContain(keyStack);
+    expect(keyStack.dependencies).not.toContain(appStack);
+  });
+
+  test('the role gets a name of its own, and an identity policy for the key', () => {
+    const role = Template.fromStack(appStack).findResources('AWS::IAM::Role');
+    expect(Object.values(role)[0].Properties.RoleName).toMatch(/^Service-Reader-[A-Z0-9]{8}-us-east-1$/);
+    Template.fromStack(appStack).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt']) })]) },
+    });
+  });
+
+  test('by policy evaluation: the role may decrypt, and nobody else of the account, kms:* or not', async () => {
+    const roleName = Object.values(Template.fromStack(appStack).findResources('AWS::IAM::Role'))[0].Properties.RoleName;
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/${roleName}`;
+    const sim = PolicySimulator.fromStack(keyStack);
+    const keyArn = sim.keyArn(keyStack.getLogicalId(key.node.defaultChild as any));
+    const identity = [PolicySimulator.allowPolicy(['kms:Decrypt', 'kms:DescribeKey'], keyArn)];
+    const decide = (principal: string, action: string, identityPolicies: PolicyDocument[]) =>
+      sim.simulate({ principalArn: principal, action, resourceArn: keyArn, identityPolicies });
+    expect(await decide(roleArn, 'kms:Decrypt', identity)).toBe('Allowed');
+    expect(await decide(roleArn, 'kms:Decrypt', [])).not.toBe('Allowed');
+    expect(await decide(KMS_STAR_ADMIN, 'kms:Decrypt', KMS_STAR)).not.toBe('Allowed');
+    expect(await decide(roleArn, 'kms:ScheduleKeyDeletion', KMS_STAR)).toBe('ExplicitlyDenied');
   });
 });

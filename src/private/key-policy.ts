@@ -122,26 +122,21 @@ export class KeyPolicy {
     if (this.separation) {
       const { administrators, users } = this.separation;
       this.separation = undefined;
-      const admins = administrators();
-      if (admins.length > 0) {
+      // By aws:PrincipalArn, so that a role another stack creates later can be named.
+      const deny = (sid: string, principals: iam.IPrincipal[], denied: string[]) => {
+        const arns = principals.flatMap(p => p.policyFragment.principalJson.AWS ?? []);
+        if (arns.length === 0) return;
         this.document.addStatements(new iam.PolicyStatement({
-          sid: 'DenyCryptographyToAdministrators',
+          sid,
           effect: iam.Effect.DENY,
-          principals: admins,
-          actions: ALL_CRYPTOGRAPHIC,
+          principals: [new iam.AnyPrincipal()],
+          actions: denied,
           resources: ['*'],
+          conditions: { ArnEquals: { 'aws:PrincipalArn': arns } },
         }));
-      }
-      const named = users();
-      if (named.length > 0) {
-        this.document.addStatements(new iam.PolicyStatement({
-          sid: 'DenyAdministrationToUsers',
-          effect: iam.Effect.DENY,
-          principals: named,
-          actions: ALL_ADMINISTRATIVE,
-          resources: ['*'],
-        }));
-      }
+      };
+      deny('DenyCryptographyToAdministrators', administrators(), ALL_CRYPTOGRAPHIC);
+      deny('DenyAdministrationToUsers', users(), ALL_ADMINISTRATIVE);
     }
     for (const { from, to } of this.narrowings.splice(0)) {
       const conditions = from.conditions;
