@@ -4,10 +4,14 @@
  * library adds to it against cdk-nag and Control Tower's proactive controls.
  */
 import { Stack, StackProps } from 'aws-cdk-lib';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ClassifiedKey, DataClassification } from '../src';
@@ -55,6 +59,20 @@ export class PaymentsPlatform extends Stack {
       enforceSSL: true,
     });
     events.grantSendMessages(ledgerWriter);
+
+    // The same key for the CRM's credentials, logs and alarms: the key policy names
+    // the reader of the secret, CloudWatch Logs for this log group, and CloudWatch
+    // alarms for the encrypted topic, learned from the resources themselves.
+    new secretsmanager.Secret(this, 'CrmApiToken', { encryptionKey: customers }).grantRead(ledgerWriter);
+    new logs.LogGroup(this, 'CrmLogs', {
+      logGroupName: '/payments/crm',
+      encryptionKey: customers,
+      retention: logs.RetentionDays.ONE_YEAR,
+    });
+    const operations = new sns.Topic(this, 'Operations', { masterKey: customers, enforceSSL: true });
+    events.metricApproximateAgeOfOldestMessage()
+      .createAlarm(this, 'CustomerEventsBacklog', { threshold: 300, evaluationPeriods: 3 })
+      .addAlarmAction(new cloudwatchActions.SnsAction(operations));
 
     // Internal: signing of generated statements with an asymmetric key.
     const signing = new ClassifiedKey(this, 'StatementSigning', {

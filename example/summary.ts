@@ -78,6 +78,7 @@ function describePrincipal(principal: Json, pathOf: (id: string) => string): str
   if (principal['Fn::GetAtt']) return pathOf(principal['Fn::GetAtt'][0]);
   const joined = JSON.stringify(principal);
   if (joined.includes(':root')) return 'account root (lockout guard)';
+  if (joined.includes('cfn-exec-role')) return 'deploy role (creating resources through their services)';
   return joined;
 }
 

@@ -124,7 +124,9 @@ export interface ClassifiedKeyProps {
 
   /**
    * Deny every principal outside this AWS Organizations organization (`o-...`).
-   * AWS services acting for a principal are not affected.
+   * AWS services calling KMS as themselves (service principals) are exempt; a
+   * service acting for a principal (through `kms:ViaService`) is held to that
+   * principal's organization.
    *
    * @default - no organization guard
    */
@@ -342,7 +344,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     }
     if (props.allowAccountRootCryptography && !this.rules.rootCryptographyAllowed) {
       throw new Error(
-        `allowAccountRootCryptography must not be true for a ${this.classification} key: its use must be granted by the key policy`,
+        `allowAccountRootCryptography must not be true for a ${this.classification} key: its use must be granted by the key policy, got true`,
       );
     }
 
@@ -365,10 +367,10 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const monitoring = props.monitoring ?? true;
     if (!monitoring && !this.rules.monitoringMayBeDisabled) {
-      throw new Error(`monitoring must not be false for a ${this.classification} key`);
+      throw new Error(`monitoring must not be false for a ${this.classification} key, got false`);
     }
     if (!monitoring && (props.auditTrail || props.alarmTopic)) {
-      throw new Error('auditTrail and alarmTopic must not be given when monitoring is false');
+      throw new Error(`auditTrail and alarmTopic must not be given when monitoring is false, got ${[props.auditTrail && `auditTrail ${props.auditTrail.node.path}`, props.alarmTopic && `alarmTopic ${props.alarmTopic.node.path}`].filter(Boolean).join(' and ')}`);
     }
     if (removalPolicy === RemovalPolicy.SNAPSHOT) {
       throw new Error('removalPolicy must be RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY for a KMS key, got SNAPSHOT');
@@ -480,7 +482,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   }
 
   /**
-   * Key policy changes and grants created or revoked outside AWS services, counted
+   * Key policy changes, revoked grants and grants created outside AWS services, counted
    * from the audit trail (sum over 5 minutes).
    */
   public metricPolicyOrGrantChanges(props?: cloudwatch.MetricOptions): cloudwatch.Metric {

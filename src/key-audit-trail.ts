@@ -214,7 +214,7 @@ export class KeyAuditTrail extends Construct {
       }
     }
     if (props.alarmTopic && props.alarmEmails) {
-      throw new Error('alarmEmails subscribe to the created topic; subscribe them to your alarmTopic instead');
+      throw new Error(`alarmEmails subscribe to the created topic; subscribe them to your alarmTopic instead, got ${props.alarmEmails.join(', ')} with alarmTopic ${props.alarmTopic.node.path}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.metricNamespace = `KmsKeyAudit/${stack.stackName}`;

@@ -37,7 +37,7 @@ const cases: Array<[string, PropsFor, string | RegExp]> = [
   ['rotationPeriod is set with rotation off', () => ({ classification: INTERNAL, enableKeyRotation: false, rotationPeriod: Duration.days(90) }),
     'rotationPeriod must not be set when enableKeyRotation is false, got 90 days'],
   ['rotation is turned off for a CONFIDENTIAL key', () => ({ classification: CONFIDENTIAL, enableKeyRotation: false }),
-    'enableKeyRotation must not be false for a CONFIDENTIAL key'],
+    'enableKeyRotation must not be false for a CONFIDENTIAL key, got false'],
   ['rotation is asked of an RSA key', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.RSA_2048, keyUsage: kms.KeyUsage.SIGN_VERIFY, enableKeyRotation: true }),
     /^enableKeyRotation must not be true for keySpec RSA_2048/],
   ['a rotation period is given to an HMAC key', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.HMAC_256, rotationPeriod: Duration.days(90) }),
@@ -49,11 +49,11 @@ const cases: Array<[string, PropsFor, string | RegExp]> = [
   ['an RSA key has no usage', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.RSA_2048 }),
     'keyUsage is required for keySpec RSA_2048 (one of ENCRYPT_DECRYPT, SIGN_VERIFY), got undefined'],
   ['a symmetric key is for signing', () => ({ classification: INTERNAL, keyUsage: kms.KeyUsage.SIGN_VERIFY }),
-    'keyUsage SIGN_VERIFY is not valid for keySpec SYMMETRIC_DEFAULT: use one of ENCRYPT_DECRYPT'],
+    'keyUsage must be one of ENCRYPT_DECRYPT for keySpec SYMMETRIC_DEFAULT, got SIGN_VERIFY'],
   ['an HMAC key is for encryption', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.HMAC_256, keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT }),
-    'keyUsage ENCRYPT_DECRYPT is not valid for keySpec HMAC_256: use one of GENERATE_VERIFY_MAC'],
+    'keyUsage must be one of GENERATE_VERIFY_MAC for keySpec HMAC_256, got ENCRYPT_DECRYPT'],
   ['an ECC key is for encryption', () => ({ classification: INTERNAL, keySpec: kms.KeySpec.ECC_NIST_P256, keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT }),
-    'keyUsage ENCRYPT_DECRYPT is not valid for keySpec ECC_NIST_P256: use one of SIGN_VERIFY, KEY_AGREEMENT'],
+    'keyUsage must be one of SIGN_VERIFY, KEY_AGREEMENT for keySpec ECC_NIST_P256, got ENCRYPT_DECRYPT'],
   ['admin and user are the same role', (scope) => {
     const role = new iam.Role(scope, 'Shared', { assumedBy: new iam.AccountRootPrincipal() });
     return { classification: INTERNAL, adminRole: role, userRole: role };
@@ -86,7 +86,7 @@ const cases: Array<[string, PropsFor, string | RegExp]> = [
   ['a RESTRICTED key is not narrowed', () => ({ classification: RESTRICTED }),
     'viaServices or encryptionContextKeys is required for a RESTRICTED key, got neither'],
   ['root cryptography is asked for a CONFIDENTIAL key', () => ({ classification: CONFIDENTIAL, allowAccountRootCryptography: true }),
-    'allowAccountRootCryptography must not be true for a CONFIDENTIAL key: its use must be granted by the key policy'],
+    'allowAccountRootCryptography must not be true for a CONFIDENTIAL key: its use must be granted by the key policy, got true'],
   ['owner is longer than a tag value', () => ({ classification: INTERNAL, owner: 'o'.repeat(257) }),
     'owner must be at most 256 characters as a tag value, got 257'],
   ['owner has characters tags refuse', () => ({ classification: INTERNAL, owner: 'team<script>' }),

@@ -271,7 +271,7 @@ describe('per-key alarms follow the classification', () => {
   test.each([DataClassification.CONFIDENTIAL, DataClassification.RESTRICTED])('fails when monitoring is turned off for a %s key', (classification) => {
     const stack = newStack();
     expect(() => new ClassifiedKey(stack, 'Key', { classification, monitoring: false, viaServices: ['s3'] }))
-      .toThrow(`monitoring must not be false for a ${classification} key`);
+      .toThrow(`monitoring must not be false for a ${classification} key, got false`);
   });
 });
 
@@ -444,12 +444,12 @@ describe('trail options', () => {
       'alarmEmails entries must be email addresses, got "secops"'],
     ['alarm emails are given with an alarm topic', s => new KeyAuditTrail(s, 'A', {
       alarmTopic: sns.Topic.fromTopicArn(s, 'T', `arn:aws:sns:${REGION}:${ACCOUNT}:t`), alarmEmails: ['a@example.com'],
-    }), 'alarmEmails subscribe to the created topic; subscribe them to your alarmTopic instead'],
+    }), 'alarmEmails subscribe to the created topic; subscribe them to your alarmTopic instead, got a@example.com with alarmTopic TestStack/T'],
     ['a key passes an alarm topic with monitoring off', s => new ClassifiedKey(s, 'K', {
       classification: DataClassification.INTERNAL,
       monitoring: false,
       alarmTopic: sns.Topic.fromTopicArn(s, 'T', `arn:aws:sns:${REGION}:${ACCOUNT}:t`),
-    }), 'auditTrail and alarmTopic must not be given when monitoring is false'],
+    }), 'auditTrail and alarmTopic must not be given when monitoring is false, got alarmTopic TestStack/T'],
   ];
   test('fails when a key is given the trail of another region', () => {
     const east = newBareStack('East');

@@ -48,7 +48,7 @@ export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
   id: 'KeyPolicyOrGrantChanges',
   metricName: 'KeyPolicyOrGrantChanges',
   pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && ${SUCCEEDED} && (($.eventName = PutKeyPolicy) || ($.eventName = RevokeGrant) || (($.eventName = CreateGrant) && ($.userIdentity.invokedBy NOT EXISTS))) }`,
-  description: 'key policy changed, or a grant created or revoked outside an AWS service',
+  description: 'key policy changed, a grant revoked, or a grant created outside an AWS service',
 };
 
 /** Requests to the key that KMS denied. */

@@ -57,7 +57,7 @@ export function resolveKeyUsage(spec: kms.KeySpec, usage: kms.KeyUsage | undefin
     return allowed[0];
   }
   if (!allowed.includes(usage)) {
-    throw new Error(`keyUsage ${usage} is not valid for keySpec ${spec}: use one of ${allowed.join(', ')}`);
+    throw new Error(`keyUsage must be one of ${allowed.join(', ')} for keySpec ${spec}, got ${usage}`);
   }
   if (spec === kms.KeySpec.RSA_2048 && usage === kms.KeyUsage.ENCRYPT_DECRYPT) {
     throw new Error(
@@ -197,13 +197,13 @@ export interface RotationRequest {
 export function resolveRotation(request: RotationRequest): { enabled: boolean; periodDays?: number } {
   const { classification, rules, rotatable, why, enableKeyRotation, rotationPeriod } = request;
   if (!rotatable && enableKeyRotation) {
-    throw new Error(`enableKeyRotation must not be true for ${why}: KMS rotates only symmetric keys with KMS-made material`);
+    throw new Error(`enableKeyRotation must not be true for ${why}: KMS rotates only symmetric keys with KMS-made material, got true`);
   }
   if (!rotatable && rotationPeriod !== undefined) {
     throw new Error(`rotationPeriod must not be set for ${why}, got ${rotationPeriod.toHumanString()}: the key does not rotate`);
   }
   if (rotatable && enableKeyRotation === false && !rules.rotationMayBeDisabled) {
-    throw new Error(`enableKeyRotation must not be false for a ${classification} key`);
+    throw new Error(`enableKeyRotation must not be false for a ${classification} key, got false`);
   }
   if (enableKeyRotation === false && rotationPeriod !== undefined) {
     throw new Error(`rotationPeriod must not be set when enableKeyRotation is false, got ${rotationPeriod.toHumanString()}`);
