@@ -803,8 +803,11 @@ export class ClassifiedKey extends Resource implements kms.IKey {
         });
       }
       if (resource.cfnResourceType === 'AWS::Logs::LogGroup') {
+        // A name known only at deploy time renders in the key policy if it renders in
+        // the same template; an unnamed L2 log group's name is a token that renders as nothing.
         const name = (resource as logs.CfnLogGroup).logGroupName;
-        const named = name !== undefined && !Token.isUnresolved(name);
+        const rendered = name === undefined ? undefined : Stack.of(resource).resolve(name);
+        const named = rendered !== undefined && (typeof rendered === 'string' || Stack.of(resource) === Stack.of(this));
         if (!named && !this.rules.rootCryptographyAllowed) {
           errors.push(`the key is used by ${where}, which has no logGroupName known at synth: a ${this.classification} key lets CloudWatch Logs use it for log groups it names, so give the log group a logGroupName`);
           continue;

@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, CfnResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -17,7 +17,6 @@ import {
   KEY_ARN_SELECTOR,
   KEY_EVENTS,
 } from './private/audit-events';
-import { ConsumerRegistry } from './private/consumer-registry';
 import { acknowledgeAccessLogsBucket, acknowledgeAuditBucketReplication } from './private/nag';
 
 /** Log retention below this is an error: audit logs are kept at least a year. */
@@ -254,14 +253,12 @@ export class KeyAuditTrail extends Construct {
     if (props.alarmTopic) {
       this.alarmTopic = props.alarmTopic;
     } else {
-      this.allowCloudWatchAlarms(this.auditKey!);
       const topic = new sns.Topic(this, 'AlarmTopic', {
         displayName: `KMS key alarms of ${stack.stackName}`,
         masterKey: this.auditKey,
         enforceSSL: true,
       });
-      // The audit key's policy has the alarms' statement already.
-      ConsumerRegistry.of(this).markHandled(topic.node.defaultChild as CfnResource);
+      // The audit key learns, as any ClassifiedKey, that alarms publish to the topic.
       for (const email of props.alarmEmails ?? []) {
         topic.addSubscription(new subscriptions.EmailSubscription(email));
       }
@@ -367,7 +364,6 @@ export class KeyAuditTrail extends Construct {
     const logGroupName = `/aws/cloudtrail/${trailName}`;
     const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: trailName });
     this.allowCloudTrail(key, trailArn);
-    this.allowCloudWatchLogs(key, logGroupName);
 
     const logGroup = new logs.LogGroup(this, 'LogGroup', {
       logGroupName,
@@ -375,8 +371,8 @@ export class KeyAuditTrail extends Construct {
       retention,
       removalPolicy,
     });
-    // The audit key's policy has CloudWatch Logs' statement for it already.
-    ConsumerRegistry.of(this).markHandled(logGroup.node.defaultChild as CfnResource);
+    // The audit key learns, as any ClassifiedKey, to let CloudWatch Logs use it for
+    // this log group, which it names.
 
     // The archive keeps each log file, locked, for the lock's retention; the files
     // stay readable at once (Glacier Instant Retrieval) after their first 90 days.
@@ -529,42 +525,6 @@ export class KeyAuditTrail extends Construct {
       actions: ['kms:DescribeKey'],
       resources: ['*'],
       conditions: { StringEquals: { 'aws:SourceArn': trailArn } },
-    }));
-  }
-
-  /** CloudWatch Logs encrypts and reads this log group, and only this one. */
-  private allowCloudWatchLogs(key: ClassifiedKey, logGroupName: string): void {
-    const stack = Stack.of(this);
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'CloudWatchLogsUsesKey',
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: [
-        'kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo',
-        'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey',
-      ],
-      resources: ['*'],
-      conditions: {
-        ArnEquals: {
-          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
-            service: 'logs', resource: 'log-group', resourceName: logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        },
-      },
-    }));
-  }
-
-  /** CloudWatch alarms of this account publish to the encrypted topic. */
-  private allowCloudWatchAlarms(key: ClassifiedKey): void {
-    const stack = Stack.of(this);
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'CloudWatchAlarmsPublish',
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-      resources: ['*'],
-      conditions: {
-        StringEquals: { 'aws:SourceAccount': stack.account },
-        ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
-      },
     }));
   }
 

@@ -51,7 +51,6 @@ export class ConsumerRegistry implements IAspect {
   }
 
   private readonly consumers = new Map<IConstruct, Consumer[]>();
-  private readonly handled = new Set<CfnResource>();
 
   private constructor() {}
 
@@ -69,14 +68,9 @@ export class ConsumerRegistry implements IAspect {
     }
   }
 
-  /** The resources that name `target` (a CfnKey, a CfnTopic), but those marked handled. */
+  /** The resources that name `target` (a CfnKey, a CfnTopic). */
   public consumersOf(target: IConstruct): Consumer[] {
-    return (this.consumers.get(target) ?? []).filter(c => !this.handled.has(c.resource));
-  }
-
-  /** Marks a resource whose statements its creator wrote itself (the audit trail's own). */
-  public markHandled(resource: CfnResource): void {
-    this.handled.add(resource);
+    return this.consumers.get(target) ?? [];
   }
 }
 
