@@ -14,7 +14,7 @@ import { ConsumerRegistry } from './private/consumer-registry';
 import { creationActions, creationUses } from './private/consumers';
 import { Grantee, granteeOf, GranteeKind } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
-import { KeyPolicy, mergeConditions, samePrincipal } from './private/key-policy';
+import { KeyPolicy, mergeConditions, samePrincipal, TOPIC_PUBLISHERS } from './private/key-policy';
 import { acknowledgeImportedMaterial } from './private/nag';
 import {
   deriveAlias,
@@ -658,8 +658,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       case GranteeKind.ACCOUNT:
         return this.grantToAccount(method, grantee, view, granted);
       case GranteeKind.SERVICE:
-        this.assertServiceScoped(method, view);
-        break;
+        this.users.push(principal);
+        return this.grantOnKey(grantee, this.policy.usageStatements(this.scopeService(view), granted));
       case GranteeKind.NAMED: {
         this.assertOwnServices(method, view);
         const crossStack = this.crossStackGrantee(method, principal, view);
@@ -814,9 +814,11 @@ export class ClassifiedKey extends Resource implements kms.IKey {
         }
         once(`logs ${named ? name : '*'}`, () => this.policy.document.addStatements(this.policy.logGroupStatement(named ? name : undefined)));
       }
-      if (resource.cfnResourceType === 'AWS::SNS::Topic'
-        && this.consumers.consumersOf(resource).some(c => c.resource.cfnResourceType === 'AWS::CloudWatch::Alarm')) {
-        once('alarms', () => this.policy.document.addStatements(this.policy.alarmPublishStatement()));
+      if (resource.cfnResourceType === 'AWS::SNS::Topic') {
+        const publishing = new Set(this.consumers.consumersOf(resource).map(c => c.resource.cfnResourceType));
+        for (const publisher of TOPIC_PUBLISHERS.filter(p => publishing.has(p.cfnType))) {
+          once(`publisher ${publisher.servicePrincipal}`, () => this.policy.document.addStatements(this.policy.publisherStatement(publisher)));
+        }
       }
     }
     return errors;
@@ -863,18 +865,17 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   }
 
   /**
-   * A service principal of a CONFIDENTIAL or RESTRICTED key must be scoped to the
-   * resources it acts for, since `kms:ViaService` never applies to a service.
+   * A service principal of a CONFIDENTIAL or RESTRICTED key is scoped to resources
+   * of the key's account when the grant does not scope it (`aws:SourceArn`,
+   * `aws:SourceAccount`, an encryption context), as aws-cdk-lib's event targets do
+   * not: `kms:ViaService` never applies to a service acting for itself.
    */
-  private assertServiceScoped(method: string, view: Grantee): void {
-    if (this.rules.rootCryptographyAllowed) return;
+  private scopeService(view: Grantee): Grantee {
+    if (this.rules.rootCryptographyAllowed) return view;
     const keys = Object.values(view.conditions).flatMap(values => Object.keys(values));
     const scoped = keys.some(k => ['aws:SourceArn', 'aws:SourceAccount', 'aws:SourceOrgID'].includes(k) || k.startsWith('kms:EncryptionContext:'));
-    if (!scoped) {
-      throw new Error(
-        `${method} must scope service principal ${view.description} for a ${this.classification} key: give it with conditions on aws:SourceArn, aws:SourceAccount or its encryption context (principal.withConditions(...)), got ${JSON.stringify(view.conditions)}`,
-      );
-    }
+    if (scoped) return view;
+    return { ...view, conditions: mergeConditions(view.conditions, { StringEquals: { 'aws:SourceAccount': this.env.account } }) };
   }
 
   /** A grant made through a service keeps that service, which must be one the key allows. */

@@ -167,8 +167,6 @@ describe('bad grantees are rejected', () => {
       'grantDecrypt must not be given the account root (AccountRootPrincipal()) for a INTERNAL key without allowAccountRootCryptography: grant the roles that use the key, by name'],
     ['grantDecrypt to another account\'s root on a RESTRICTED key', { classification: RESTRICTED, viaServices: ['s3'] }, k => k.grantDecrypt(new iam.AccountPrincipal('222222222222')),
       'grantDecrypt must not be given the root of account 222222222222 for a RESTRICTED key: grant the roles of that account that use the key, by name'],
-    ['grantDecrypt to an unscoped service principal on a CONFIDENTIAL key', { classification: CONFIDENTIAL }, k => k.grantDecrypt(new iam.ServicePrincipal('events.amazonaws.com')),
-      'grantDecrypt must scope service principal ServicePrincipal(events.amazonaws.com) for a CONFIDENTIAL key: give it with conditions on aws:SourceArn, aws:SourceAccount or its encryption context (principal.withConditions(...)), got {}'],
     ['a grant through a service the key does not allow', { classification: RESTRICTED, viaServices: ['s3'] },
       (k, scope) => k.grantDecrypt(new kms.ViaServicePrincipal('secretsmanager.us-east-1.amazonaws.com', new iam.Role(scope, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }))),
       'grantDecrypt was made through secretsmanager, which is not in the key\'s viaServices (s3): add it to viaServices or use another key'],

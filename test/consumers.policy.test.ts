@@ -7,7 +7,7 @@
  *
  * Denials are asked with the most favourable context an honest request could carry.
  */
-import { App, Size, Stack } from 'aws-cdk-lib';
+import { App, Duration, Size, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -15,6 +15,8 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -22,6 +24,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -310,6 +313,34 @@ describe('SNS: CloudWatch alarms publishing to a topic encrypted with the key', 
   test('a topic no alarm publishes to adds nothing for CloudWatch', async () => {
     const quiet = synthesize({}, (s, key) => new sns.Topic(s, 'Quiet', { masterKey: key }));
     expect(await quiet.decide('cloudwatch.amazonaws.com', 'kms:GenerateDataKey', alarmOf(ACCOUNT))).not.toBe('Allowed');
+  });
+});
+
+describe('SNS: EventBridge rules and S3 event notifications publishing to a topic encrypted with the key', () => {
+  // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+  const rule = (account: string) => ({ 'aws:SourceAccount': account, 'aws:SourceArn': `arn:aws:events:${REGION}:${account}:rule/Hourly` });
+  const bucket = (account: string) => ({ 'aws:SourceAccount': account, 'aws:SourceArn': 'arn:aws:s3:::uploads' });
+  let fx: Fixture;
+  beforeAll(() => {
+    fx = synthesize({}, (s, key) => {
+      const topic = new sns.Topic(s, 'Events', { masterKey: key, enforceSSL: true });
+      new events.Rule(s, 'Hourly', { schedule: events.Schedule.rate(Duration.hours(1)), targets: [new eventsTargets.SnsTopic(topic)] });
+      new s3.Bucket(s, 'Uploads', { enforceSSL: true }).addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SnsDestination(topic));
+    });
+  });
+
+  test.each([
+    ['EventBridge', 'events.amazonaws.com', rule],
+    ['S3', 's3.amazonaws.com', bucket],
+  ])('%s may publish for resources of this account, and not of another', async (_name, principal, source) => {
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+      expect([action, await fx.decide(principal, action, source(ACCOUNT))]).toEqual([action, 'Allowed']);
+      expect([action, await fx.decide(principal, action, source(OTHER_ACCOUNT))]).toEqual([action, 'ImplicitlyDenied']);
+    }
+  });
+
+  test('the rule\'s own grant of an unscoped service principal is held to the key\'s account', async () => {
+    expect(await fx.decide('events.amazonaws.com', 'kms:GenerateDataKey', { 'aws:SourceAccount': OTHER_ACCOUNT })).not.toBe('Allowed');
   });
 });
 

@@ -26,6 +26,9 @@ const READ_TYPES = new Set([
   'AWS::Logs::LogGroup',
   'AWS::SNS::Topic',
   'AWS::CloudWatch::Alarm',
+  'AWS::Events::Rule',
+  'AWS::S3::Bucket',
+  'Custom::S3BucketNotifications',
 ]);
 
 const REGISTRY = Symbol.for('cdk-kms-constructs.ConsumerRegistry');

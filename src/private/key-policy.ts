@@ -274,19 +274,21 @@ export class KeyPolicy {
   }
 
   /**
-   * CloudWatch alarms of this account and region publishing to a topic encrypted
-   * with the key.
-   * @see https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
+   * An AWS service publishing to a topic encrypted with the key, for resources of
+   * this account (`aws:SourceAccount`) and of its kind (`aws:SourceArn`), as SNS
+   * documents for event sources of AWS services.
+   * @see https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
    */
-  public alarmPublishStatement(): iam.PolicyStatement {
+  public publisherStatement(publisher: TopicPublisher): iam.PolicyStatement {
     const stack = Stack.of(this.scope);
+    const sourceArn = publisher.sourceArn(stack.partition, this.region, this.account);
     return new iam.PolicyStatement({
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      principals: [new iam.ServicePrincipal(publisher.servicePrincipal)],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
       resources: ['*'],
       conditions: {
         StringEquals: { 'aws:SourceAccount': this.account },
-        ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${this.region}:${this.account}:alarm:*` },
+        ArnLike: { 'aws:SourceArn': sourceArn },
       },
     });
   }
@@ -339,6 +341,46 @@ export class KeyPolicy {
     };
   }
 }
+
+/** An AWS service that publishes to SNS topics, found by the resource that names the topic. */
+export interface TopicPublisher {
+  /** The CloudFormation type that names the topic it publishes to. */
+  readonly cfnType: string;
+  readonly servicePrincipal: string;
+  /** The ARNs of the publishing resources of an account, as a pattern. */
+  sourceArn(partition: string, region: string, account: string): string;
+}
+
+/**
+ * The publishers the key learns: CloudWatch alarms, EventBridge rules and S3 event
+ * notifications (aws-cdk-lib writes them as Custom::S3BucketNotifications).
+ * @see https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
+ * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-no-messages-published-sns
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html
+ */
+export const TOPIC_PUBLISHERS: TopicPublisher[] = [
+  {
+    cfnType: 'AWS::CloudWatch::Alarm',
+    servicePrincipal: 'cloudwatch.amazonaws.com',
+    sourceArn: (partition, region, account) => `arn:${partition}:cloudwatch:${region}:${account}:alarm:*`,
+  },
+  {
+    cfnType: 'AWS::Events::Rule',
+    servicePrincipal: 'events.amazonaws.com',
+    sourceArn: (partition, region, account) => `arn:${partition}:events:${region}:${account}:rule/*`,
+  },
+  {
+    cfnType: 'Custom::S3BucketNotifications',
+    servicePrincipal: 's3.amazonaws.com',
+    // Bucket ARNs name no account; aws:SourceAccount holds the publisher to this one.
+    sourceArn: partition => `arn:${partition}:s3:::*`,
+  },
+  {
+    cfnType: 'AWS::S3::Bucket',
+    servicePrincipal: 's3.amazonaws.com',
+    sourceArn: partition => `arn:${partition}:s3:::*`,
+  },
+];
 
 /** What CloudWatch Logs calls with a log group's key. */
 const LOGS_ACTIONS = [
