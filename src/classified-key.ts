@@ -29,6 +29,8 @@ import {
   validateTagValue,
 } from './private/validation';
 
+const IS_CLASSIFIED_KEY = Symbol.for('cdk-kms-constructs.ClassifiedKey');
+
 /**
  * Properties of a ClassifiedKey.
  */
@@ -214,7 +216,8 @@ export interface ClassifiedKeyProps {
   /**
    * The audit trail whose metric filters count this key's events.
    *
-   * @default - the stack's trail, `KeyAuditTrail.of(stack)`, created on first use
+   * @default - the trail of the key's account and Region, `KeyAuditTrail.of(this)`,
+   * created on first use
    */
   readonly auditTrail?: KeyAuditTrail;
 
@@ -256,6 +259,11 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   public static readonly OWNER_TAG = 'owner';
   /** Tag key of the compliance frameworks in scope. */
   public static readonly COMPLIANCE_SCOPE_TAG = 'compliance-scope';
+
+  /** Whether a value is a ClassifiedKey, of this copy of the library or another. */
+  public static isClassifiedKey(x: unknown): x is ClassifiedKey {
+    return typeof x === 'object' && x !== null && IS_CLASSIFIED_KEY in x;
+  }
 
   /** The key's ARN. */
   public readonly keyArn: string;
@@ -311,6 +319,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
 
   constructor(scope: Construct, id: string, props: ClassifiedKeyProps) {
     super(scope, id);
+    Object.defineProperty(this, IS_CLASSIFIED_KEY, { value: true });
 
     this.classification = props.classification;
     this.rules = rulesFor(props.classification);
@@ -450,7 +459,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.keyId = resource.attrKeyId;
     this.alias = new kms.Alias(this, 'Alias', { aliasName, targetKey: this });
 
-    // Monitoring: the stack's audit trail counts this key's events; its alarms
+    // Monitoring: the audit trail of the account and Region counts this key's events; its alarms
     // notify the key's topic or the trail's.
     this.auditTrail = monitoring ? props.auditTrail ?? KeyAuditTrail.of(this) : undefined;
     if (this.auditTrail) assertSameEnvironment(this, this.auditTrail);
@@ -846,8 +855,9 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   /** The ARN of the role CloudFormation deploys the key's stack with. */
   private deployRoleArn(): string {
     if (this.deployRoleProp) return this.deployRoleProp.roleArn;
-    const synthesizer = Stack.of(this).synthesizer;
-    if (!(synthesizer instanceof DefaultStackSynthesizer)) {
+    // Read as a property, not by class: another copy of aws-cdk-lib's synthesizer has it too.
+    const synthesizer = Stack.of(this).synthesizer as Partial<Pick<DefaultStackSynthesizer, 'cloudFormationExecutionRoleArn'>>;
+    if (typeof synthesizer.cloudFormationExecutionRoleArn !== 'string') {
       throw new Error(
         `deployRole is required for ${this.node.path}: its stack's synthesizer (${synthesizer.constructor.name}) has no CloudFormation execution role, which the key policy names as the role that updates it and creates the key's consumers`,
       );

@@ -21,11 +21,46 @@ import { acknowledgeAccessLogsBucket, acknowledgeAuditBucketReplication } from '
 
 /** Log retention below this is an error: audit logs are kept at least a year. */
 const MIN_RETENTION_DAYS = 365;
-const TRAIL_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]{2,127}$/;
+/**
+ * CloudTrail's naming rules: 3-128 letters, digits, periods, underscores and dashes,
+ * starting and ending with a letter or digit, no two of `.`, `_`, `-` in a row, and
+ * not shaped like an IP address.
+ * @see https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html
+ */
+const TRAIL_NAME_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9]|[._-](?![._-])){1,126}[a-zA-Z0-9]$/;
+const IP_ADDRESS_PATTERN = /^\d{1,3}(\.\d{1,3}){3}$/;
+/** AWS allows five trails per account and Region. */
+const MAX_TRAILS_PER_REGION = 5;
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
-/** The first trail declared in each stack, so that `of` needs no search of the stack. */
-const TRAILS = new WeakMap<Stack, KeyAuditTrail>();
+/**
+ * The app's trails by account and Region, kept on the app's root under a global
+ * symbol, so that two copies of this library in one app share them.
+ */
+const TRAILS = Symbol.for('cdk-kms-constructs.KeyAuditTrails');
+const IS_KEY_AUDIT_TRAIL = Symbol.for('cdk-kms-constructs.KeyAuditTrail');
+
+interface TrailRegistry {
+  /** The trail keys of an account and Region attach to: the first declared or created. */
+  readonly byEnvironment: Map<string, KeyAuditTrail>;
+  /** Every trail of the app, in the order declared. */
+  readonly all: KeyAuditTrail[];
+}
+
+function registryOf(scope: IConstruct): TrailRegistry {
+  const root = scope.node.root as unknown as Record<symbol, TrailRegistry | undefined>;
+  let registry = root[TRAILS];
+  if (!registry) {
+    registry = { byEnvironment: new Map(), all: [] };
+    Object.defineProperty(root, TRAILS, { value: registry, enumerable: false });
+  }
+  return registry;
+}
+
+/** The account and Region of a stack, as the key of its trail. */
+function environmentOf(stack: Stack): string {
+  return `${stack.account}/${stack.region}`;
+}
 
 /**
  * Properties of a KeyAuditTrail.
@@ -125,26 +160,34 @@ export interface KeyAuditTrailProps {
 }
 
 /**
- * The audit spine of a stack: a CloudTrail trail delivering to an encrypted
- * CloudWatch Logs log group, metric filters for the KMS events that matter, and the
- * alarms every ClassifiedKey of the stack gets. One per stack, created by the first
- * key that needs it (`KeyAuditTrail.of(stack)`), or declared by you first.
+ * The audit spine of an account and Region: a CloudTrail trail delivering to an
+ * encrypted CloudWatch Logs log group, metric filters for the KMS events that matter,
+ * and the alarms every ClassifiedKey gets. One per account and Region for the app,
+ * created in the stack of the first key that needs it (`KeyAuditTrail.of(scope)`), or
+ * declared by you first.
  */
 export class KeyAuditTrail extends Construct {
   /** The construct id of the trail that `of` creates. */
   public static readonly DEFAULT_ID = 'KeyAuditTrail';
 
   /**
-   * The stack's audit trail: the first KeyAuditTrail declared in the stack, or a
-   * new one with default properties.
+   * The audit trail of the scope's account and Region: the first KeyAuditTrail
+   * declared in any stack of the app for them, or a new one with default properties
+   * in the scope's stack. Keys of every stack of an account and Region attach to one
+   * trail, so that an app never creates more trails than AWS allows.
    */
   public static of(scope: IConstruct): KeyAuditTrail {
     const stack = Stack.of(scope);
-    const existing = TRAILS.get(stack);
+    const existing = registryOf(scope).byEnvironment.get(environmentOf(stack));
     if (existing) return existing;
     const created = new KeyAuditTrail(stack, KeyAuditTrail.DEFAULT_ID);
     created.createdImplicitly = true;
     return created;
+  }
+
+  /** Whether a value is a KeyAuditTrail, of this copy of the library or another. */
+  public static isKeyAuditTrail(x: unknown): x is KeyAuditTrail {
+    return typeof x === 'object' && x !== null && IS_KEY_AUDIT_TRAIL in x;
   }
 
   /** The trail, when this construct created one. */
@@ -173,13 +216,19 @@ export class KeyAuditTrail extends Construct {
   public readonly metricNamespace: string;
 
   private createdImplicitly = false;
+  /** The name of the trail this construct creates. */
+  private readonly trailName?: string;
   private readonly pendingAlarms: cloudwatch.Alarm[] = [];
   private topicReady = false;
 
   constructor(scope: Construct, id: string, props: KeyAuditTrailProps = {}) {
     super(scope, id);
+    Object.defineProperty(this, IS_KEY_AUDIT_TRAIL, { value: true });
     const stack = Stack.of(this);
-    if (!TRAILS.has(stack)) TRAILS.set(stack, this);
+    const registry = registryOf(this);
+    const environment = environmentOf(stack);
+    if (!registry.byEnvironment.has(environment)) registry.byEnvironment.set(environment, this);
+    registry.all.push(this);
 
     const retention = props.retention ?? logs.RetentionDays.ONE_YEAR;
     if (retention < MIN_RETENTION_DAYS) {
@@ -188,10 +237,13 @@ export class KeyAuditTrail extends Construct {
     if (props.existingLogGroup && props.retention !== undefined) {
       throw new Error(`retention applies only to a created log group; got ${props.retention} with existingLogGroup`);
     }
-    const trailName = props.trailName ?? `${stack.stackName}-key-audit`.slice(0, 128);
-    if (!Token.isUnresolved(trailName) && !TRAIL_NAME_PATTERN.test(trailName)) {
-      throw new Error(`trailName must be 3-128 letters, digits, ".", "_" or "-", starting with a letter or digit, got "${trailName}"`);
+    const trailName = props.trailName ?? defaultTrailName(stack.stackName);
+    if (!Token.isUnresolved(trailName) && (!TRAIL_NAME_PATTERN.test(trailName) || IP_ADDRESS_PATTERN.test(trailName))) {
+      throw new Error(
+        `trailName must be 3-128 letters, digits, ".", "_" or "-", start and end with a letter or digit, have no two of ".", "_", "-" in a row and not look like an IP address, got "${trailName}"`,
+      );
     }
+    this.trailName = props.existingLogGroup ? undefined : trailName;
     if (props.existingLogGroup && props.trailName !== undefined) {
       throw new Error(`trailName applies only to a created trail; got "${props.trailName}" with existingLogGroup`);
     }
@@ -309,7 +361,7 @@ export class KeyAuditTrail extends Construct {
     }
     for (const reader of props.logReaders ?? []) this.grantReadLogs(reader);
 
-    this.node.addValidation({ validate: () => this.validateOnePerStack() });
+    this.node.addValidation({ validate: () => this.validateTrails() });
   }
 
   /**
@@ -528,12 +580,29 @@ export class KeyAuditTrail extends Construct {
     }));
   }
 
-  private validateOnePerStack(): string[] {
-    const trails = Stack.of(this).node.findAll().filter((c): c is KeyAuditTrail => c instanceof KeyAuditTrail);
-    if (trails.length > 1 && trails.some(t => t.createdImplicitly)) {
-      return ['a KeyAuditTrail was declared after a ClassifiedKey created the stack\'s default one: declare it before the keys, or pass it to them as auditTrail'];
+  /**
+   * Trails that would collide or exceed AWS's quota: a trail declared after the one a
+   * key created for the same account and Region, two trails of one name, more
+   * trails in an account and Region than AWS allows.
+   */
+  private validateTrails(): string[] {
+    const stack = Stack.of(this);
+    const environment = environmentOf(stack);
+    const registry = registryOf(this);
+    const errors: string[] = [];
+    const first = registry.byEnvironment.get(environment)!;
+    if (first !== this && first.createdImplicitly) {
+      errors.push(`a KeyAuditTrail was declared after a ClassifiedKey created the default one of account ${stack.account} and Region ${stack.region} (${first.node.path}): declare it before the keys, or pass it to them as auditTrail`);
     }
-    return [];
+    const created = registry.all.filter(t => t.trailName !== undefined && environmentOf(Stack.of(t)) === environment);
+    const sameName = created.find(t => t !== this && t.trailName === this.trailName && !Token.isUnresolved(this.trailName!));
+    if (this.trailName !== undefined && sameName) {
+      errors.push(`a KeyAuditTrail named "${this.trailName}" is declared twice (${sameName.node.path} and ${this.node.path}): CloudTrail names and log groups must be unique, give one another trailName or share one trail`);
+    }
+    if (created.length > MAX_TRAILS_PER_REGION && created[0] === this) {
+      errors.push(`${created.length} KeyAuditTrails create trails in account ${stack.account} and Region ${stack.region} (${created.map(t => t.node.path).join(', ')}), more than the ${MAX_TRAILS_PER_REGION} AWS allows: let the keys share one (KeyAuditTrail.of does by default), pass auditTrail, or attach to your organization's trail with existingLogGroup`);
+    }
+    return errors;
   }
 }
 
@@ -585,4 +654,19 @@ function validateSameEnvironment(stack: Stack, bucket: s3.IBucket): void {
       throw new Error(`accessLogsBucket must be in the trail's ${what} ${mine}, where S3 delivers its access logs, got ${bucket.node.path} in ${theirs}`);
     }
   }
+}
+
+/**
+ * `<stack name>-key-audit`, made to follow CloudTrail's naming rules whatever the
+ * stack is called.
+ */
+function defaultTrailName(stackName: string): string {
+  if (Token.isUnresolved(stackName)) return `${stackName}-key-audit`;
+  const cleaned = `${stackName}-key-audit`
+    .replace(/[^a-zA-Z0-9._-]/g, '-')
+    .replace(/[._-]{2,}/g, '-')
+    .replace(/^[._-]+/, '')
+    .slice(0, 128)
+    .replace(/[._-]+$/, '');
+  return cleaned.length >= 3 ? cleaned : `kms-${cleaned}-audit`;
 }

@@ -38,7 +38,7 @@ const EXCEPTIONS = {
 
 /** The constructs whose resources are the library's. */
 function libraryScopes(stacks: Stack[]): IConstruct[] {
-  return stacks.flatMap(stack => stack.node.findAll().filter(c => c instanceof ClassifiedKey || c instanceof KeyAuditTrail));
+  return stacks.flatMap(stack => stack.node.findAll().filter(c => ClassifiedKey.isClassifiedKey(c) || KeyAuditTrail.isKeyAuditTrail(c)));
 }
 
 /** The Control Tower failures of the library's resources in the stacks, as `<control> <path>`. */
@@ -54,10 +54,10 @@ function libraryFailures(...stacks: Stack[]): string[] {
 function documentedExceptions(...stacks: Stack[]): string[] {
   const expected: string[] = [];
   for (const construct of libraryScopes(stacks)) {
-    if (construct instanceof KeyAuditTrail && construct.accessLogsBucket?.node.scope === construct) {
+    if (KeyAuditTrail.isKeyAuditTrail(construct) && construct.accessLogsBucket?.node.scope === construct) {
       expected.push(...EXCEPTIONS.accessLogsBucket.map(control => `${control} ${construct.accessLogsBucket!.node.path}/Resource`));
     }
-    if (construct instanceof ClassifiedKey && (construct.node.defaultChild as kms.CfnKey).origin === 'EXTERNAL') {
+    if (ClassifiedKey.isClassifiedKey(construct) && (construct.node.defaultChild as kms.CfnKey).origin === 'EXTERNAL') {
       expected.push(...EXCEPTIONS.importedMaterial.map(control => `${control} ${construct.node.path}/Resource`));
     }
   }

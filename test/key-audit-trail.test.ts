@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -343,7 +343,7 @@ describe('trail options', () => {
     const stack = newBareStack();
     new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
     new KeyAuditTrail(stack, 'Audit', { trailName: 'kms-audit' });
-    expect(() => Template.fromStack(stack)).toThrow(/a KeyAuditTrail was declared after a ClassifiedKey created the stack's default one/);
+    expect(() => Template.fromStack(stack)).toThrow(/a KeyAuditTrail was declared after a ClassifiedKey created the default one of account 111111111111 and Region us-east-1 \(TestStack\/KeyAuditTrail\)/);
   });
 
   test('a compliance-mode lock longer than the retention is kept, and log files expire when it ends', () => {
@@ -436,7 +436,7 @@ describe('trail options', () => {
       existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), retention: logs.RetentionDays.TWO_YEARS,
     }), 'retention applies only to a created log group; got 731 with existingLogGroup'],
     ['trailName has a space', s => new KeyAuditTrail(s, 'A', { trailName: 'kms audit' }),
-      'trailName must be 3-128 letters, digits, ".", "_" or "-", starting with a letter or digit, got "kms audit"'],
+      'trailName must be 3-128 letters, digits, ".", "_" or "-", start and end with a letter or digit, have no two of ".", "_", "-" in a row and not look like an IP address, got "kms audit"'],
     ['trailName is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
       existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), trailName: 'kms-audit',
     }), 'trailName applies only to a created trail; got "kms-audit" with existingLogGroup'],
@@ -546,5 +546,84 @@ describe('the template deploys in one pass', () => {
     };
     for (const id of ids) walk(id, []);
     expect(state.size).toBe(ids.size);
+  });
+});
+
+describe('trails across stacks', () => {
+  const keysIn = (app: App, name: string, region = REGION) => {
+    const stack = new Stack(app, name, { env: { account: ACCOUNT, region } });
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    return stack;
+  };
+
+  test('the keys of every stack of an account and Region share one trail, made in the first', () => {
+    const app = new App();
+    const stacks = ['Payments', 'Ledger', 'Reporting', 'Identity', 'Search', 'Archive'].map(name => keysIn(app, name));
+    const trails = stacks.map(s => Template.fromStack(s).findResources('AWS::CloudTrail::Trail'));
+    expect(trails.map(t => Object.keys(t).length)).toEqual([1, 0, 0, 0, 0, 0]);
+    // Each key's alarms read the shared trail's metrics and notify its topic.
+    for (const stack of stacks.slice(1)) {
+      const key = stack.node.findChild('Key') as ClassifiedKey;
+      expect(key.auditTrail).toBe(KeyAuditTrail.of(stacks[0]));
+      Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'KmsKeyAudit/Payments' }) }) })]),
+      });
+    }
+  });
+
+  test('another Region gets a trail of its own', () => {
+    const app = new App();
+    const east = keysIn(app, 'East');
+    const west = keysIn(app, 'West', 'us-west-2');
+    expect(Object.keys(Template.fromStack(east).findResources('AWS::CloudTrail::Trail'))).toHaveLength(1);
+    expect(Object.keys(Template.fromStack(west).findResources('AWS::CloudTrail::Trail'))).toHaveLength(1);
+  });
+
+  test('fails at synth when the app declares more trails in an account and Region than AWS allows', () => {
+    const app = new App();
+    for (const name of ['A', 'B', 'C', 'D', 'E', 'F']) {
+      new KeyAuditTrail(new Stack(app, name, { env: { account: ACCOUNT, region: REGION } }), 'Trail');
+    }
+    expect(() => app.synth()).toThrow(/6 KeyAuditTrails create trails in account 111111111111 and Region us-east-1 \(A\/Trail, B\/Trail, C\/Trail, D\/Trail, E\/Trail, F\/Trail\), more than the 5 AWS allows: let the keys share one/);
+  });
+
+  test('fails at synth when two trails of one stack would get the same name', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'One');
+    new KeyAuditTrail(stack, 'Two');
+    expect(() => Template.fromStack(stack)).toThrow(/a KeyAuditTrail named "TestStack-key-audit" is declared twice \(TestStack\/One and TestStack\/Two\)/);
+  });
+
+  test('two copies of the library in one app share the registry of trails', () => {
+    const app = new App();
+    const first = keysIn(app, 'First');
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const copy = require('../src') as typeof import('../src');
+      expect(copy.ClassifiedKey).not.toBe(ClassifiedKey);
+      const second = new Stack(app, 'Second', { env: { account: ACCOUNT, region: REGION } });
+      const key = new copy.ClassifiedKey(second, 'Key', { classification: copy.DataClassification.CONFIDENTIAL });
+      expect(key.auditTrail).toBe(KeyAuditTrail.of(first));
+      expect(KeyAuditTrail.isKeyAuditTrail(key.auditTrail)).toBe(true);
+      expect(ClassifiedKey.isClassifiedKey(key)).toBe(true);
+    });
+    expect(Object.keys(Template.fromStack(app.node.findChild('Second') as Stack).findResources('AWS::CloudTrail::Trail'))).toHaveLength(0);
+  });
+
+  test.each([
+    ['two dashes', 'kms--audit'],
+    ['a period after a dash', 'kms-.audit'],
+    ['a leading dash', '-kms-audit'],
+    ['a trailing underscore', 'kms-audit_'],
+    ['an IP address', '192.168.0.1'],
+    ['two characters', 'ab'],
+  ])('fails when trailName has %s', (_what, trailName) => {
+    expect(() => new KeyAuditTrail(newBareStack(), 'Audit', { trailName })).toThrow(`got "${trailName}"`);
+  });
+
+  test('the default name follows CloudTrail\'s rules whatever the stack is called', () => {
+    const stack = new Stack(new App(), 'payments--prod-', { env: { account: ACCOUNT, region: REGION } });
+    new KeyAuditTrail(stack, 'Audit');
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudTrail::Trail', { TrailName: 'payments-prod-key-audit' });
   });
 });
