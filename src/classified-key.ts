@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { CfnResource, DefaultStackSynthesizer, Duration, Fn, Lazy, Names, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
+import { CfnResource, DefaultStackSynthesizer, Duration, Fn, Lazy, Names, Reference, Tokenization, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -639,6 +639,14 @@ export class ClassifiedKey extends Resource implements kms.IKey {
         `grantAdmin must not be given ${this.describePrincipal(user, this.userRole, 'the user role', 'a principal that uses the key')}: users of the key cannot administer it`,
       );
     }
+    const crossStack = this.crossStackGrantee('grantAdmin', principal, granteeOf(this, principal));
+    if (crossStack) {
+      // Named by its literal ARN, as for use: see crossStackGrantee.
+      this.administrators.push(new iam.ArnPrincipal(crossStack.arn));
+      const statements = this.policy.administrationStatements(crossStack.view.principal, this.rules.adminRequiresMfa);
+      for (const statement of statements) statement.addConditions({ ArnEquals: { 'aws:PrincipalArn': crossStack.arn } });
+      return this.grantOnKey(grantee, statements, true);
+    }
     this.administrators.push(principal);
     return this.grantOnKey(grantee, this.policy.administrationStatements(principal, this.rules.adminRequiresMfa));
   }
@@ -692,27 +700,31 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    * is given one, derived from its path, stack and region.
    */
   private crossStackGrantee(method: string, principal: iam.IPrincipal, view: Grantee): { arn: string; view: Grantee } | undefined {
-    if (!Construct.isConstruct(principal) || Stack.of(principal) === Stack.of(this)) return undefined;
+    // The principal may wrap the role (a ViaServicePrincipal of secret.grantRead): the
+    // role is what its ARN references.
     const arn = principal.policyFragment.principalJson.AWS?.[0];
     if (arn === undefined || !Token.isUnresolved(arn)) return undefined;
-    if (!(principal instanceof iam.Role) || !(principal.node.defaultChild instanceof iam.CfnRole)) {
+    const target = Tokenization.reverseString(arn).tokens.find((t): t is Reference => t instanceof Reference)?.target;
+    if (target === undefined || Stack.of(target) === Stack.of(this)) return undefined;
+    const role = target.node.scope;
+    if (!(role instanceof iam.Role) || !(target instanceof iam.CfnRole)) {
       throw new Error(
-        `${method} must be given a role to grant a principal of another stack (${principal.node.path}): the key policy names it by ARN, which needs the role's name`,
+        `${method} must be given a role to grant a principal of another stack (${target.node.path}): the key policy names it by ARN, which needs the role's name`,
       );
     }
-    const cfnRole = principal.node.defaultChild as iam.CfnRole;
+    const cfnRole = target;
     // An unnamed L2 role's name is a token that renders as nothing.
-    if (cfnRole.roleName === undefined || Stack.of(principal).resolve(cfnRole.roleName) === undefined) {
-      const region = Stack.of(principal).region;
+    if (cfnRole.roleName === undefined || Stack.of(role).resolve(cfnRole.roleName) === undefined) {
+      const region = Stack.of(role).region;
       const suffix = Token.isUnresolved(region) ? '' : `-${region}`;
-      cfnRole.roleName = `${Names.uniqueResourceName(principal, { maxLength: 64 - suffix.length, separator: '-' })}${suffix}`;
+      cfnRole.roleName = `${Names.uniqueResourceName(role, { maxLength: 64 - suffix.length, separator: '-' })}${suffix}`;
     }
     if (Token.isUnresolved(cfnRole.roleName)) {
       throw new Error(
-        `${method} must be given a role of another stack whose roleName is known at synth, got ${principal.node.path} named by a value known only at deploy time`,
+        `${method} must be given a role of another stack whose roleName is known at synth, got ${role.node.path} named by a value known only at deploy time`,
       );
     }
-    const account = Stack.of(principal).account;
+    const account = Stack.of(role).account;
     const literalArn = Stack.of(this).formatArn({
       service: 'iam', region: '', account, resource: 'role', resourceName: `${(cfnRole.path ?? '/').replace(/^\//, '')}${cfnRole.roleName}`,
     });

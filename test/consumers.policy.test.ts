@@ -482,6 +482,13 @@ describe('across stacks: key in one stack, bucket and role in another', () => {
     key = new ClassifiedKey(keyStack, 'Key', { classification: DataClassification.CONFIDENTIAL });
     reader = new iam.Role(appStack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
     new s3.Bucket(appStack, 'Bucket', { encryptionKey: key, enforceSSL: true }).grantRead(reader);
+    // Grants through a service wrap the role (ViaServicePrincipal); administration too.
+    new secretsmanager.Secret(appStack, 'Secret', { encryptionKey: key }).grantRead(reader);
+    new dynamodb.TableV2(appStack, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      encryption: dynamodb.TableEncryptionV2.customerManagedKey(key),
+    }).grantReadData(reader);
+    key.grantAdmin(new iam.Role(appStack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() }));
     app.synth();
   });
 
@@ -493,16 +500,20 @@ describe('across stacks: key in one stack, bucket and role in another', () => {
   });
 
   test('the role gets a name of its own, and an identity policy for the key', () => {
-    const role = Template.fromStack(appStack).findResources('AWS::IAM::Role');
-    expect(Object.values(role)[0].Properties.RoleName).toMatch(/^Service-Reader-[A-Z0-9]{8}-us-east-1$/);
+    const roles = Template.fromStack(appStack).findResources('AWS::IAM::Role');
+    expect(Object.values(roles).map(r => r.Properties.RoleName).sort()).toEqual([
+      expect.stringMatching(/^Service-Operator-[A-Z0-9]{8}-us-east-1$/),
+      expect.stringMatching(/^Service-Reader-[A-Z0-9]{8}-us-east-1$/),
+    ]);
     Template.fromStack(appStack).hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt']) })]) },
     });
   });
 
   test('by policy evaluation: the role may decrypt, and nobody else of the account, kms:* or not', async () => {
-    const roleName = Object.values(Template.fromStack(appStack).findResources('AWS::IAM::Role'))[0].Properties.RoleName;
-    const roleArn = `arn:aws:iam::${ACCOUNT}:role/${roleName}`;
+    const roleName = (id: string) => Template.fromStack(appStack).findResources('AWS::IAM::Role', {})[appStack.getLogicalId(appStack.node.findChild(id).node.defaultChild as any)].Properties.RoleName;
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/${roleName('Reader')}`;
+    const operatorArn = `arn:aws:iam::${ACCOUNT}:role/${roleName('Operator')}`;
     const sim = PolicySimulator.fromStack(keyStack);
     const keyArn = sim.keyArn(keyStack.getLogicalId(key.node.defaultChild as any));
     const identity = [PolicySimulator.allowPolicy(['kms:Decrypt', 'kms:DescribeKey'], keyArn)];
@@ -512,5 +523,14 @@ describe('across stacks: key in one stack, bucket and role in another', () => {
     expect(await decide(roleArn, 'kms:Decrypt', [])).not.toBe('Allowed');
     expect(await decide(KMS_STAR_ADMIN, 'kms:Decrypt', KMS_STAR)).not.toBe('Allowed');
     expect(await decide(roleArn, 'kms:ScheduleKeyDeletion', KMS_STAR)).toBe('ExplicitlyDenied');
+    // Through the secret's grant, which kept its service.
+    const viaSecrets = { 'kms:ViaService': via('secretsmanager') };
+    expect(await sim.simulate({ principalArn: roleArn, action: 'kms:ReEncryptFrom', resourceArn: keyArn, context: viaSecrets, identityPolicies: [PolicySimulator.allowPolicy('kms:*', keyArn)] })).toBe('Allowed');
+    // The operator administers with MFA, and cannot decrypt.
+    const adminIdentity = [PolicySimulator.allowPolicy('kms:*', keyArn)];
+    expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:DisableKey', resourceArn: keyArn, context: WITH_MFA, identityPolicies: adminIdentity })).toBe('Allowed');
+    expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:PutKeyPolicy', resourceArn: keyArn, context: WITH_MFA, identityPolicies: adminIdentity })).toBe('Allowed');
+    expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:PutKeyPolicy', resourceArn: keyArn, identityPolicies: adminIdentity })).toBe('ExplicitlyDenied');
+    expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:Decrypt', resourceArn: keyArn, context: WITH_MFA, identityPolicies: adminIdentity })).toBe('ExplicitlyDenied');
   });
 });
