@@ -207,9 +207,11 @@ export interface ClassifiedKeyProps {
    * It gets only the calls each service documents at creation, only through the
    * services the key is used with, never administration.
    *
+   * The key policy also names it as a role that may change the key policy, since
+   * CloudFormation updates the policy as this role.
+   *
    * @default - the CloudFormation execution role of the stack's synthesizer
-   * (`DefaultStackSynthesizer`); an error for other synthesizers when a consumer
-   * needs it
+   * (`DefaultStackSynthesizer`); required with a synthesizer that has none
    */
   readonly deployRole?: iam.IRole;
 
