@@ -7,6 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ClassifiedKey, DataClassification } from '../src';
 import { asArray, newStack, onlyResource, statementWithSid } from './support/stack';
+import * as kmsActions from '../src/private/actions';
 
 const ROTATION_DAYS: Record<DataClassification, number> = {
   [DataClassification.PUBLIC]: 365,
@@ -180,6 +181,25 @@ describe('separated roles', () => {
     expect(admin.Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/KeyAdmins' });
     expect(admin.Condition).toEqual({ Bool: { 'aws:MultiFactorAuthPresent': 'true' } });
     expect(statementWithSid(adopted, 'KeyUsage').Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/App' });
+  });
+});
+
+describe('the explicit denies', () => {
+  // The policy tests prove the denies hold; these prove their patterns name exactly
+  // the actions they must among those KMS has, and never a user's or an admin's own.
+  const expand = (patterns: string[]) => [...new Set(patterns.flatMap(p => kmsActions.expandAction(p)))].sort();
+
+  test('administrators are denied every cryptographic action, and none of their own', () => {
+    expect(expand(kmsActions.DENIED_TO_ADMINISTRATORS)).toEqual([...kmsActions.ALL_CRYPTOGRAPHIC].sort());
+    for (const own of [...kmsActions.ADMIN, ...kmsActions.ADMIN_ROTATION, ...kmsActions.ADMIN_IMPORT]) {
+      expect(expand(kmsActions.DENIED_TO_ADMINISTRATORS)).not.toContain(own);
+    }
+  });
+
+  test('users are denied every administrative change (reading the key\'s settings stays), and none of their own actions', () => {
+    expect(expand(kmsActions.DENIED_TO_USERS)).toEqual(kmsActions.ALL_ADMINISTRATIVE.filter(a => !/^kms:(GetKey|List)/.test(a)).sort());
+    const own = [...kmsActions.ALL_CRYPTOGRAPHIC, ...kmsActions.GRANTS_FOR_AWS_RESOURCES, ...kmsActions.DESCRIBE, 'kms:GetPublicKey', 'kms:RetireGrant'];
+    for (const action of own) expect(expand(kmsActions.DENIED_TO_USERS)).not.toContain(action);
   });
 });
 

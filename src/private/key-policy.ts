@@ -2,7 +2,7 @@ import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
-import { ALL_ADMINISTRATIVE, ALL_CRYPTOGRAPHIC, GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
+import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
 import { Conditions, Grantee, GranteeKind } from './grantee';
 import { KEY_POLICY_MAX_BYTES } from './validation';
 
@@ -135,8 +135,8 @@ export class KeyPolicy {
           conditions: { ArnEquals: { 'aws:PrincipalArn': arns } },
         }));
       };
-      deny('DenyCryptographyToAdministrators', administrators(), ALL_CRYPTOGRAPHIC);
-      deny('DenyAdministrationToUsers', users(), ALL_ADMINISTRATIVE);
+      deny('DenyCryptographyToAdministrators', administrators(), DENIED_TO_ADMINISTRATORS);
+      deny('DenyAdministrationToUsers', users(), DENIED_TO_USERS);
     }
     for (const { from, to } of this.narrowings.splice(0)) {
       const conditions = from.conditions;
