@@ -811,18 +811,14 @@ export class ClassifiedKey extends Resource implements kms.IKey {
           continue;
         }
         once(`${use.service} ${use.actions.join()}`, () => {
-          try {
-            this.policy.document.addStatements(...this.policy.usageStatements({
-              kind: GranteeKind.NAMED,
-              principal: this.deployRole(),
-              viaServices: [use.service],
-              conditions: {},
-              description: 'deployRole',
-              serviceContext: true,
-            }, use.actions));
-          } catch (e) {
-            errors.push((e as Error).message);
-          }
+          this.policy.document.addStatements(...this.policy.usageStatements({
+            kind: GranteeKind.NAMED,
+            principal: this.deployRole(),
+            viaServices: [use.service],
+            conditions: {},
+            description: 'deployRole',
+            serviceContext: true,
+          }, use.actions));
         });
       }
       if (resource.cfnResourceType === 'AWS::Logs::LogGroup') {

@@ -492,6 +492,15 @@ describe('across stacks: key in one stack, bucket and role in another', () => {
     app.synth();
   });
 
+  test('fails when the principal of another stack is not a role, which the key policy could name by ARN', () => {
+    const other = new App();
+    const keys = new Stack(other, 'Keys', { env: { account: ACCOUNT, region: REGION } });
+    const users = new Stack(other, 'Users', { env: { account: ACCOUNT, region: REGION } });
+    const otherKey = new ClassifiedKey(keys, 'Key', { classification: DataClassification.INTERNAL, monitoring: false });
+    expect(() => otherKey.grantDecrypt(new iam.User(users, 'Alice')))
+      .toThrow('grantDecrypt must be given a role to grant a principal of another stack (Users/Alice/Resource): the key policy names it by ARN, which needs the role\'s name');
+  });
+
   test('synthesizes: the key\'s stack references nothing of the other, which depends on it', () => {
     const keyTemplate = JSON.stringify(Template.fromStack(keyStack).toJSON());
     expect(keyTemplate).not.toContain('Fn::ImportValue');
