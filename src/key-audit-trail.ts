@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Stage, Token } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -34,8 +34,9 @@ const MAX_TRAILS_PER_REGION = 5;
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 /**
- * The app's trails by account and Region, kept on the app's root under a global
- * symbol, so that two copies of this library in one app share them.
+ * The trails by account and Region of each stage (the app, or a Stage), kept on the
+ * stage under a global symbol, so that two copies of this library in one app share
+ * them.
  */
 const TRAILS = Symbol.for('cdk-kms-constructs.KeyAuditTrails');
 const IS_KEY_AUDIT_TRAIL = Symbol.for('cdk-kms-constructs.KeyAuditTrail');
@@ -47,12 +48,13 @@ interface TrailRegistry {
   readonly all: KeyAuditTrail[];
 }
 
+/** The trails of the scope's stage: stages deploy apart, and no reference crosses them. */
 function registryOf(scope: IConstruct): TrailRegistry {
-  const root = scope.node.root as unknown as Record<symbol, TrailRegistry | undefined>;
-  let registry = root[TRAILS];
+  const holder = (Stage.of(scope) ?? scope.node.root) as unknown as Record<symbol, TrailRegistry | undefined>;
+  let registry = holder[TRAILS];
   if (!registry) {
     registry = { byEnvironment: new Map(), all: [] };
-    Object.defineProperty(root, TRAILS, { value: registry, enumerable: false });
+    Object.defineProperty(holder, TRAILS, { value: registry, enumerable: false });
   }
   return registry;
 }
@@ -172,8 +174,8 @@ export class KeyAuditTrail extends Construct {
 
   /**
    * The audit trail of the scope's account and Region: the first KeyAuditTrail
-   * declared in any stack of the app for them, or a new one with default properties
-   * in the scope's stack. Keys of every stack of an account and Region attach to one
+   * declared in any stack of the app (of the stage, in a `Stage`) for them, or a new
+   * one with default properties in the scope's stack. Keys of every stack of an account and Region attach to one
    * trail, so that an app never creates more trails than AWS allows.
    */
   public static of(scope: IConstruct): KeyAuditTrail {

@@ -7,7 +7,7 @@
  *
  * Denials are asked with the most favourable context an honest request could carry.
  */
-import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import { App, Duration, Size, Stack, Stage } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -270,6 +270,15 @@ describe('CloudWatch Logs: a log group encrypted with the key', () => {
   test('CloudWatch Logs is DENIED for another log group, and without the log group\'s context', async () => {
     expect(await fx.decide(LOGS, 'kms:Decrypt', context('/someone/else'))).not.toBe('Allowed');
     expect(await fx.decide(LOGS, 'kms:Decrypt', {})).not.toBe('Allowed');
+  });
+
+  test('in a Stage, as CDK Pipelines deploy apps, the key learns its consumers too', () => {
+    const stage = new Stage(new App(), 'Prod', { env: { account: ACCOUNT, region: REGION } });
+    const stack = new Stack(stage, 'Service');
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    new logs.LogGroup(stack, 'Logs', { logGroupName: '/payments/api', encryptionKey: key });
+    const statements = Template.fromStack(stack).findResources('AWS::KMS::Key')[stack.getLogicalId(key.node.defaultChild as any)].Properties.KeyPolicy.Statement;
+    expect(statements.filter((st: any) => st.Principal.Service === LOGS)).toHaveLength(1);
   });
 
   test('fails when a CONFIDENTIAL key\'s log group has no name known at synth', () => {

@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, Stage } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -569,6 +569,17 @@ describe('trails across stacks', () => {
         Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'KmsKeyAudit/Payments' }) }) })]),
       });
     }
+  });
+
+  test('each Stage (a pipeline\'s stages) has trails of its own: no reference crosses stages', () => {
+    const app = new App();
+    const stacks = ['Beta', 'Prod'].map(name => {
+      const stage = new Stage(app, name, { env: { account: ACCOUNT, region: REGION } });
+      const stack = new Stack(stage, 'Keys');
+      new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+      return stack;
+    });
+    for (const stack of stacks) expect(Object.keys(Template.fromStack(stack).findResources('AWS::CloudTrail::Trail'))).toHaveLength(1);
   });
 
   test('another Region gets a trail of its own', () => {

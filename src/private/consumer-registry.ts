@@ -1,5 +1,5 @@
 import {
-  Aspects, CfnResource, DefaultTokenResolver, IAspect, IPostProcessor, IResolvable, IResolveContext, Reference, StringConcat, Tokenization,
+  Aspects, CfnResource, DefaultTokenResolver, IAspect, IPostProcessor, IResolvable, IResolveContext, Reference, Stage, StringConcat, Tokenization,
 } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
@@ -37,18 +37,23 @@ const REGISTRY = Symbol.for('cdk-kms-constructs.ConsumerRegistry');
  * Finds, once the app is complete, the CloudFormation resources that name a
  * resource of interest (a key, an encrypted topic) in their properties, through the
  * references aws-cdk-lib records: whatever construct, L1 or L2, made them. One per
- * app, kept on the app's root under a global symbol so that two copies of this
+ * stage, kept on the stage under a global symbol so that two copies of this
  * library in one app share it.
  */
 export class ConsumerRegistry implements IAspect {
-  /** The registry of the scope's app, added as an aspect of the app on first use. */
+  /**
+   * The registry of the scope's stage (the app, or a Stage such as a pipeline's),
+   * added as an aspect of the stage on first use: a stage is synthesized on its own,
+   * and no reference crosses stages.
+   */
   public static of(scope: IConstruct): ConsumerRegistry {
-    const root = scope.node.root as unknown as Record<symbol, ConsumerRegistry | undefined>;
-    let registry = root[REGISTRY];
+    const stage: IConstruct = Stage.of(scope) ?? scope.node.root;
+    const holder = stage as unknown as Record<symbol, ConsumerRegistry | undefined>;
+    let registry = holder[REGISTRY];
     if (!registry) {
       registry = new ConsumerRegistry();
-      Object.defineProperty(root, REGISTRY, { value: registry, enumerable: false });
-      Aspects.of(scope.node.root).add(registry);
+      Object.defineProperty(holder, REGISTRY, { value: registry, enumerable: false });
+      Aspects.of(stage).add(registry);
     }
     return registry;
   }
