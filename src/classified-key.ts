@@ -546,9 +546,17 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    */
   public addToResourcePolicy(statement: iam.PolicyStatement, _allowNoOp?: boolean): iam.AddToResourcePolicyResult {
     if (isPlainGrant(statement)) {
+      const expanded = statement.actions.flatMap(a => actions.expandAction(a));
+      const administrative = expanded.some(a => actions.ALL_ADMINISTRATIVE.includes(a));
+      // KeyGrants.admin asks kms:Create*, which also matches CreateGrant: use is what
+      // encrypts, decrypts, signs or derives.
+      if (administrative && expanded.some(a => actions.ALL_CRYPTOGRAPHIC.includes(a) && a !== 'kms:CreateGrant')) {
+        throw new Error(
+          `addToResourcePolicy must not give one principal both administration and cryptography, got ${statement.actions.join(', ')} for ${statement.principals.join(', ')}: use grantAdmin and grant* for different principals`,
+        );
+      }
       for (const principal of statement.principals) {
-        const expanded = statement.actions.flatMap(a => actions.expandAction(a));
-        if (expanded.some(a => actions.ALL_ADMINISTRATIVE.includes(a))) {
+        if (administrative) {
           this.grantAdmin({ grantPrincipal: principal });
         } else {
           this.grant({ grantPrincipal: principal }, ...statement.actions);

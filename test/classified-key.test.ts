@@ -416,6 +416,9 @@ describe('grants reach the key policy', () => {
     expect(() => plain(key.adminRole, 'kms:Decrypt')).toThrow(/^grant must not be given the admin role TestStack\/Key\/AdminRole/);
     expect(() => plain(key.userRole, 'kms:Put*')).toThrow(/^grantAdmin must not be given the user role TestStack\/Key\/UserRole/);
     expect(() => plain(key.userRole, 'kms:Sign')).toThrow(/^grant got "kms:Sign", which a ENCRYPT_DECRYPT key/);
+    // As aws-cdk-lib's ECS cluster asks for its exec logging key: kms:* for the account.
+    expect(() => plain(new iam.AccountRootPrincipal(), 'kms:*')).toThrow(
+      /^addToResourcePolicy must not give one principal both administration and cryptography, got kms:\* for AccountRootPrincipal\(\)/);
     expect(plain(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }), 'kms:Decrypt').statementAdded).toBe(true);
   });
 
