@@ -1,7 +1,7 @@
 /*
  * Benchmark: construct + synthesize N ClassifiedKeys (with their own roles, with
  * shared roles, and unmonitored with shared roles) beside N plain kms.Keys with an
- * alias and rotation, for N = 1, 10, 100, in one run. Reports time per variant and the ratio to plain keys, resources
+ * alias and rotation, for N = 1, 10, 100 and 200, in one run. Reports time per variant and the ratio to plain keys, resources
  * per extra key, template size and the largest key policy.
  *
  *   npx projen bench            (prints a Markdown table; JSON in bench/results/)
@@ -19,7 +19,7 @@ import { ClassifiedKey, DataClassification } from '../src';
 
 type Variant = 'plain' | 'classified' | 'classified-shared-roles' | 'internal-unmonitored-shared-roles';
 const VARIANTS: Variant[] = ['plain', 'classified', 'classified-shared-roles', 'internal-unmonitored-shared-roles'];
-const SIZES = [1, 10, 100];
+const SIZES = [1, 10, 100, 200];
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 interface Measurement {
@@ -36,7 +36,7 @@ function run(variant: Variant, keys: number): Omit<Measurement, 'variant' | 'key
   const outdir = mkdtempSync(join(tmpdir(), 'kms-bench-'));
   try {
     const start = process.hrtime.bigint();
-    // The 500-resource check is off so that every variant can be measured at 100
+    // The 500-resource check is off so that every variant can be measured at 200
     // keys; the table says which ones fit a stack.
     const app = new App({ outdir, context: { '@aws-cdk/core:stackResourceLimit': 0 } });
     const stack = new Stack(app, 'Bench', { env: { account: '111111111111', region: 'us-east-1' } });
