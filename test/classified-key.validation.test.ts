@@ -186,6 +186,25 @@ describe('bad grantees are rejected', () => {
       .toThrow('deployRole is required for Cli/Key: its stack\'s synthesizer (CliCredentialsStackSynthesizer) has no CloudFormation execution role, which the key policy names as the role that updates it and creates the key\'s consumers');
   });
 
+  test('fails when the deploy role is the admin role, once a consumer needs it', () => {
+    const stack = newStack();
+    const admins = iam.Role.fromRoleArn(stack, 'Admins', 'arn:aws:iam::111111111111:role/KeyAdmins');
+    const key = new ClassifiedKey(stack, 'Key', { classification: CONFIDENTIAL, adminRole: admins, deployRole: admins });
+    expect(() => new secretsmanager.Secret(stack, 'Secret', { encryptionKey: key }))
+      .toThrow(/^deployRole must not be given the admin role TestStack\/Admins: administrators manage the key and cannot use it/);
+  });
+
+  test('fails when a role of another stack is named by a value known only at deploy time', () => {
+    const app = new App();
+    const keys = new Stack(app, 'Keys', { env: { account: '111111111111', region: 'us-east-1' } });
+    const other = new Stack(app, 'Other', { env: { account: '111111111111', region: 'us-east-1' } });
+    const key = new ClassifiedKey(keys, 'Key', { classification: INTERNAL, monitoring: false });
+    const name = new CfnParameter(other, 'RoleName');
+    const role = new iam.Role(other, 'Reader', { assumedBy: new iam.AccountRootPrincipal(), roleName: name.valueAsString });
+    expect(() => key.grantDecrypt(role))
+      .toThrow('grantDecrypt must be given a role of another stack whose roleName is known at synth, got Other/Reader named by a value known only at deploy time');
+  });
+
   test('with deployRole, a stack without an execution role creates its consumers as that role', () => {
     const stack = new Stack(new App(), 'Cli', {
       env: { account: '111111111111', region: 'us-east-1' },
