@@ -1,7 +1,7 @@
 /*
  * Prints, per key in a synthesized cloud assembly, what a reviewer asks first: its
- * alias, classification, spec, rotation, who administers it, who uses it, and what
- * cdk-nag found. Everything is read back from the synthesized templates, not from
+ * alias, classification, spec, rotation, who administers it, who uses it, the alarms
+ * that watch it, and what cdk-nag found. Everything is read back from the synthesized templates, not from
  * the constructs, so the summary shows what would be deployed.
  *
  *   ts-node example/summary.ts cdk.out
@@ -19,10 +19,21 @@ function main(outdir: string): void {
   const nag = existsSync(nagFile) ? JSON.parse(readFileSync(nagFile, 'utf8')) : undefined;
   let keys = 0;
   const keyPaths: string[] = [];
-  for (const [stackName, artifact] of Object.entries<Json>(manifest.artifacts)) {
-    if (artifact.type !== 'aws:cloudformation:stack') continue;
-    const template = JSON.parse(readFileSync(join(outdir, artifact.properties.templateFile), 'utf8'));
-    const resources: Record<string, Json> = template.Resources ?? {};
+  const stacks = Object.entries<Json>(manifest.artifacts)
+    .filter(([, artifact]) => artifact.type === 'aws:cloudformation:stack')
+    .map(([stackName, artifact]) => ({
+      stackName,
+      environment: artifact.environment as string,
+      resources: (JSON.parse(readFileSync(join(outdir, artifact.properties.templateFile), 'utf8')).Resources ?? {}) as Record<string, Json>,
+    }));
+  // The audit trail's shared alarms watch every key of their account and Region.
+  const sharedAlarms = (environment: string, imported: boolean) => stacks
+    .filter(stack => stack.environment === environment)
+    .flatMap(stack => Object.values(stack.resources))
+    .filter(r => r.Type === 'AWS::CloudWatch::Alarm')
+    .map(r => r.Metadata?.['aws:cdk:path']?.split('/').slice(-2, -1)[0])
+    .filter(id => id === 'KeyStateChangesAlarm' || id === 'KeyPolicyOrGrantChangesAlarm' || (imported && id === 'KeyMaterialExpiryAlarm'));
+  for (const { stackName, environment, resources } of stacks) {
     const pathOf = (logicalId: string) => resources[logicalId]?.Metadata?.['aws:cdk:path']?.replace(/\/Resource$/, '') ?? logicalId;
     for (const [logicalId, key] of Object.entries(resources)) {
       if (key.Type !== 'AWS::KMS::Key') continue;
@@ -41,9 +52,20 @@ function main(outdir: string): void {
         .map(p => describePrincipal(p, pathOf)));
       // MFA is asked either by the created admin role's trust policy or, for an
       // adopted admin role, by the key policy's administration statement.
-      const adminRole = Object.values(resources).find(r => r.Metadata?.['aws:cdk:path'] === `${keyPath}/AdminRole/Resource`);
-      const mfa = JSON.stringify(adminRole?.Properties.AssumeRolePolicyDocument ?? {}).includes('aws:MultiFactorAuthPresent')
-        || statements.some(s => s.Sid === 'KeyAdministration' && s.Condition?.Bool?.['aws:MultiFactorAuthPresent']);
+      // The admin role is named in the key policy by its ARN (a role of the library's
+      // own), or referenced.
+      const roleNamed = (p: Json) => {
+        const arn = typeof p === 'string' ? p : p?.['Fn::Sub'];
+        const name = typeof arn === 'string' ? arn.split(':role/')[1] : undefined;
+        return Object.values(resources).find(r => r.Type === 'AWS::IAM::Role' && name !== undefined && r.Properties.RoleName === name)
+          ?? resources[p?.['Fn::GetAtt']?.[0]];
+      };
+      const adminRoles = statements.filter(s => s.Sid === 'KeyAdministration')
+        .flatMap(s => [s.Principal.AWS].flat())
+        .map(roleNamed)
+        .filter(Boolean);
+      const mfa = adminRoles.some(r => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('aws:MultiFactorAuthPresent'))
+        || statements.some(s => s.Sid === 'KeyAdministrationWithMfa');
       const narrowing = narrowingOf(statements.find(s => s.Sid === 'KeyUsage'));
       const nagLine = nag === undefined
         ? 'not run'
@@ -53,12 +75,16 @@ function main(outdir: string): void {
       row('classification', [tag('data-classification'), tag('owner') && `owner ${tag('owner')}`, tag('compliance-scope') && `scope ${tag('compliance-scope')}`].filter(Boolean).join(', '));
       row('key', `${props.KeySpec} for ${props.KeyUsage}${props.Origin === 'EXTERNAL' ? ', imported material' : ''}`);
       row('rotation', props.EnableKeyRotation ? `every ${props.RotationPeriodInDays} days` : 'none');
-      row('administered by', `${principals(a => a.includes(ADMINISTRATION)).join(', ')}${mfa ? ' (MFA required)' : ''}`);
+      const administrators = principals(a => a.includes(ADMINISTRATION))
+        .map(p => (mfa && !p.startsWith('account root') && !p.startsWith('deploy role') ? `${p} (MFA required)` : p));
+      row('administered by', administrators.join(', '));
       row('used by', principals(a => a.some(x => CRYPTOGRAPHY.test(x))).join(', ') + (narrowing ? ` (${narrowing})` : ''));
-      const alarms = Object.values(resources)
+      const own = Object.values(resources)
         .filter(r => r.Type === 'AWS::CloudWatch::Alarm' && r.Metadata?.['aws:cdk:path']?.startsWith(`${keyPath}/`))
         .map(r => `${r.Metadata['aws:cdk:path'].split('/').slice(-2, -1)[0]} (${r.Properties.AlarmDescription.split(': ').slice(1).join(': ')})`);
-      row('alarms', alarms.length > 0 ? alarms.join('\n' + ' '.repeat(18)) : 'none (monitoring off)');
+      const shared = sharedAlarms(environment, props.Origin === 'EXTERNAL');
+      const alarms = [...(shared.length > 0 ? [`${shared.join(', ')} (the trail's, one contributor per key)`] : []), ...own];
+      row('alarms', alarms.length > 0 ? alarms.join('\n' + ' '.repeat(18)) : 'none (no audit trail in its account and Region)');
       row('cdk-nag', nagLine);
       row('stack', stackName);
       console.log();
@@ -74,7 +100,12 @@ function main(outdir: string): void {
 }
 
 function describePrincipal(principal: Json, pathOf: (id: string) => string): string {
-  if (typeof principal === 'string') return principal;
+  // An ARN written literally, or with Fn::Sub where the account is known only at deploy time.
+  const arn = typeof principal === 'string' ? principal : principal['Fn::Sub'];
+  if (typeof arn === 'string' && arn.endsWith(':root')) return 'account root (lockout guard)';
+  if (typeof arn === 'string' && arn.includes('cfn-exec-role')) return 'deploy role (creating resources through their services)';
+  if (typeof arn === 'string' && arn.includes(':role/')) return `role ${arn.split(':role/')[1]}`;
+  if (typeof arn === 'string') return arn;
   if (principal['Fn::GetAtt']) return pathOf(principal['Fn::GetAtt'][0]);
   const joined = JSON.stringify(principal);
   if (joined.includes(':root')) return 'account root (lockout guard)';

@@ -39,9 +39,7 @@ export interface ClassificationRules {
   readonly rotationMayBeDisabled: boolean;
   /** Whether monitoring by the audit trail may be turned off. */
   readonly monitoringMayBeDisabled: boolean;
-  /** Whether a key policy or grant change raises the key's access alarm. */
-  readonly alarmOnPolicyOrGrantChanges: boolean;
-  /** Denied requests in five minutes above which the access alarm goes off. */
+  /** Denied requests in five minutes above which the key's own alarm goes off. */
   readonly deniedRequestsThreshold?: number;
 }
 
@@ -55,7 +53,6 @@ const RULES: Record<DataClassification, ClassificationRules> = {
     adminRequiresMfa: false,
     rotationMayBeDisabled: true,
     monitoringMayBeDisabled: true,
-    alarmOnPolicyOrGrantChanges: false,
   },
   [DataClassification.INTERNAL]: {
     tagValue: 'internal',
@@ -66,7 +63,6 @@ const RULES: Record<DataClassification, ClassificationRules> = {
     adminRequiresMfa: false,
     rotationMayBeDisabled: true,
     monitoringMayBeDisabled: true,
-    alarmOnPolicyOrGrantChanges: true,
   },
   [DataClassification.CONFIDENTIAL]: {
     tagValue: 'confidential',
@@ -77,7 +73,6 @@ const RULES: Record<DataClassification, ClassificationRules> = {
     adminRequiresMfa: true,
     rotationMayBeDisabled: false,
     monitoringMayBeDisabled: false,
-    alarmOnPolicyOrGrantChanges: true,
     deniedRequestsThreshold: 10,
   },
   [DataClassification.RESTRICTED]: {
@@ -89,7 +84,6 @@ const RULES: Record<DataClassification, ClassificationRules> = {
     adminRequiresMfa: true,
     rotationMayBeDisabled: false,
     monitoringMayBeDisabled: false,
-    alarmOnPolicyOrGrantChanges: true,
     deniedRequestsThreshold: 3,
   },
 };

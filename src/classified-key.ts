@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { CfnResource, DefaultStackSynthesizer, Duration, Fn, Lazy, Names, Reference, Tokenization, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
+import { CfnResource, DefaultStackSynthesizer, Duration, Lazy, Names, Reference, Tokenization, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -14,7 +14,8 @@ import { ConsumerRegistry } from './private/consumer-registry';
 import { creationActions, creationUses } from './private/consumers';
 import { Grantee, granteeOf, GranteeKind } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
-import { KeyPolicy, mergeConditions, samePrincipal, TOPIC_PUBLISHERS } from './private/key-policy';
+import { KeyPolicy, mergeConditions, samePrincipal, stackString, TOPIC_PUBLISHERS } from './private/key-policy';
+import { adminPrincipal, hasMfaInTrust, sharedAdminRole } from './private/key-roles';
 import { acknowledgeImportedMaterial } from './private/nag';
 import {
   deriveAlias,
@@ -77,14 +78,17 @@ export interface ClassifiedKeyProps {
    * For CONFIDENTIAL and RESTRICTED keys an adopted role's trust policy is not ours
    * to change, so the key policy requires MFA of its sessions instead.
    *
-   * @default - a new role, trusted by `adminRoleAssumedBy`
+   * @default - the admin role of the stack's keys of this classification (and
+   * `adminRoleAssumedBy`), created by the first of them, named after its construct
+   * path and Region
    */
   readonly adminRole?: iam.IRole;
 
   /**
    * The role that uses the key: it can use the key and cannot manage it.
    *
-   * @default - a new role, trusted by `userRoleAssumedBy`
+   * @default - a role of the key's own, trusted by `userRoleAssumedBy`, made when
+   * `key.userRole` is first read or `userRoleAssumedBy` is given; none otherwise
    */
   readonly userRole?: iam.IRole;
 
@@ -224,15 +228,19 @@ export interface ClassifiedKeyProps {
   readonly auditTrail?: KeyAuditTrail;
 
   /**
-   * The topic this key's alarms notify.
+   * The topic the key's own alarm notifies: CONFIDENTIAL and RESTRICTED keys alarm on
+   * denied requests. The trail's shared alarms notify the trail's topic; an error
+   * for a key without an alarm of its own.
    *
    * @default - the audit trail's alarm topic
    */
   readonly alarmTopic?: sns.ITopic;
 
   /**
-   * Whether the key is watched by the audit trail and alarmed. Only PUBLIC and
-   * INTERNAL keys may go unwatched.
+   * Whether the key registers with the audit trail of its account and Region
+   * (creating it if needed) and gets the alarms of its classification. Only PUBLIC
+   * and INTERNAL keys may go without. The trail's shared alarms watch every key of
+   * their account and Region, so where a trail exists they watch this one too.
    *
    * @default true
    */
@@ -277,10 +285,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   public readonly keySpec: kms.KeySpec;
   /** The key usage. */
   public readonly keyUsage: kms.KeyUsage;
-  /** The role that administers the key and cannot use it. */
+  /** The role that administers the key and cannot use it; by default shared by the stack's keys of its classification. */
   public readonly adminRole: iam.IRole;
-  /** The role that uses the key and cannot administer it. */
-  public readonly userRole: iam.IRole;
   /** The key's primary alias. */
   public readonly alias: kms.IAlias;
   /** Whether KMS rotates the key automatically. */
@@ -290,14 +296,17 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   /** The audit trail that watches the key, unless monitoring is off. */
   public readonly auditTrail?: KeyAuditTrail;
   /**
-   * The key's alarms: `StateAlarm` (disabled, deletion scheduled, rotation off,
-   * imported material deleted or expiring) and, from INTERNAL up, `AccessAlarm` (key
-   * policy or grant changes; denied-request spikes for CONFIDENTIAL and RESTRICTED).
-   * Empty when monitoring is off. Add actions or put them on a dashboard.
+   * The alarms that watch the key: the audit trail's shared alarms, in which each key
+   * is a contributor (state changes, policy or grant changes, and for imported
+   * material its expiry), and for CONFIDENTIAL and RESTRICTED keys its own
+   * `DeniedRequestsAlarm`. An action added to a shared alarm serves every key. Empty
+   * when monitoring is off.
    */
   public readonly alarms: cloudwatch.IAlarm[];
 
   private readonly rules: ClassificationRules;
+  private readonly userRoleProps: { role?: iam.IRole; assumedBy?: iam.IPrincipal };
+  private userRoleValue?: iam.IRole;
   private readonly profile: actions.UsageProfile;
   private readonly policy: KeyPolicy;
   private readonly extraAliases = new Map<string, kms.Alias>();
@@ -398,14 +407,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       throw new Error(`adminRole and userRole must be different roles, got ${props.adminRole.node.path} for both`);
     }
     const requireMfa = this.rules.adminRequiresMfa;
-    this.adminRole = props.adminRole ?? new iam.Role(this, 'AdminRole', {
-      assumedBy: this.adminTrust(props.adminRoleAssumedBy ?? new iam.AccountRootPrincipal(), requireMfa),
-      description: `Administers ${this.node.path} (${this.classification}); cannot use it`,
-    });
-    this.userRole = props.userRole ?? new iam.Role(this, 'UserRole', {
-      assumedBy: props.userRoleAssumedBy ?? new iam.AccountRootPrincipal(),
-      description: `Uses ${this.node.path} (${this.classification}); cannot administer it`,
-    });
+    this.adminRole = props.adminRole ?? sharedAdminRole(this, this.classification, this.rules, props.adminRoleAssumedBy);
+    this.userRoleProps = { role: props.userRole, assumedBy: props.userRoleAssumedBy };
 
     // The key policy.
     const adminActions = [
@@ -416,15 +419,19 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.policy = new KeyPolicy(this, {
       adminActions,
       lockoutGuardActions: adminActions.filter(a => !actions.ADMIN_IMPORT.includes(a) && a !== 'kms:PutKeyPolicy'),
-      policyWriters: [this.deployRoleArn(), new iam.AccountRootPrincipal().arn],
+      policyWriters: [this.deployRoleArn()],
+      administratorOnlyActions: imported ? actions.ADMIN_IMPORT : [],
       viaServices: props.viaServices,
       encryptionContextKeys: props.encryptionContextKeys,
       organizationId: props.organizationId,
     });
-    this.policy.addAdministrator(this.adminRole, requireMfa && props.adminRole !== undefined);
-    this.policy.addUser(this.userRole, this.profile.all);
+    // A role this library made requires MFA in its trust; another must in the key policy.
+    const admin = adminPrincipal(this.adminRole);
+    this.policy.addAdministrator(admin.principal, requireMfa && !hasMfaInTrust(this.adminRole));
     this.administrators.push(this.adminRole);
-    this.users.push(this.userRole);
+    // The user role is made when asked for (or given): keys used only by their
+    // consumers and grantees have none.
+    if (props.userRole || props.userRoleAssumedBy) this.makeUserRole();
     if (props.allowAccountRootCryptography) {
       this.policy.addAccountRootUsage(this.profile.all);
     }
@@ -455,6 +462,9 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       pendingWindowInDays: pendingWindowDays,
     });
     resource.applyRemovalPolicy(removalPolicy);
+    // KMS refuses a policy that names a role before it exists. On the role alone: its
+    // policies may name the key.
+    if (admin.named) resource.addDependency(this.adminRole.node.defaultChild as CfnResource);
     if (imported) acknowledgeImportedMaterial(resource);
 
     this.keyArn = resource.attrArn;
@@ -465,18 +475,40 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     // notify the key's topic or the trail's.
     this.auditTrail = monitoring ? props.auditTrail ?? KeyAuditTrail.of(this) : undefined;
     if (this.auditTrail) assertSameEnvironment(this, this.auditTrail);
-    const alarms = this.auditTrail
-      ? createKeyAlarms(this, {
-        eventMetric: event => this.auditMetric(event),
-        expiryMetric: () => this.metricSecondsUntilKeyMaterialExpiration(),
-      }, { rules: this.rules, importedMaterial: imported, keyName: this.node.path })
+    const own = this.auditTrail
+      ? createKeyAlarms(this, { rules: this.rules, keyName: this.node.path, eventMetric: event => this.auditMetric(event) })
       : [];
-    for (const alarm of alarms) this.auditTrail!._notify(alarm, props.alarmTopic);
-    this.alarms = alarms;
+    if (props.alarmTopic && own.length === 0) {
+      throw new Error(`alarmTopic is notified by the key's own alarm, which only CONFIDENTIAL and RESTRICTED keys have (denied requests); the trail's shared alarms notify the trail's alarmTopic, got ${props.alarmTopic.node.path} for a ${this.classification} key`);
+    }
+    for (const alarm of own) this.auditTrail!._notify(alarm, props.alarmTopic);
+    this.alarms = this.auditTrail ? [...this.auditTrail._sharedAlarmsFor(imported), ...own] : [];
 
     Tags.of(this).add(ClassifiedKey.CLASSIFICATION_TAG, this.rules.tagValue);
     if (props.owner !== undefined) Tags.of(this).add(ClassifiedKey.OWNER_TAG, props.owner);
     if (complianceScope !== undefined) Tags.of(this).add(ClassifiedKey.COMPLIANCE_SCOPE_TAG, complianceScope);
+  }
+
+  /**
+   * The role that uses the key and cannot administer it: `userRole`, or a role made
+   * on first use, trusted by `userRoleAssumedBy`. A key nobody reads this of has no
+   * user role; its consumers and grantees use it.
+   */
+  public get userRole(): iam.IRole {
+    return this.makeUserRole();
+  }
+
+  private makeUserRole(): iam.IRole {
+    if (!this.userRoleValue) {
+      const role = this.userRoleProps.role ?? new iam.Role(this, 'UserRole', {
+        assumedBy: this.userRoleProps.assumedBy ?? new iam.AccountRootPrincipal(),
+        description: `Uses ${this.node.path} (${this.classification}); cannot administer it`,
+      });
+      this.userRoleValue = role;
+      this.policy.addUser(role, this.profile.all);
+      this.users.push(role);
+    }
+    return this.userRoleValue;
   }
 
   /** The key's ARN and ID, as other L1 and L2 constructs reference it. */
@@ -575,7 +607,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       const user = this.users.find(u => statement.principals.some(p => samePrincipal(this, p, u)));
       if (user && expanded.some(x => actions.ALL_ADMINISTRATIVE.includes(x))) {
         throw new Error(
-          `addToResourcePolicy must not give administrative actions to ${this.describePrincipal(user, this.userRole, 'the user role', 'a principal that uses the key')}, got ${statement.actions.join(', ')}`,
+          `addToResourcePolicy must not give administrative actions to ${this.describePrincipal(user, this.userRoleValue, 'the user role', 'a principal that uses the key')}, got ${statement.actions.join(', ')}`,
         );
       }
     }
@@ -646,7 +678,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     const user = this.users.find(u => samePrincipal(this, u, principal));
     if (user) {
       throw new Error(
-        `grantAdmin must not be given ${this.describePrincipal(user, this.userRole, 'the user role', 'a principal that uses the key')}: users of the key cannot administer it`,
+        `grantAdmin must not be given ${this.describePrincipal(user, this.userRoleValue, 'the user role', 'a principal that uses the key')}: users of the key cannot administer it`,
       );
     }
     const crossStack = this.crossStackGrantee('grantAdmin', principal, granteeOf(this, principal));
@@ -762,6 +794,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     const otherAccount = view.account !== undefined
       && Token.compareStrings(view.account, this.env.account) === TokenComparison.DIFFERENT;
     if (this.allowAccountRootCryptography || (otherAccount && this.rules.rootCryptographyAllowed)) {
+      if (!otherAccount) this.policy.allowRootCryptography();
       return this.grantOnKey(grantee, this.policy.usageStatements(view, granted));
     }
     if (otherAccount) {
@@ -880,7 +913,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
         `deployRole is required for ${this.node.path}: its stack's synthesizer (${synthesizer.constructor.name}) has no CloudFormation execution role, which the key policy names as the role that updates it and creates the key's consumers`,
       );
     }
-    return Fn.sub(synthesizer.cloudFormationExecutionRoleArn);
+    return stackString(Stack.of(this), synthesizer.cloudFormationExecutionRoleArn);
   }
 
   private assertNotAdministrator(method: string, principal: iam.IPrincipal, granted: string[]): void {
@@ -940,8 +973,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     return grants.reduce((all, g) => all.combine(g));
   }
 
-  private describePrincipal(principal: iam.IPrincipal, role: iam.IRole, roleName: string, other: string): string {
-    return samePrincipal(this, principal, role) ? `${roleName} ${role.node.path}` : `${other} (${principal})`;
+  private describePrincipal(principal: iam.IPrincipal, role: iam.IRole | undefined, roleName: string, other: string): string {
+    return role && samePrincipal(this, principal, role) ? `${roleName} ${role.node.path}` : `${other} (${principal})`;
   }
 
   /**
@@ -983,16 +1016,6 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       throw new Error(`${event.metricName} is counted by the audit trail, and monitoring is off for ${this.node.path}`);
     }
     return this.auditTrail._keyMetric(event, this.keyArn, props);
-  }
-
-  private adminTrust(principal: iam.IPrincipal, requireMfa: boolean): iam.IPrincipal {
-    if (!requireMfa) return principal;
-    if ('Service' in principal.policyFragment.principalJson) {
-      throw new Error(
-        `adminRoleAssumedBy must be a principal that can sign in with MFA for a ${this.classification} key, got service principal ${principal}`,
-      );
-    }
-    return new iam.PrincipalWithConditions(principal, { Bool: { 'aws:MultiFactorAuthPresent': 'true' } });
   }
 }
 

@@ -7,8 +7,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct, IConstruct } from 'constructs';
-import { DataClassification } from './classification';
+import { DataClassification, rulesFor } from './classification';
 import { ClassifiedKey } from './classified-key';
 import {
   AuditEvent,
@@ -16,7 +17,10 @@ import {
   KEY_ARN_DIMENSION,
   KEY_ARN_SELECTOR,
   KEY_EVENTS,
+  keyArnsOf,
 } from './private/audit-events';
+import { createKeyMaterialExpiryAlarm, createSharedKeyAlarms } from './private/key-alarms';
+import { keyAdminRole } from './private/key-roles';
 import { acknowledgeAccessLogsBucket, acknowledgeAuditBucketReplication } from './private/nag';
 
 /** Log retention below this is an error: audit logs are kept at least a year. */
@@ -72,7 +76,8 @@ export interface KeyAuditTrailProps {
    * The CloudWatch Logs log group of a trail you already have (an organization
    * trail, say). No trail, bucket or log group is created; the metric filters and
    * alarms attach to this log group. It must receive the account's KMS management
-   * events.
+   * events. Given with `alarmTopic`, nothing of the library's is encrypted, and no
+   * audit key is created either.
    *
    * @default - a new multi-Region trail delivering to a new encrypted log group
    */
@@ -216,11 +221,23 @@ export class KeyAuditTrail extends Construct {
   public readonly keyDisabledOrDeletedAlarm: cloudwatch.Alarm;
   /** The CloudWatch namespace of this trail's metrics. */
   public readonly metricNamespace: string;
+  /**
+   * Any key of the account and Region disabled, scheduled for deletion, with
+   * rotation turned off or its imported material deleted: a Metrics Insights alarm
+   * in which each key is a contributor, named by its ARN.
+   */
+  public readonly keyStateChangesAlarm: cloudwatch.Alarm;
+  /**
+   * Any key of the account and Region whose policy changed, or with a grant revoked
+   * or created outside an AWS service: each key is a contributor, named by its ARN.
+   */
+  public readonly keyPolicyOrGrantChangesAlarm: cloudwatch.Alarm;
 
   private createdImplicitly = false;
   /** The name of the trail this construct creates. */
   private readonly trailName?: string;
   private readonly pendingAlarms: cloudwatch.Alarm[] = [];
+  private keyMaterialExpiryAlarm?: cloudwatch.Alarm;
   private topicReady = false;
 
   constructor(scope: Construct, id: string, props: KeyAuditTrailProps = {}) {
@@ -272,6 +289,13 @@ export class KeyAuditTrail extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.metricNamespace = `KmsKeyAudit/${stack.stackName}`;
 
+    // The shared alarms come first, so that the audit key is watched by them too.
+    const shared = createSharedKeyAlarms(this, this.metricNamespace, this.where());
+    this.keyStateChangesAlarm = shared.stateChanges;
+    this.keyPolicyOrGrantChangesAlarm = shared.policyOrGrantChanges;
+    this._notify(shared.stateChanges);
+    this._notify(shared.policyOrGrantChanges);
+
     // The audit key exists when something of ours must be encrypted: the trail and
     // its log group, or the alarm topic.
     const needsKey = !props.existingLogGroup || !props.alarmTopic;
@@ -287,6 +311,10 @@ export class KeyAuditTrail extends Construct {
         removalPolicy,
         auditTrail: this,
         deployRole: props.deployRole,
+        // Its own administrators: those of the stack's data keys do not manage the audit.
+        adminRole: keyAdminRole(this, 'AuditKeyAdminRole', DataClassification.CONFIDENTIAL,
+          rulesFor(DataClassification.CONFIDENTIAL), new iam.AccountRootPrincipal(),
+          `Administers the KMS audit key of ${stack.stackName}; cannot use it`),
       });
     }
 
@@ -319,10 +347,12 @@ export class KeyAuditTrail extends Construct {
       this.alarmTopic = topic;
     }
 
+    const partition = (!Token.isUnresolved(stack.region) && RegionInfo.get(stack.region).partition) || stack.partition;
+    const keyArns = keyArnsOf(partition, stack.region, stack.account);
     for (const event of KEY_EVENTS) {
       new logs.MetricFilter(this, event.id, {
         logGroup: this.logGroup,
-        filterPattern: logs.FilterPattern.literal(event.pattern),
+        filterPattern: logs.FilterPattern.literal(event.patternFor(keyArns)),
         metricNamespace: this.metricNamespace,
         metricName: event.metricName,
         metricValue: '1',
@@ -390,6 +420,30 @@ export class KeyAuditTrail extends Construct {
       period: Duration.minutes(5),
       ...props,
     });
+  }
+
+  /**
+   * The trail's alarms that watch a key: the shared ones, and the imported-material
+   * expiry alarm for a key with imported material, made on first use.
+   *
+   * @internal
+   */
+  public _sharedAlarmsFor(importedMaterial: boolean): cloudwatch.Alarm[] {
+    const alarms = [this.keyStateChangesAlarm, this.keyPolicyOrGrantChangesAlarm];
+    if (importedMaterial) {
+      if (!this.keyMaterialExpiryAlarm) {
+        this.keyMaterialExpiryAlarm = createKeyMaterialExpiryAlarm(this, this.where());
+        this._notify(this.keyMaterialExpiryAlarm);
+      }
+      alarms.push(this.keyMaterialExpiryAlarm);
+    }
+    return alarms;
+  }
+
+  /** How alarm descriptions name the keys a trail watches. */
+  private where(): string {
+    const stack = Stack.of(this);
+    return `account ${stack.account} in ${stack.region}`;
   }
 
   /**

@@ -3,6 +3,7 @@
  * CloudTrail records, with an evaluator of the CloudWatch Logs JSON filter syntax
  * (test/support/filter-pattern.ts) and records modelled on real KMS CloudTrail events.
  */
+import { ACCOUNT, APP, Json, KEY_ARN, KEY_ID, KEY_RESOURCES, REGION, kmsEvent, viaService } from './support/cloudtrail';
 import { matchesFilterPattern, parseFilterPattern, selectField } from './support/filter-pattern';
 import {
   CIS_KEY_DISABLED_OR_DELETED_PATTERN,
@@ -11,107 +12,13 @@ import {
   KEY_EVENTS,
   KEY_POLICY_OR_GRANT_CHANGES,
   KEY_STATE_CHANGES,
+  keyArnsOf,
 } from '../src/private/audit-events';
 
 // ---------------------------------------------------------------------------
 // CloudTrail records
 // ---------------------------------------------------------------------------
 
-const ACCOUNT = '111111111111';
-const REGION = 'us-east-1';
-const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
-const KEY_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${KEY_ID}`;
-const KEY_RESOURCES = [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: KEY_ARN }];
-
-/** A person at the console or CLI, through an assumed role. */
-const ADMIN = {
-  type: 'AssumedRole',
-  principalId: 'AROAEXAMPLEADMIN0001:alice',
-  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/KeyAdmin/alice`,
-  accountId: ACCOUNT,
-  accessKeyId: 'ASIAEXAMPLEADMIN0001',
-  sessionContext: {
-    sessionIssuer: {
-      type: 'Role',
-      principalId: 'AROAEXAMPLEADMIN0001',
-      arn: `arn:aws:iam::${ACCOUNT}:role/KeyAdmin`,
-      accountId: ACCOUNT,
-      userName: 'KeyAdmin',
-    },
-    attributes: { creationDate: '2024-05-01T11:58:00Z', mfaAuthenticated: 'true' },
-  },
-};
-
-/** An application role (instance profile) that uses the key. */
-const APP = {
-  type: 'AssumedRole',
-  principalId: 'AROAEXAMPLEAPP000001:i-0abcd1234efgh5678',
-  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/AppRole/i-0abcd1234efgh5678`,
-  accountId: ACCOUNT,
-  accessKeyId: 'ASIAEXAMPLEAPP000001',
-  sessionContext: {
-    sessionIssuer: {
-      type: 'Role',
-      principalId: 'AROAEXAMPLEAPP000001',
-      arn: `arn:aws:iam::${ACCOUNT}:role/AppRole`,
-      accountId: ACCOUNT,
-      userName: 'AppRole',
-    },
-    attributes: { creationDate: '2024-05-01T11:00:00Z', mfaAuthenticated: 'false' },
-  },
-};
-
-type Json = Record<string, unknown>;
-
-let eventCounter = 0;
-
-/**
- * A KMS management event as CloudTrail records it. `fields` overrides or adds
- * top-level fields; a field set to `undefined` is removed (e.g. `resources`).
- */
-function kmsEvent(eventName: string, fields: Json = {}): Json {
-  eventCounter++;
-  const suffix = String(eventCounter).padStart(12, '0');
-  const event: Json = {
-    eventVersion: '1.09',
-    userIdentity: ADMIN,
-    eventTime: '2024-05-01T12:00:00Z',
-    eventSource: 'kms.amazonaws.com',
-    eventName,
-    awsRegion: REGION,
-    sourceIPAddress: '192.0.2.10',
-    userAgent: 'aws-cli/2.15.40 md/awscrt#0.19.19 ua/2.0 os/linux#6.1 md/arch#x86_64 lang/python#3.11.8 cfg/retry-mode#standard md/command#kms',
-    requestParameters: { keyId: KEY_ID },
-    responseElements: null,
-    requestID: `0d3c5a1e-9e1f-4b5c-8f2a-${suffix}`,
-    eventID: `6a1f4c2b-3d5e-4f70-9a8b-${suffix}`,
-    readOnly: false,
-    resources: KEY_RESOURCES,
-    eventType: 'AwsApiCall',
-    managementEvent: true,
-    recipientAccountId: ACCOUNT,
-    eventCategory: 'Management',
-    tlsDetails: {
-      tlsVersion: 'TLSv1.3',
-      cipherSuite: 'TLS_AES_128_GCM_SHA256',
-      clientProvidedHostHeader: `kms.${REGION}.amazonaws.com`,
-    },
-    ...fields,
-  };
-  for (const [name, value] of Object.entries(event)) {
-    if (value === undefined) delete event[name];
-  }
-  return event;
-}
-
-/** How an AWS service appears when it calls KMS for a user (forward access session). */
-function viaService(service: string): Json {
-  return {
-    userIdentity: { ...APP, invokedBy: service },
-    sourceIPAddress: service,
-    userAgent: service,
-  };
-}
 
 const DECRYPT_PARAMETERS = {
   encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
@@ -137,11 +44,13 @@ function decryptFailedWith(errorCode: string, errorMessage: string): Json {
 // ---------------------------------------------------------------------------
 
 /** The patterns under test, by the name the expectations use. */
+/** The keys the trail of ACCOUNT in REGION counts. */
+const KEYS = keyArnsOf('aws', REGION, ACCOUNT);
 const PATTERNS = {
   Cis: CIS_KEY_DISABLED_OR_DELETED_PATTERN,
-  KeyStateChanges: KEY_STATE_CHANGES.pattern,
-  KeyPolicyOrGrantChanges: KEY_POLICY_OR_GRANT_CHANGES.pattern,
-  KeyDeniedRequests: KEY_DENIED_REQUESTS.pattern,
+  KeyStateChanges: KEY_STATE_CHANGES.patternFor(KEYS),
+  KeyPolicyOrGrantChanges: KEY_POLICY_OR_GRANT_CHANGES.patternFor(KEYS),
+  KeyDeniedRequests: KEY_DENIED_REQUESTS.patternFor(KEYS),
 };
 type PatternName = keyof typeof PATTERNS;
 /** The patterns of metric filters that publish the KeyArn dimension. */
@@ -433,6 +342,29 @@ const CASES: readonly Case[] = [
     }),
     matches: [],
   },
+  // Whose keys: this trail counts the keys of its own account and Region. A
+  // multi-Region trail also records the other Regions' events, which their own
+  // Region's trail counts; the CIS pattern counts them all, as the control asks.
+  {
+    name: 'DisableKey of a key in another Region',
+    event: kmsEvent('DisableKey', {
+      awsRegion: 'eu-west-1',
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${KEY_ID}` }],
+    }),
+    matches: ['Cis'],
+  },
+  {
+    name: 'PutKeyPolicy on a key of another account (a cross-account call recorded here)',
+    event: kmsEvent('PutKeyPolicy', {
+      resources: [{ accountId: '222222222222', type: 'AWS::KMS::Key', ARN: `arn:aws:kms:${REGION}:222222222222:key/${KEY_ID}` }],
+    }),
+    matches: [],
+  },
+  {
+    name: 'DisableKey recorded without a resource type, as in the KMS developer guide',
+    event: kmsEvent('DisableKey', { resources: [{ accountId: ACCOUNT, ARN: KEY_ARN }] }),
+    matches: ['Cis', 'KeyStateChanges'],
+  },
   {
     name: 'DisableKey with an empty resources list',
     event: kmsEvent('DisableKey', { resources: [] }),
@@ -442,10 +374,10 @@ const CASES: readonly Case[] = [
 
 describe('audit event patterns', () => {
   test('the patterns under test are those the trail creates', () => {
-    expect(KEY_EVENTS.map(e => e.pattern)).toEqual([
-      KEY_STATE_CHANGES.pattern,
-      KEY_POLICY_OR_GRANT_CHANGES.pattern,
-      KEY_DENIED_REQUESTS.pattern,
+    expect(KEY_EVENTS.map(e => e.patternFor(KEYS))).toEqual([
+      PATTERNS.KeyStateChanges,
+      PATTERNS.KeyPolicyOrGrantChanges,
+      PATTERNS.KeyDeniedRequests,
     ]);
   });
 
@@ -556,10 +488,10 @@ describe('filter pattern evaluator', () => {
 
   test('spaced and unspaced forms of the same pattern agree on every case', () => {
     // Drop the spaces around brackets and operators, as the CIS pattern is written.
-    const compact = KEY_POLICY_OR_GRANT_CHANGES.pattern.replace(/\s*([{}()!=&|])\s*/g, '$1');
+    const compact = PATTERNS.KeyPolicyOrGrantChanges.replace(/\s*([{}()!=&|])\s*/g, '$1');
     expect(compact).toContain('{($.eventSource=kms.amazonaws.com)&&');
     for (const { event: record } of CASES) {
-      expect(matchesFilterPattern(compact, record)).toBe(matchesFilterPattern(KEY_POLICY_OR_GRANT_CHANGES.pattern, record));
+      expect(matchesFilterPattern(compact, record)).toBe(matchesFilterPattern(PATTERNS.KeyPolicyOrGrantChanges, record));
     }
   });
 

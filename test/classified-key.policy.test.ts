@@ -186,6 +186,8 @@ function synthesize(props: ClassifiedKeyProps, extra?: (stack: Stack, key: Class
   const stack = newStack();
   const key = new ClassifiedKey(stack, 'Key', props);
   extra?.(stack, key);
+  // Read before synthesis: a key makes its user role when it is first asked for.
+  const userRole = key.userRole;
   const sim = PolicySimulator.fromStack(stack);
   const keyArn = sim.keyArn(logicalId(stack, key));
   const adminRoleId = logicalId(stack, key.adminRole);
@@ -196,7 +198,7 @@ function synthesize(props: ClassifiedKeyProps, extra?: (stack: Stack, key: Class
     keyArn,
     adminRoleId,
     adminArn: sim.roleArn(adminRoleId),
-    userArn: sim.roleArn(logicalId(stack, key.userRole)),
+    userArn: sim.roleArn(logicalId(stack, userRole)),
     roleArn: (role) => sim.roleArn(logicalId(stack, role)),
     async verdicts(principalArn, actions, options) {
       const result: Record<string, Verdict> = {};

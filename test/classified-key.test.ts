@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { IConstruct } from 'constructs';
 import { ClassifiedKey, DataClassification } from '../src';
 import { asArray, newStack, onlyResource, statementWithSid } from './support/stack';
 import * as kmsActions from '../src/private/actions';
@@ -51,29 +52,33 @@ describe('classification defaults', () => {
       expect(role.Properties.Tags).toEqual([{ Key: 'data-classification', Value: classification.toLowerCase() }]);
     }
     const mfaRequired = classification === DataClassification.CONFIDENTIAL || classification === DataClassification.RESTRICTED;
-    const adminTrust = template.toJSON().Resources.KeyAdminRole0808B3A6.Properties.AssumeRolePolicyDocument.Statement[0];
+    const adminRole = `${classification.charAt(0)}${classification.slice(1).toLowerCase()}KeyAdmins`;
+    const [adminId] = Object.keys(template.findResources('AWS::IAM::Role')).filter(id => id.startsWith(adminRole));
+    const adminTrust = template.toJSON().Resources[adminId].Properties.AssumeRolePolicyDocument.Statement[0];
     expect(adminTrust.Condition).toEqual(mfaRequired ? { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } : undefined);
   });
 
-  test('owner and compliance scopes are tagged on the key and both roles', () => {
+  test('owner and compliance scopes are tagged on the key and its user role; the shared admin role has the classification', () => {
     const stack = newStack();
-    new ClassifiedKey(stack, 'Key', {
+    const key = new ClassifiedKey(stack, 'Key', {
       classification: DataClassification.CONFIDENTIAL,
       owner: 'payments-team',
       complianceScopes: ['pci-dss', 'sox'],
     });
+    const userRole = key.userRole;
     const template = Template.fromStack(stack);
     const expected = [
       { Key: 'compliance-scope', Value: 'pci-dss sox' },
       { Key: 'data-classification', Value: 'confidential' },
       { Key: 'owner', Value: 'payments-team' },
     ];
-    const taggable = [
-      ...Object.values(template.findResources('AWS::KMS::Key')),
-      ...Object.values(template.findResources('AWS::IAM::Role')),
-    ];
-    expect(taggable).toHaveLength(3);
-    for (const resource of taggable) expect(resource.Properties.Tags).toEqual(expected);
+    const resources = template.toJSON().Resources;
+    const resourceOf = (construct: IConstruct) => resources[stack.getLogicalId(construct.node.defaultChild as CfnElement)];
+    const own = [resourceOf(key), resourceOf(userRole)];
+    for (const resource of own) expect(resource.Properties.Tags).toEqual(expected);
+    // Keys of several owners may share it: it carries what they have in common.
+    expect(resourceOf(key.adminRole).Properties.Tags)
+      .toEqual([{ Key: 'data-classification', Value: 'confidential' }]);
   });
 
   test('removal policy DESTROY is an explicit opt-in', () => {
@@ -108,35 +113,84 @@ describe('separated roles', () => {
   let template: Template;
   beforeAll(() => {
     const stack = newStack();
-    new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    key.userRole;
     template = Template.fromStack(stack);
   });
 
-  test('creates one admin and one user role with ids that are API', () => {
+  test('shares the stack\'s admin role of the classification, makes a user role when asked for, with ids that are API', () => {
     expect(Object.keys(template.findResources('AWS::IAM::Role')).sort()).toEqual([
-      'KeyAdminRole0808B3A6',
+      'ConfidentialKeyAdminsBFC5A83B',
       'KeyUserRole729B5767',
     ]);
     expect(Object.keys(template.findResources('AWS::KMS::Key'))).toEqual(['Key961B73FD']);
     expect(Object.keys(template.findResources('AWS::KMS::Alias'))).toEqual(['KeyAlias910D852D']);
   });
 
-  test('the admin statement names the admin role and holds no cryptographic action', () => {
+  test('a key nobody asks the user role of has none, and no statement for it', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const bare = Template.fromStack(stack);
+    expect(Object.keys(bare.findResources('AWS::IAM::Role'))).toEqual(['InternalKeyAdminsC6F2AEEA']);
+    const sids = onlyResource(bare, 'AWS::KMS::Key').properties.KeyPolicy.Statement.map((s: any) => s.Sid);
+    expect(sids).toEqual(['KeyAdministration', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
+  });
+
+  test('the keys of a stack share one admin role per classification and trust', () => {
+    const stack = newStack();
+    const a = new ClassifiedKey(stack, 'A', { classification: DataClassification.CONFIDENTIAL });
+    const b = new ClassifiedKey(stack, 'B', { classification: DataClassification.CONFIDENTIAL });
+    const c = new ClassifiedKey(stack, 'C', { classification: DataClassification.INTERNAL });
+    const breakGlass = new iam.ArnPrincipal('arn:aws:iam::111111111111:role/BreakGlass');
+    const d = new ClassifiedKey(stack, 'D', { classification: DataClassification.CONFIDENTIAL, adminRoleAssumedBy: breakGlass });
+    const e = new ClassifiedKey(stack, 'E', { classification: DataClassification.CONFIDENTIAL, adminRoleAssumedBy: breakGlass });
+    expect(b.adminRole).toBe(a.adminRole);
+    expect(c.adminRole).not.toBe(a.adminRole);
+    expect(d.adminRole).not.toBe(a.adminRole);
+    expect(e.adminRole).toBe(d.adminRole);
+    const roles = Template.fromStack(stack).findResources('AWS::IAM::Role');
+    expect(Object.keys(roles)).toHaveLength(3);
+    const trustOf = (role: iam.IRole) =>
+      roles[stack.getLogicalId(role.node.defaultChild as CfnElement)].Properties.AssumeRolePolicyDocument.Statement[0];
+    expect(trustOf(d.adminRole).Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/BreakGlass' });
+    expect(trustOf(d.adminRole).Condition).toEqual({ Bool: { 'aws:MultiFactorAuthPresent': 'true' } });
+  });
+
+  test('the admin role and the account root share the administration statement, which holds no cryptographic action', () => {
     const admin = statementWithSid(template, 'KeyAdministration');
-    expect(admin.Principal).toEqual({ AWS: { 'Fn::GetAtt': ['KeyAdminRole0808B3A6', 'Arn'] } });
-    expect(asArray(admin.Action)).toContain('kms:PutKeyPolicy');
-    expect(asArray(admin.Action)).not.toEqual(expect.arrayContaining(['kms:Decrypt']));
+    expect(admin.Principal).toEqual({
+      AWS: ['arn:aws:iam::111111111111:role/TestStack-ConfidentialKeyAdmins-E50012CA-us-east-1', 'arn:aws:iam::111111111111:root'],
+    });
+    expect(asArray(admin.Action)).not.toContain('kms:PutKeyPolicy');
     for (const action of asArray<string>(admin.Action)) {
       expect(action).not.toMatch(/\*|Encrypt|Decrypt|GenerateDataKey|Sign|Verify|Mac|CreateGrant|Import/);
     }
   });
 
-  test('the account root may only administer', () => {
-    const guard = statementWithSid(template, 'AccountLockoutGuard');
-    expect(guard.Principal.AWS['Fn::Join'][1]).toContain(':iam::111111111111:root');
-    for (const action of asArray<string>(guard.Action)) {
-      expect(action).not.toMatch(/\*|Encrypt|Decrypt|GenerateDataKey|Sign|Verify|Mac|CreateGrant|Import/);
-    }
+  test('the key policy may be changed by the admin role, and through the account by the deploy role and the root user only', () => {
+    const changes = statementWithSid(template, 'KeyPolicyChanges');
+    expect(changes.Action).toEqual('kms:PutKeyPolicy');
+    expect(changes.Condition.ArnEquals['aws:PrincipalArn']).toEqual([
+      'arn:aws:iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1',
+      'arn:aws:iam::111111111111:root',
+      'arn:aws:iam::111111111111:role/TestStack-ConfidentialKeyAdmins-E50012CA-us-east-1',
+    ]);
+  });
+
+  test('the shared admin role is named, by its path and Region, and each key depends on it: KMS refuses a policy naming a role that does not exist yet', () => {
+    const roles = template.findResources('AWS::IAM::Role');
+    expect(roles.ConfidentialKeyAdminsBFC5A83B.Properties.RoleName).toBe('TestStack-ConfidentialKeyAdmins-E50012CA-us-east-1');
+    expect(template.toJSON().Resources.Key961B73FD.DependsOn).toEqual(['ConfidentialKeyAdminsBFC5A83B']);
+  });
+
+  test('a stack of unknown environment names the account root and the deploy role with Fn::Sub', () => {
+    const stack = new Stack(undefined, 'Agnostic');
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, monitoring: false });
+    const changes = statementWithSid(Template.fromStack(stack), 'KeyPolicyChanges');
+    expect(changes.Condition.ArnEquals['aws:PrincipalArn'].slice(0, 2)).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' },
+    ]);
   });
 
   test('the user statement holds only symmetric cryptography', () => {
@@ -177,9 +231,11 @@ describe('separated roles', () => {
     new ClassifiedKey(stack, 'Key', { classification: DataClassification.RESTRICTED, adminRole, userRole, viaServices: ['s3'] });
     const adopted = Template.fromStack(stack);
     adopted.resourceCountIs('AWS::IAM::Role', 0);
-    const admin = statementWithSid(adopted, 'KeyAdministration');
+    const admin = statementWithSid(adopted, 'KeyAdministrationWithMfa');
     expect(admin.Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/KeyAdmins' });
     expect(admin.Condition).toEqual({ Bool: { 'aws:MultiFactorAuthPresent': 'true' } });
+    expect(statementWithSid(adopted, 'DenyAdministrationWithoutMfa').Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/KeyAdmins' });
+    expect(statementWithSid(adopted, 'KeyAdministration').Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:root' });
     expect(statementWithSid(adopted, 'KeyUsage').Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/App' });
   });
 });
@@ -232,7 +288,7 @@ describe('usage-specific actions', () => {
 
   test.each(cases)('$name keys give users only their own actions and never rotate', ({ keySpec, keyUsage, actions }) => {
     const stack = newStack();
-    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, keySpec, keyUsage });
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, keySpec, keyUsage }).userRole;
     const template = Template.fromStack(stack);
     expect(asArray(statementWithSid(template, 'KeyUsage').Action).sort()).toEqual(actions);
     const key = onlyResource(template, 'AWS::KMS::Key');
@@ -368,7 +424,7 @@ describe('grants reach the key policy', () => {
     const stack = newStack();
     const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
     expect(() => key.grantDecrypt(key.adminRole)).toThrow(
-      'grantDecrypt must not be given the admin role TestStack/Key/AdminRole: administrators manage the key and cannot use it',
+      'grantDecrypt must not be given the admin role TestStack/InternalKeyAdmins: administrators manage the key and cannot use it',
     );
   });
 
@@ -413,7 +469,7 @@ describe('grants reach the key policy', () => {
     const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
     const plain = (principal: iam.IPrincipal, ...granted: string[]) =>
       key.addToResourcePolicy(new iam.PolicyStatement({ principals: [principal], actions: granted, resources: ['*'] }));
-    expect(() => plain(key.adminRole, 'kms:Decrypt')).toThrow(/^grant must not be given the admin role TestStack\/Key\/AdminRole/);
+    expect(() => plain(key.adminRole, 'kms:Decrypt')).toThrow(/^grant must not be given the admin role TestStack\/InternalKeyAdmins/);
     expect(() => plain(key.userRole, 'kms:Put*')).toThrow(/^grantAdmin must not be given the user role TestStack\/Key\/UserRole/);
     expect(() => plain(key.userRole, 'kms:Sign')).toThrow(/^grant got "kms:Sign", which a ENCRYPT_DECRYPT key/);
     // As aws-cdk-lib's ECS cluster asks for its exec logging key: kms:* for the account.
@@ -452,9 +508,10 @@ describe('narrowing conditions', () => {
       encryptionContextKeys: ['tenant'],
     });
     key.grantDecrypt(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }));
+    key.userRole;
     const statements = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key').properties.KeyPolicy.Statement;
     const usage = statements.filter((s: any) => s.Effect === 'Allow'
-      && !['AccountLockoutGuard', 'KeyPolicyChangesByDeployRoleOrRootUser', 'KeyAdministration'].includes(s.Sid));
+      && !['KeyPolicyChanges', 'KeyAdministration'].includes(s.Sid));
     expect(usage.length).toBeGreaterThanOrEqual(4);
     for (const statement of usage) {
       expect(statement.Condition.StringEquals['kms:ViaService']).toEqual(['s3.us-east-1.amazonaws.com', 'dynamodb.us-east-1.amazonaws.com']);
@@ -496,8 +553,10 @@ describe('imported key material', () => {
     expect(key.properties.Origin).toBe('EXTERNAL');
     expect(key.properties.EnableKeyRotation).toBe(false);
     const importActions = ['kms:DeleteImportedKeyMaterial', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial'];
-    expect(asArray(statementWithSid(template, 'KeyAdministration').Action)).toEqual(expect.arrayContaining(importActions));
-    for (const statement of key.properties.KeyPolicy.Statement.filter((s: any) => s.Effect === 'Allow' && s.Sid !== 'KeyAdministration')) {
+    const importing = statementWithSid(template, 'KeyMaterialImport');
+    expect(asArray(importing.Action).sort()).toEqual(importActions);
+    expect(importing.Principal).toEqual({ AWS: 'arn:aws:iam::111111111111:role/TestStack-ConfidentialKeyAdmins-E50012CA-us-east-1' });
+    for (const statement of key.properties.KeyPolicy.Statement.filter((s: any) => s.Effect === 'Allow' && s.Sid !== 'KeyMaterialImport')) {
       for (const action of importActions) expect(asArray(statement.Action)).not.toContain(action);
     }
   });

@@ -437,7 +437,7 @@ describe('aws-cdk-lib\'s grants facade, KeyGrants', () => {
       reader = new iam.Role(s, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
       kms.KeyGrants.fromKey(key.node.defaultChild as kms.CfnKey).decrypt(reader);
       expect(() => kms.KeyGrants.fromKey(key.node.defaultChild as kms.CfnKey).decrypt(key.adminRole))
-        .toThrow(/^grant must not be given the admin role TestStack\/Key\/AdminRole/);
+        .toThrow(/^grant must not be given the admin role TestStack\/ConfidentialKeyAdmins/);
       expect(() => kms.KeyGrants.fromKey(key.node.defaultChild as kms.CfnKey).admin(key.userRole))
         .toThrow(/^grantAdmin must not be given the user role TestStack\/Key\/UserRole/);
     });
@@ -549,6 +549,7 @@ describe('across stacks: key in one stack, bucket and role in another', () => {
     expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:DisableKey', resourceArn: keyArn, context: WITH_MFA, identityPolicies: adminIdentity })).toBe('Allowed');
     expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:PutKeyPolicy', resourceArn: keyArn, context: WITH_MFA, identityPolicies: adminIdentity })).toBe('Allowed');
     expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:PutKeyPolicy', resourceArn: keyArn, identityPolicies: adminIdentity })).toBe('ExplicitlyDenied');
-    expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:Decrypt', resourceArn: keyArn, context: WITH_MFA, identityPolicies: adminIdentity })).toBe('ExplicitlyDenied');
+    // Nothing allows it: the key policy gives this account's IAM policies no use of the key.
+    expect(await sim.simulate({ principalArn: operatorArn, action: 'kms:Decrypt', resourceArn: keyArn, context: WITH_MFA, identityPolicies: adminIdentity })).toBe('ImplicitlyDenied');
   });
 });

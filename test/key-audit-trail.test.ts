@@ -67,7 +67,8 @@ describe('the trail a stack gets from its first key', () => {
 
   test('the audit key is itself a CONFIDENTIAL ClassifiedKey, retained and alarmed', () => {
     expect(trail.auditKey!.classification).toBe(DataClassification.CONFIDENTIAL);
-    expect(trail.auditKey!.alarms).toHaveLength(2);
+    // The trail's two shared alarms, and its own alarm on denied requests.
+    expect(trail.auditKey!.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'DeniedRequestsAlarm']);
     template.hasResource('AWS::KMS::Key', {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({ Description: Match.stringLikeRegexp('Encrypts the KMS audit trail') }),
@@ -178,7 +179,7 @@ describe('the trail a stack gets from its first key', () => {
 
   test('every alarm of the stack has an action and actions enabled', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBe(1 + 2 + 2 + 2); // CIS, audit key, CONFIDENTIAL key, INTERNAL key
+    expect(alarms.length).toBe(1 + 2 + 1 + 1); // CIS, the shared two, the audit key's and the CONFIDENTIAL key's own
     for (const alarm of alarms) {
       expect(alarm.Properties.ActionsEnabled).toBe(true);
       expect(alarm.Properties.AlarmActions).toHaveLength(1);
@@ -190,7 +191,7 @@ describe('the trail a stack gets from its first key', () => {
   });
 });
 
-describe('per-key alarms follow the classification', () => {
+describe('alarms follow the classification', () => {
   function alarmsOf(classification: DataClassification, extra: object = {}) {
     const stack = newStack();
     const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'], ...extra });
@@ -199,54 +200,78 @@ describe('per-key alarms follow the classification', () => {
     return { key, alarms: key.alarms.map(a => ({ id: a.node.id, props: byId(a) })) };
   }
 
-  test('PUBLIC: a state alarm on disable, deletion, rotation off or material deletion', () => {
-    const { alarms } = alarmsOf(DataClassification.PUBLIC);
-    expect(alarms.map(a => a.id)).toEqual(['StateAlarm']);
-    expect(alarms[0].props).toMatchObject({
-      Namespace: 'KmsKeyAudit/TestStack',
-      MetricName: 'KeyStateChanges',
-      Dimensions: [{ Name: 'KeyArn', Value: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } }],
+  test.each([DataClassification.PUBLIC, DataClassification.INTERNAL])('%s: the trail\'s shared alarms only, no resource of its own', (classification) => {
+    const { alarms, key } = alarmsOf(classification);
+    expect(alarms.map(a => a.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm']);
+    for (const alarm of key.alarms) expect(alarm.node.scope).toBe(key.auditTrail);
+  });
+
+  test('the shared alarms query every key\'s metric, one contributor per key ARN', () => {
+    const { alarms } = alarmsOf(DataClassification.INTERNAL);
+    const [state, access] = alarms.map(a => a.props);
+    expect(state).toMatchObject({
+      Metrics: [{
+        Expression: 'SELECT SUM(KeyStateChanges) FROM SCHEMA("KmsKeyAudit/TestStack", KeyArn) GROUP BY KeyArn ORDER BY SUM() DESC',
+        Period: 300,
+        ReturnData: true,
+      }],
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
+      EvaluationPeriods: 1,
     });
-  });
-
-  test('INTERNAL: adds an access alarm on key policy or grant changes', () => {
-    const { alarms } = alarmsOf(DataClassification.INTERNAL);
-    expect(alarms.map(a => a.id)).toEqual(['StateAlarm', 'AccessAlarm']);
-    expect(alarms[1].props).toMatchObject({ MetricName: 'KeyPolicyOrGrantChanges', Statistic: 'Sum' });
+    expect(access.Metrics[0].Expression).toBe('SELECT SUM(KeyPolicyOrGrantChanges) FROM SCHEMA("KmsKeyAudit/TestStack", KeyArn) GROUP BY KeyArn ORDER BY SUM() DESC');
   });
 
   test.each([
     [DataClassification.CONFIDENTIAL, 10],
     [DataClassification.RESTRICTED, 3],
-  ])('%s: the access alarm also fires on more than %d denied requests in 5 minutes', (classification, threshold) => {
+  ])('%s: an alarm of its own on more than %d denied requests in 5 minutes', (classification, threshold) => {
     const { alarms } = alarmsOf(classification);
-    const access = alarms.find(a => a.id === 'AccessAlarm')!.props;
-    expect(access.Metrics[0].Expression).toBe(`IF(FILL(changes, 0) >= 1 OR FILL(denied, 0) > ${threshold}, 1, 0)`);
-    const names = access.Metrics.slice(1).map((m: any) => [m.Id, m.MetricStat.Metric.MetricName, m.MetricStat.Period]);
-    expect(names).toEqual([['changes', 'KeyPolicyOrGrantChanges', 300], ['denied', 'KeyDeniedRequests', 300]]);
-  });
-
-  test('imported material: the state alarm also watches SecondsUntilKeyMaterialExpiration', () => {
-    const { alarms } = alarmsOf(DataClassification.CONFIDENTIAL, { importKeyMaterial: true });
-    const state = alarms.find(a => a.id === 'StateAlarm')!.props;
-    expect(state.Metrics[0].Expression).toBe('IF(FILL(changes, 0) >= 1 OR FILL(expiry, 315360000) < 2592000, 1, 0)');
-    expect(state.Metrics[2].MetricStat.Metric).toMatchObject({
-      Namespace: 'AWS/KMS',
-      MetricName: 'SecondsUntilKeyMaterialExpiration',
-      Dimensions: [{ Name: 'KeyId', Value: { 'Fn::GetAtt': [expect.any(String), 'KeyId'] } }],
+    expect(alarms.map(a => a.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'DeniedRequestsAlarm']);
+    expect(alarms[2].props).toMatchObject({
+      Namespace: 'KmsKeyAudit/TestStack',
+      MetricName: 'KeyDeniedRequests',
+      Dimensions: [{ Name: 'KeyArn', Value: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: threshold,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
     });
   });
 
-  test('a key\'s own alarmTopic receives its alarms', () => {
+  test('imported material: the trail\'s expiry alarm watches SecondsUntilKeyMaterialExpiration of every key, made once', () => {
+    const stack = newStack();
+    const a = new ClassifiedKey(stack, 'A', { classification: DataClassification.CONFIDENTIAL, importKeyMaterial: true });
+    const b = new ClassifiedKey(stack, 'B', { classification: DataClassification.INTERNAL, importKeyMaterial: true });
+    const plain = new ClassifiedKey(stack, 'C', { classification: DataClassification.INTERNAL });
+    const expiry = a.alarms.find(x => x.node.id === 'KeyMaterialExpiryAlarm')!;
+    expect(b.alarms).toContain(expiry);
+    expect(plain.alarms).not.toContain(expiry);
+    const props = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId((expiry as any).node.defaultChild)].Properties;
+    expect(props).toMatchObject({
+      Metrics: [{ Expression: 'SELECT MIN(SecondsUntilKeyMaterialExpiration) FROM SCHEMA("AWS/KMS", KeyId) GROUP BY KeyId ORDER BY MIN() ASC', Period: 300 }],
+      Threshold: 2592000,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  test('a key\'s own alarmTopic receives its own alarm', () => {
     const stack = newStack();
     const topic = sns.Topic.fromTopicArn(stack, 'PaymentsOnCall', `arn:aws:sns:${REGION}:${ACCOUNT}:payments-on-call`);
-    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, alarmTopic: topic });
-    for (const alarm of key.alarms) {
-      expect(stack.resolve((alarm.node.defaultChild as any).alarmActions)).toEqual([`arn:aws:sns:${REGION}:${ACCOUNT}:payments-on-call`]);
-    }
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL, alarmTopic: topic });
+    const own = key.alarms.find(a => a.node.id === 'DeniedRequestsAlarm')!;
+    expect(stack.resolve((own.node.defaultChild as any).alarmActions)).toEqual([`arn:aws:sns:${REGION}:${ACCOUNT}:payments-on-call`]);
+  });
+
+  test('alarmTopic on a key without an alarm of its own is an error, not ignored', () => {
+    const stack = newStack();
+    const topic = sns.Topic.fromTopicArn(stack, 'PaymentsOnCall', `arn:aws:sns:${REGION}:${ACCOUNT}:payments-on-call`);
+    expect(() => new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, alarmTopic: topic })).toThrow(
+      'alarmTopic is notified by the key\'s own alarm, which only CONFIDENTIAL and RESTRICTED keys have (denied requests); the trail\'s shared alarms notify the trail\'s alarmTopic, got TestStack/PaymentsOnCall for a INTERNAL key',
+    );
   });
 
   test('metric methods give the key\'s dimensioned metrics for dashboards', () => {
@@ -500,17 +525,60 @@ describe('100 keys in one stack', () => {
     expect([...filtersPerLogGroup.values()]).toEqual([4]);
   });
 
-  test('every key still has alarms of its own, dimensioned by its own ARN', () => {
+  test('every CONFIDENTIAL key has its own alarm, dimensioned by its own ARN; all share the trail\'s', () => {
     const resources = template.toJSON().Resources;
     const stack = Stack.of(keys[0]);
     for (const key of keys) {
-      expect(key.alarms).toHaveLength(2);
+      const own = key.alarms.filter(a => a.node.scope === key);
+      expect(own).toHaveLength(key.classification === DataClassification.CONFIDENTIAL ? 1 : 0);
       const keyId = stack.getLogicalId(key.node.defaultChild as any);
-      for (const alarm of key.alarms) {
+      for (const alarm of own) {
         const props = resources[stack.getLogicalId(alarm.node.defaultChild as any)].Properties;
-        expect(JSON.stringify(props)).toContain(`{"Name":"KeyArn","Value":{"Fn::GetAtt":["${keyId}","Arn"]}}`);
+        expect(props.Dimensions).toEqual([{ Name: 'KeyArn', Value: { 'Fn::GetAtt': [keyId, 'Arn'] } }]);
       }
+      const trail = keys[0].auditTrail!;
+      expect(key.alarms.filter(a => a.node.scope !== key)).toEqual([trail.keyStateChangesAlarm, trail.keyPolicyOrGrantChangesAlarm]);
     }
+  });
+});
+
+describe('default keys at scale', () => {
+  test.each([100, 200])('%d INTERNAL keys with default props synthesize within CloudFormation\'s quotas', (count) => {
+    const app = new App();
+    const stack = new Stack(app, 'Platform', { env: { account: ACCOUNT, region: REGION } });
+    for (let i = 0; i < count; i++) new ClassifiedKey(stack, `Key${i}`, { classification: DataClassification.INTERNAL });
+    // Synthesis itself checks the 500-resource quota; it must not throw.
+    const template = app.synth().getStackByName('Platform').template;
+    const resources = Object.values<any>(template.Resources);
+    expect(resources.length).toBeLessThanOrEqual(500);
+    // Two resources per key (key, alias), the shared admin role and the trail.
+    expect(resources.filter(r => r.Type === 'AWS::KMS::Alias')).toHaveLength(count + 1);
+    expect(resources.filter(r => r.Type === 'AWS::IAM::Role').length).toBeLessThanOrEqual(5);
+    expect(resources.filter(r => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(1 + 2 + 1); // CIS, shared, audit key's own
+    // CloudFormation accepts a template of at most 1 MB; KMS a key policy of at most 32 KB.
+    expect(Buffer.byteLength(JSON.stringify(template))).toBeLessThan(1024 * 1024);
+    for (const key of resources.filter(r => r.Type === 'AWS::KMS::Key')) {
+      expect(Buffer.byteLength(JSON.stringify(key.Properties.KeyPolicy))).toBeLessThan(32 * 1024);
+    }
+  });
+
+  test('a stack attached to an existing trail\'s log group with its own topic makes no audit key', () => {
+    const stack = newBareStack();
+    const trail = new KeyAuditTrail(stack, 'KeyAuditTrail', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(stack, 'OrgTrail', 'aws-controltower/CloudTrailLogs'),
+      alarmTopic: sns.Topic.fromTopicArn(stack, 'OrgAlarms', `arn:aws:sns:${REGION}:${ACCOUNT}:org-alarms`),
+    });
+    new ClassifiedKey(stack, 'A', { classification: DataClassification.INTERNAL });
+    new ClassifiedKey(stack, 'B', { classification: DataClassification.INTERNAL });
+    expect(trail.auditKey).toBeUndefined();
+    const types = Object.values<any>(Template.fromStack(stack).toJSON().Resources).map(r => r.Type).sort();
+    expect(types).toEqual([
+      ...Array(3).fill('AWS::CloudWatch::Alarm'), // CIS and the two shared
+      'AWS::IAM::Role', // the INTERNAL keys' admin role
+      ...Array(2).fill('AWS::KMS::Alias'),
+      ...Array(2).fill('AWS::KMS::Key'),
+      ...Array(4).fill('AWS::Logs::MetricFilter'),
+    ]);
   });
 });
 
@@ -566,7 +634,8 @@ describe('trails across stacks', () => {
       const key = stack.node.findChild('Key') as ClassifiedKey;
       expect(key.auditTrail).toBe(KeyAuditTrail.of(stacks[0]));
       Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'KmsKeyAudit/Payments' }) }) })]),
+        Namespace: 'KmsKeyAudit/Payments',
+        AlarmActions: [{ 'Fn::ImportValue': Match.stringLikeRegexp('^Payments:ExportsOutputRefKeyAuditTrailAlarmTopic') }],
       });
     }
   });

@@ -8,11 +8,19 @@
 export const KEY_ARN_DIMENSION = 'KeyArn';
 export const KEY_ARN_SELECTOR = '$.resources[0].ARN';
 /**
- * Every per-key pattern asks for a key as the first resource, so that the KeyArn
- * dimension is always a key's ARN; events that name no key, or an alias first, are
- * not counted.
+ * The keys a trail's per-key patterns count: those of its own account and Region,
+ * named by a key ARN (not an alias ARN) as the first resource. A multi-Region trail
+ * records every Region's events; each Region's keys are counted by that Region's
+ * trail only, so that no event raises two alarms. (CloudTrail's own examples do not
+ * always write `resources[0].type`, so the ARN decides.)
  */
-const NAMES_A_KEY = `($.resources[0].type = "AWS::KMS::Key") && (${KEY_ARN_SELECTOR} = "*")`;
+export function keyArnsOf(partition: string, region: string, account: string): string {
+  return `arn:${partition}:kms:${region}:${account}:key/*`;
+}
+
+function namesAKey(keyArns: string): string {
+  return `(${KEY_ARN_SELECTOR} = "${keyArns}")`;
+}
 /** Changes count only when they happened; refused attempts are denied requests. */
 const SUCCEEDED = '($.errorCode NOT EXISTS)';
 
@@ -27,16 +35,17 @@ export interface AuditEvent {
   /** Construct id of the metric filter. */
   readonly id: string;
   readonly metricName: string;
-  readonly pattern: string;
   /** What the metric counts, for alarm descriptions. */
   readonly description: string;
+  /** The filter pattern, for the keys `keyArns` matches (see `keyArnsOf`). */
+  patternFor(keyArns: string): string;
 }
 
 /** The key was disabled, scheduled for deletion, stopped rotating or lost its material. */
 export const KEY_STATE_CHANGES: AuditEvent = {
   id: 'KeyStateChanges',
   metricName: 'KeyStateChanges',
-  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && ${SUCCEEDED} && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) || ($.eventName = DisableKeyRotation) || ($.eventName = DeleteImportedKeyMaterial)) }`,
+  patternFor: keys => `{ ($.eventSource = kms.amazonaws.com) && ${namesAKey(keys)} && ${SUCCEEDED} && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) || ($.eventName = DisableKeyRotation) || ($.eventName = DeleteImportedKeyMaterial)) }`,
   description: 'disabled, scheduled for deletion, rotation turned off or imported material deleted',
 };
 
@@ -47,7 +56,7 @@ export const KEY_STATE_CHANGES: AuditEvent = {
 export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
   id: 'KeyPolicyOrGrantChanges',
   metricName: 'KeyPolicyOrGrantChanges',
-  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && ${SUCCEEDED} && (($.eventName = PutKeyPolicy) || ($.eventName = RevokeGrant) || (($.eventName = CreateGrant) && ($.userIdentity.invokedBy NOT EXISTS))) }`,
+  patternFor: keys => `{ ($.eventSource = kms.amazonaws.com) && ${namesAKey(keys)} && ${SUCCEEDED} && (($.eventName = PutKeyPolicy) || ($.eventName = RevokeGrant) || (($.eventName = CreateGrant) && ($.userIdentity.invokedBy NOT EXISTS))) }`,
   description: 'key policy changed, a grant revoked, or a grant created outside an AWS service',
 };
 
@@ -55,7 +64,7 @@ export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
 export const KEY_DENIED_REQUESTS: AuditEvent = {
   id: 'KeyDeniedRequests',
   metricName: 'KeyDeniedRequests',
-  pattern: `{ ($.eventSource = kms.amazonaws.com) && ${NAMES_A_KEY} && ($.errorCode = "AccessDenied*") }`,
+  patternFor: keys => `{ ($.eventSource = kms.amazonaws.com) && ${namesAKey(keys)} && ($.errorCode = "AccessDenied*") }`,
   description: 'requests denied',
 };
 

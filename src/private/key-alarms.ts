@@ -1,98 +1,112 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { AuditEvent, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './audit-events';
+import { AuditEvent, KEY_ARN_DIMENSION, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './audit-events';
 import { ClassificationRules } from '../classification';
 
-/** Imported material this close to expiry raises the state alarm. */
+/** Imported material this close to expiry raises the expiry alarm. */
 export const KEY_MATERIAL_EXPIRY_WARNING = Duration.days(30);
 const PERIOD = Duration.minutes(5);
-/** Fill for a missing expiry datapoint (material that never expires): ten years. */
-const NEVER_EXPIRES_SECONDS = Duration.days(3650).toSeconds();
 
-/** Where a key's metrics come from. */
-export interface KeyMetricSource {
-  /** A count of one audit event for the key. */
-  eventMetric(event: AuditEvent): cloudwatch.IMetric;
-  /** KMS's own SecondsUntilKeyMaterialExpiration metric of the key. */
-  expiryMetric(): cloudwatch.IMetric;
+/*
+ * The alarm factory. Two kinds of alarm watch keys:
+ *
+ * - shared alarms of the audit trail, one per signal, each a CloudWatch Metrics
+ *   Insights query grouped by key: every key with events is a contributor of its own,
+ *   in ALARM or OK, and notifications name it. They cost nothing per key and no
+ *   resource per key.
+ *   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Metrics_Insights_Alarm.html
+ * - a key's own alarm, for what depends on its classification: denied requests above
+ *   the CONFIDENTIAL or RESTRICTED threshold.
+ */
+
+/** The shared alarms of a trail whose per-key metrics are in `namespace`. */
+export interface SharedKeyAlarms {
+  /** Any key disabled, scheduled for deletion, stopped rotating or lost its imported material. */
+  readonly stateChanges: cloudwatch.Alarm;
+  /** Any key's policy changed, or a grant revoked or made outside an AWS service. */
+  readonly policyOrGrantChanges: cloudwatch.Alarm;
+}
+
+export function createSharedKeyAlarms(scope: Construct, namespace: string, where: string): SharedKeyAlarms {
+  return {
+    stateChanges: contributorAlarm(scope, 'KeyStateChangesAlarm', perKeyQuery(namespace, KEY_STATE_CHANGES), {
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      description: `A KMS key of ${where} was ${KEY_STATE_CHANGES.description} (one contributor per key ARN)`,
+    }),
+    policyOrGrantChanges: contributorAlarm(scope, 'KeyPolicyOrGrantChangesAlarm', perKeyQuery(namespace, KEY_POLICY_OR_GRANT_CHANGES), {
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      description: `A KMS key of ${where}: ${KEY_POLICY_OR_GRANT_CHANGES.description} (one contributor per key ARN)`,
+    }),
+  };
+}
+
+/**
+ * Keys whose imported material expires within 30 days, from KMS's own metric: one
+ * alarm for every such key of the account and Region.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/monitoring-cloudwatch.html
+ */
+export function createKeyMaterialExpiryAlarm(scope: Construct, where: string): cloudwatch.Alarm {
+  return contributorAlarm(scope, 'KeyMaterialExpiryAlarm',
+    'SELECT MIN(SecondsUntilKeyMaterialExpiration) FROM SCHEMA("AWS/KMS", KeyId) GROUP BY KeyId ORDER BY MIN() ASC', {
+      threshold: KEY_MATERIAL_EXPIRY_WARNING.toSeconds(),
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      description: `The imported key material of a KMS key of ${where} expires within ${KEY_MATERIAL_EXPIRY_WARNING.toDays()} days (one contributor per key ID)`,
+    });
 }
 
 export interface KeyAlarmOptions {
   readonly rules: ClassificationRules;
-  readonly importedMaterial: boolean;
   /** How the key is named in descriptions: its construct path. */
   readonly keyName: string;
+  /** The key's count of an audit event. */
+  eventMetric(event: AuditEvent): cloudwatch.IMetric;
 }
 
 /**
- * The alarms of one key, as the classification table says. At most two per key, so
- * that a key costs at most six resources with its own roles:
- *
- * - `StateAlarm`: disabled, scheduled for deletion, rotation turned off, imported
- *   material deleted, or imported material about to expire;
- * - `AccessAlarm` (INTERNAL and up): key policy or grant changed, and for
- *   CONFIDENTIAL and RESTRICTED a spike of denied requests.
- *
- * Several signals share one alarm through metric math; each is still a metric of
- * the key for dashboards.
+ * The key's own alarms, as its classification asks: for CONFIDENTIAL and RESTRICTED
+ * keys, requests denied in 5 minutes above the classification's threshold.
  */
-export function createKeyAlarms(scope: Construct, metrics: KeyMetricSource, options: KeyAlarmOptions): cloudwatch.Alarm[] {
-  const { rules, importedMaterial, keyName } = options;
-  const alarms: cloudwatch.Alarm[] = [];
-
-  const stateChanges = metrics.eventMetric(KEY_STATE_CHANGES);
-  const state = importedMaterial
-    ? anyOf({
-      changes: 'FILL(changes, 0) >= 1',
-      expiry: `FILL(expiry, ${NEVER_EXPIRES_SECONDS}) < ${KEY_MATERIAL_EXPIRY_WARNING.toSeconds()}`,
-    }, { changes: stateChanges, expiry: metrics.expiryMetric() })
-    : stateChanges;
-  alarms.push(newAlarm(scope, 'StateAlarm', state, describe(keyName, [
-    KEY_STATE_CHANGES.description,
-    ...(importedMaterial ? [`imported material expires within ${KEY_MATERIAL_EXPIRY_WARNING.toDays()} days`] : []),
-  ])));
-
-  if (rules.alarmOnPolicyOrGrantChanges) {
-    const changes = metrics.eventMetric(KEY_POLICY_OR_GRANT_CHANGES);
-    const threshold = rules.deniedRequestsThreshold;
-    const access = threshold === undefined
-      ? changes
-      : anyOf({
-        changes: 'FILL(changes, 0) >= 1',
-        denied: `FILL(denied, 0) > ${threshold}`,
-      }, { changes, denied: metrics.eventMetric(KEY_DENIED_REQUESTS) });
-    alarms.push(newAlarm(scope, 'AccessAlarm', access, describe(keyName, [
-      KEY_POLICY_OR_GRANT_CHANGES.description,
-      ...(threshold === undefined ? [] : [`more than ${threshold} ${KEY_DENIED_REQUESTS.description} in 5 minutes`]),
-    ])));
-  }
-  return alarms;
-}
-
-/** 1 when any condition holds, else 0. */
-function anyOf(conditions: Record<string, string>, usingMetrics: Record<string, cloudwatch.IMetric>): cloudwatch.IMetric {
-  return new cloudwatch.MathExpression({
-    expression: `IF(${Object.values(conditions).join(' OR ')}, 1, 0)`,
-    usingMetrics,
-    period: PERIOD,
-    label: Object.keys(conditions).join(' or '),
-  });
-}
-
-function newAlarm(scope: Construct, id: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {
-  return new cloudwatch.Alarm(scope, id, {
-    metric,
-    alarmDescription: description,
-    threshold: 1,
+export function createKeyAlarms(scope: Construct, options: KeyAlarmOptions): cloudwatch.Alarm[] {
+  const threshold = options.rules.deniedRequestsThreshold;
+  if (threshold === undefined) return [];
+  return [new cloudwatch.Alarm(scope, 'DeniedRequestsAlarm', {
+    metric: options.eventMetric(KEY_DENIED_REQUESTS),
+    alarmDescription: `KMS key ${options.keyName}: more than ${threshold} ${KEY_DENIED_REQUESTS.description} in 5 minutes`,
+    threshold,
     evaluationPeriods: 1,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    actionsEnabled: true,
+  })];
+}
+
+/** The query of one audit event, one time series per key. */
+export function perKeyQuery(namespace: string, event: AuditEvent): string {
+  return `SELECT SUM(${event.metricName}) FROM SCHEMA("${namespace}", ${KEY_ARN_DIMENSION}) GROUP BY ${KEY_ARN_DIMENSION} ORDER BY SUM() DESC`;
+}
+
+interface ContributorAlarmOptions {
+  readonly threshold: number;
+  readonly comparison: cloudwatch.ComparisonOperator;
+  readonly description: string;
+}
+
+/**
+ * An alarm on a Metrics Insights query grouped by a dimension: each time series
+ * (each key) is a contributor with its own state. A series exists only while it has
+ * data, so missing data is no breach.
+ */
+function contributorAlarm(scope: Construct, id: string, query: string, options: ContributorAlarmOptions): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    metric: new cloudwatch.MathExpression({ expression: query, usingMetrics: {}, period: PERIOD }),
+    alarmDescription: options.description,
+    threshold: options.threshold,
+    evaluationPeriods: 1,
+    comparisonOperator: options.comparison,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     actionsEnabled: true,
   });
-}
-
-/** The one naming strategy for alarm descriptions. */
-function describe(keyName: string, signals: string[]): string {
-  return `KMS key ${keyName}: ${signals.join('; or ')}`;
 }

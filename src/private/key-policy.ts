@@ -1,4 +1,4 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Fn, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
@@ -13,11 +13,13 @@ export interface KeyPolicyOptions {
   /** Actions of the account root's lockout guard: administration without import or policy changes. */
   readonly lockoutGuardActions: string[];
   /**
-   * The principals, besides the key's administrators, that may change the key
-   * policy through the lockout guard: the deploy role (CloudFormation writes the
-   * policy) and the account's root user.
+   * The principals, besides the key's administrators and the account's root user,
+   * that may change the key policy through the lockout guard: the deploy role
+   * (CloudFormation writes the policy).
    */
   readonly policyWriters: string[];
+  /** Actions only the key's administrators have, never the account root: material import. */
+  readonly administratorOnlyActions?: string[];
   /** Services through which use is allowed, as `s3`, `dynamodb`. */
   readonly viaServices?: string[];
   /** Encryption context keys every cryptographic request must carry. */
@@ -38,6 +40,12 @@ export class KeyPolicy {
   /** Conditions aws-cdk-lib constructs add to a grant's principal statement, to carry over. */
   private readonly narrowings: Array<{ from: iam.PolicyStatement; to: iam.PolicyStatement[] }> = [];
   private separation?: { administrators: () => iam.IPrincipal[]; users: () => iam.IPrincipal[] };
+  /** The administration statement, shared by the account root and the key's administrators. */
+  private readonly administration: iam.PolicyStatement;
+  private readonly policyChanges: iam.PolicyStatement;
+  private readonly policyWriters: string[];
+  /** Whether a statement lets this account's root (so IAM policies) use the key. */
+  private rootMayUse = false;
   private readonly account: string;
   private readonly region: string;
   private readonly urlSuffix: string;
@@ -48,25 +56,32 @@ export class KeyPolicy {
     this.region = stack.region;
     // The region's domain suffix from aws-cdk-lib's region facts, so that conditions
     // read plainly in the template; a token only for region-agnostic stacks.
-    this.urlSuffix = (!Token.isUnresolved(this.region) && RegionInfo.get(this.region).domainSuffix) || stack.urlSuffix;
+    this.urlSuffix = (!Token.isUnresolved(this.region) && domainSuffixOf(this.region)) || stack.urlSuffix;
 
-    this.document.addStatements(new iam.PolicyStatement({
-      sid: 'AccountLockoutGuard',
-      principals: [new iam.AccountRootPrincipal()],
+    // The account root, as a guard against lockout: administrators whom IAM allows,
+    // and CloudFormation, can manage the key, never use it. The key's own
+    // administrators join this statement.
+    const root = accountRootArn(stack);
+    this.administration = new iam.PolicyStatement({
+      sid: 'KeyAdministration',
+      principals: [new iam.ArnPrincipal(root)],
       actions: options.lockoutGuardActions,
       resources: ['*'],
-    }));
+    });
+    this.document.addStatements(this.administration);
     // The key policy itself may be changed through the account only by the deploy role
     // and the root user, so that IAM alone cannot give anyone use of the key, and
-    // CloudFormation can always update it (no lockout).
+    // CloudFormation can always update it (no lockout); and by the key's administrators.
     // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
-    this.document.addStatements(new iam.PolicyStatement({
-      sid: 'KeyPolicyChangesByDeployRoleOrRootUser',
-      principals: [new iam.AccountRootPrincipal()],
+    this.policyWriters = [...options.policyWriters, root];
+    this.policyChanges = new iam.PolicyStatement({
+      sid: 'KeyPolicyChanges',
+      principals: [new iam.ArnPrincipal(root)],
       actions: ['kms:PutKeyPolicy'],
       resources: ['*'],
-      conditions: { ArnEquals: { 'aws:PrincipalArn': options.policyWriters } },
-    }));
+      conditions: { ArnEquals: { 'aws:PrincipalArn': this.policyWriters } },
+    });
+    this.document.addStatements(this.policyChanges);
     // Control Tower CT.KMS.PR.3 checks for exactly this statement: nobody, whatever
     // their identity policies, creates a grant on the key unless an AWS service
     // integrated with KMS creates it for its resource, or is itself the caller.
@@ -135,7 +150,9 @@ export class KeyPolicy {
           conditions: { ArnEquals: { 'aws:PrincipalArn': arns } },
         }));
       };
-      deny('DenyCryptographyToAdministrators', administrators(), DENIED_TO_ADMINISTRATORS);
+      // Without a statement that lets IAM policies give use of the key, administrators
+      // cannot use it anyway: nothing in the policy allows it to them.
+      if (this.rootMayUse) deny('DenyCryptographyToAdministrators', administrators(), DENIED_TO_ADMINISTRATORS);
       deny('DenyAdministrationToUsers', users(), DENIED_TO_USERS);
     }
     for (const { from, to } of this.narrowings.splice(0)) {
@@ -167,14 +184,28 @@ export class KeyPolicy {
     return statements;
   }
 
-  /** The key's own administrator, under named statements. */
+  /**
+   * The key's own administrator. Without an MFA condition it joins the account
+   * root's administration statement and the policy writers, and alone imports
+   * material; with one it has statements of its own.
+   */
   public addAdministrator(principal: iam.IPrincipal, requireMfa: boolean): void {
-    const [allow, deny] = this.administrationStatements(principal, requireMfa);
-    allow.sid = 'KeyAdministration';
-    this.document.addStatements(allow);
-    if (deny) {
+    if (requireMfa) {
+      const [allow, deny] = this.administrationStatements(principal, true);
+      allow.sid = 'KeyAdministrationWithMfa';
       deny.sid = 'DenyAdministrationWithoutMfa';
-      this.document.addStatements(deny);
+      this.document.addStatements(allow, deny);
+      return;
+    }
+    this.administration.addPrincipals(principal);
+    this.policyChanges.addPrincipals(principal);
+    this.policyWriters.push(...(principal.policyFragment.principalJson.AWS ?? []));
+    this.policyChanges.addCondition('ArnEquals', { 'aws:PrincipalArn': this.policyWriters });
+    const only = this.options.administratorOnlyActions ?? [];
+    if (only.length > 0) {
+      this.document.addStatements(new iam.PolicyStatement({
+        sid: 'KeyMaterialImport', principals: [principal], actions: only, resources: ['*'],
+      }));
     }
   }
 
@@ -188,7 +219,13 @@ export class KeyPolicy {
 
   /** Cryptography for the account root, when the user opts in. */
   public addAccountRootUsage(usageActions: string[]): void {
+    this.rootMayUse = true;
     this.addNamed('AccountRootUsage', this.usageParts(new iam.AccountRootPrincipal(), usageActions, {}));
+  }
+
+  /** Records that a grant lets this account's root use the key. */
+  public allowRootCryptography(): void {
+    this.rootMayUse = true;
   }
 
   /**
@@ -381,6 +418,40 @@ export const TOPIC_PUBLISHERS: TopicPublisher[] = [
     sourceArn: partition => `arn:${partition}:s3:::*`,
   },
 ];
+
+const DOMAIN_SUFFIXES = new Map<string, string | undefined>();
+
+/** A Region's domain suffix from aws-cdk-lib's region facts, looked up once per Region. */
+function domainSuffixOf(region: string): string | undefined {
+  if (!DOMAIN_SUFFIXES.has(region)) DOMAIN_SUFFIXES.set(region, RegionInfo.get(region).domainSuffix);
+  return DOMAIN_SUFFIXES.get(region);
+}
+
+/** The account root's ARN: see `stackString`. */
+export function accountRootArn(stack: Stack): string {
+  return stackString(stack, 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root');
+}
+
+const PARTITIONS = new Map<string, string | undefined>();
+
+/**
+ * A string with `${AWS::Partition}`, `${AWS::AccountId}` and `${AWS::Region}`
+ * placeholders, written literally where the stack's environment is known (the
+ * partition from aws-cdk-lib's region facts), else with `Fn::Sub`. Key policies name
+ * the account root and the deploy role in every key: literal strings keep them short
+ * to read and quick to synthesize.
+ */
+export function stackString(stack: Stack, template: string): string {
+  const region = Token.isUnresolved(stack.region) ? undefined : stack.region;
+  if (region !== undefined && !PARTITIONS.has(region)) PARTITIONS.set(region, RegionInfo.get(region).partition);
+  const known: Record<string, string | undefined> = {
+    'AWS::Partition': region === undefined ? undefined : PARTITIONS.get(region),
+    'AWS::AccountId': Token.isUnresolved(stack.account) ? undefined : stack.account,
+    'AWS::Region': region,
+  };
+  const written = template.replace(/\$\{(AWS::[A-Za-z]+)\}/g, (whole, name: string) => known[name] ?? whole);
+  return written.includes('${') ? Fn.sub(written) : written;
+}
 
 /** What CloudWatch Logs calls with a log group's key. */
 const LOGS_ACTIONS = [
