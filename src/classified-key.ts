@@ -14,6 +14,7 @@ import { ConsumerRegistry } from './private/consumer-registry';
 import { creationActions, creationUses } from './private/consumers';
 import { Grantee, granteeOf, GranteeKind } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
+import { KEY_HOME, KeyHome, STANDARD_HOME } from './private/key-home';
 import { KeyPolicy, mergeConditions, samePrincipal, stackString, TOPIC_PUBLISHERS } from './private/key-policy';
 import { adminPrincipal, hasMfaInTrust, sharedAdminRole } from './private/key-roles';
 import { acknowledgeImportedMaterial } from './private/nag';
@@ -339,6 +340,9 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.profile = actions.usageProfile(this.keySpec, this.keyUsage);
     const symmetric = this.keySpec === kms.KeySpec.SYMMETRIC_DEFAULT;
     const imported = props.importKeyMaterial ?? false;
+    // Where the key's material lives; this library's multi-Region keys choose theirs.
+    const home: KeyHome = (props as { [KEY_HOME]?: KeyHome })[KEY_HOME] ?? STANDARD_HOME;
+    home.check(props);
 
     validateDescription(props.description);
     validateOrganizationId(props.organizationId);
@@ -368,7 +372,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       );
     }
 
-    // Only symmetric keys with KMS-made material rotate.
+    // Only symmetric keys with KMS-made material rotate; a replica as its primary does.
     const rotatable = symmetric && !imported;
     const rotation = resolveRotation({
       classification: this.classification,
@@ -413,7 +417,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     // The key policy.
     const adminActions = [
       ...actions.ADMIN,
-      ...(rotatable ? actions.ADMIN_ROTATION : []),
+      ...(rotatable && home.setsRotation ? actions.ADMIN_ROTATION : []),
       ...(imported ? actions.ADMIN_IMPORT : []),
     ];
     this.policy = new KeyPolicy(this, {
@@ -437,7 +441,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     }
     // aws-cdk-lib's grants on the L1 (KeyGrants.fromKey(cfnKey), as BucketGrants and
     // TableGrants of L1 resources call it) come to this key's checks too.
-    iam.ResourceWithPolicies.register(this, 'AWS::KMS::Key', { forResource: () => this });
+    iam.ResourceWithPolicies.register(this, home.cfnType, { forResource: () => this });
     // Explicit denies keep the roles apart even against IAM policies, which the
     // lockout guard would otherwise let manage the key, or use it with the opt-in.
     this.policy.separateRoles(
@@ -449,14 +453,14 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.node.addValidation({ validate: () => this.learnConsumers() });
     this.node.addValidation({ validate: () => this.policy.validateSize() });
 
-    const resource = new kms.CfnKey(this, 'Resource', {
+    const { resource, keyArn, keyId } = home.create(this, {
       description: props.description
         ?? `${this.classification} key ${this.node.path}, managed by cdk-kms-constructs`,
       // Rendered when the template is: consumers' grants may narrow it until then.
       keyPolicy: Lazy.any({ produce: () => this.policy.render() }),
       keySpec: this.keySpec,
       keyUsage: this.keyUsage,
-      origin: imported ? 'EXTERNAL' : undefined,
+      imported,
       enableKeyRotation: this.rotationEnabled,
       rotationPeriodInDays: this.rotationPeriodDays,
       pendingWindowInDays: pendingWindowDays,
@@ -467,8 +471,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     if (admin.named) resource.addDependency(this.adminRole.node.defaultChild as CfnResource);
     if (imported) acknowledgeImportedMaterial(resource);
 
-    this.keyArn = resource.attrArn;
-    this.keyId = resource.attrKeyId;
+    this.keyArn = keyArn;
+    this.keyId = keyId;
     this.alias = new kms.Alias(this, 'Alias', { aliasName, targetKey: this });
 
     // Monitoring: the audit trail of the account and Region counts this key's events; its alarms

@@ -1,0 +1,112 @@
+import { CfnResource, IResolvable } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+/*
+ * Where a ClassifiedKey's material lives: the one seam between the key and its
+ * backing resource. The policy model, the grants, the alias, the tags and the alarms
+ * are the ClassifiedKey's, the same for every home; a home only renders the resource
+ * and says what it cannot take.
+ *
+ * - a standard key (`AWS::KMS::Key`);
+ * - a multi-Region primary (`AWS::KMS::Key` with `MultiRegion`);
+ * - a multi-Region replica (`AWS::KMS::ReplicaKey`), whose spec, usage, origin and
+ *   rotation are its primary's.
+ */
+
+/**
+ * The property through which this library's own constructs give a ClassifiedKey its
+ * home. A symbol, so that it is no part of the jsii API: other languages build
+ * standard keys, and multi-Region keys through MultiRegionKeySet.
+ */
+export const KEY_HOME = Symbol.for('cdk-kms-constructs.keyHome');
+
+/** What a home renders. */
+export interface HomeSpec {
+  readonly description: string;
+  /** The key policy, rendered when the template is. */
+  readonly keyPolicy: IResolvable;
+  readonly keySpec: kms.KeySpec;
+  readonly keyUsage: kms.KeyUsage;
+  readonly imported: boolean;
+  readonly enableKeyRotation: boolean;
+  readonly rotationPeriodInDays?: number;
+  readonly pendingWindowInDays: number;
+}
+
+/** The ClassifiedKey props a home may refuse, by name. */
+export interface HomeChecked {
+  readonly enableKeyRotation?: boolean;
+  readonly rotationPeriod?: unknown;
+}
+
+export interface KeyHome {
+  /** The CloudFormation type of the backing resource. */
+  readonly cfnType: string;
+  /** Whether the key's own properties set rotation (a replica's follows its primary). */
+  readonly setsRotation: boolean;
+  /** Whether the key is a multi-Region primary. */
+  readonly multiRegionPrimary: boolean;
+  /** Refuses what the home cannot take, naming the prop and the value. */
+  check(props: HomeChecked): void;
+  /** Renders the backing resource. */
+  create(scope: Construct, spec: HomeSpec): { resource: CfnResource; keyArn: string; keyId: string };
+}
+
+/** A key of its own in its stack's Region. */
+export const STANDARD_HOME: KeyHome = keyResource(false);
+
+/** The primary of a multi-Region key: replicas in other Regions share its ID and material. */
+export const MULTI_REGION_PRIMARY_HOME: KeyHome = keyResource(true);
+
+/**
+ * A replica of a multi-Region primary. KMS shares the primary's spec, usage, origin
+ * and rotation with it; its policy, description, tags and pending window are its own.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-replicate.html
+ */
+export function replicaHome(primaryKeyArn: string): KeyHome {
+  return {
+    cfnType: 'AWS::KMS::ReplicaKey',
+    setsRotation: false,
+    multiRegionPrimary: false,
+    check(props) {
+      for (const [name, value] of Object.entries({ enableKeyRotation: props.enableKeyRotation, rotationPeriod: props.rotationPeriod })) {
+        if (value !== undefined) {
+          throw new Error(`${name} is set on the primary of a multi-Region key, whose replicas follow its rotation, got ${String(value)} for a replica`);
+        }
+      }
+    },
+    create(scope, spec) {
+      const resource = new kms.CfnReplicaKey(scope, 'Resource', {
+        primaryKeyArn,
+        description: spec.description,
+        keyPolicy: spec.keyPolicy,
+        pendingWindowInDays: spec.pendingWindowInDays,
+      });
+      return { resource, keyArn: resource.attrArn, keyId: resource.attrKeyId };
+    },
+  };
+}
+
+function keyResource(multiRegion: boolean): KeyHome {
+  return {
+    cfnType: 'AWS::KMS::Key',
+    setsRotation: true,
+    multiRegionPrimary: multiRegion,
+    check() {},
+    create(scope, spec) {
+      const resource = new kms.CfnKey(scope, 'Resource', {
+        description: spec.description,
+        keyPolicy: spec.keyPolicy,
+        keySpec: spec.keySpec,
+        keyUsage: spec.keyUsage,
+        origin: spec.imported ? 'EXTERNAL' : undefined,
+        multiRegion: multiRegion ? true : undefined,
+        enableKeyRotation: spec.enableKeyRotation,
+        rotationPeriodInDays: spec.rotationPeriodInDays,
+        pendingWindowInDays: spec.pendingWindowInDays,
+      });
+      return { resource, keyArn: resource.attrArn, keyId: resource.attrKeyId };
+    },
+  };
+}
