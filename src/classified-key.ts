@@ -503,6 +503,11 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   }
 
   private makeUserRole(): iam.IRole {
+    if (!this.userRoleValue && this.policy.rendered) {
+      throw new Error(
+        `userRole of ${this.node.path} was first read after its key policy was rendered (the app is being or has been synthesized), so the role would be in neither the template nor the policy: read it before synthesis, or give userRoleAssumedBy`,
+      );
+    }
     if (!this.userRoleValue) {
       const role = this.userRoleProps.role ?? new iam.Role(this, 'UserRole', {
         assumedBy: this.userRoleProps.assumedBy ?? new iam.AccountRootPrincipal(),

@@ -136,6 +136,15 @@ describe('separated roles', () => {
     expect(sids).toEqual(['KeyAdministration', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
   });
 
+  test('a user role first asked for after synthesis is an error, not a role missing from the template', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    Template.fromStack(stack);
+    expect(() => key.userRole).toThrow(
+      'userRole of TestStack/Key was first read after its key policy was rendered (the app is being or has been synthesized), so the role would be in neither the template nor the policy: read it before synthesis, or give userRoleAssumedBy',
+    );
+  });
+
   test('the keys of a stack share one admin role per classification and trust', () => {
     const stack = newStack();
     const a = new ClassifiedKey(stack, 'A', { classification: DataClassification.CONFIDENTIAL });

@@ -46,6 +46,7 @@ export class KeyPolicy {
   private readonly policyWriters: string[];
   /** Whether a statement lets this account's root (so IAM policies) use the key. */
   private rootMayUse = false;
+  private renderedOnce = false;
   private readonly account: string;
   private readonly region: string;
   private readonly urlSuffix: string;
@@ -132,8 +133,14 @@ export class KeyPolicy {
     this.separation = { administrators, users };
   }
 
+  /** Whether the policy has been rendered: a role made after it would be missing from it. */
+  public get rendered(): boolean {
+    return this.renderedOnce;
+  }
+
   /** The policy document, with every grant's narrowing applied. */
   public render(): iam.PolicyDocument {
+    this.renderedOnce = true;
     if (this.separation) {
       const { administrators, users } = this.separation;
       this.separation = undefined;
