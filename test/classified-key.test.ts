@@ -196,10 +196,15 @@ describe('separated roles', () => {
     const stack = new Stack(undefined, 'Agnostic');
     new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, monitoring: false });
     const changes = statementWithSid(Template.fromStack(stack), 'KeyPolicyChanges');
-    expect(changes.Condition.ArnEquals['aws:PrincipalArn'].slice(0, 2)).toEqual([
+    expect(changes.Condition.ArnEquals['aws:PrincipalArn']).toEqual([
       { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}' },
       { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/Agnostic-InternalKeyAdmins-C5F582B7-${AWS::Region}' },
     ]);
+    // The admin role takes the Region it is deployed to in its name: IAM names are the account's.
+    expect(Template.fromStack(stack).toJSON().Resources.InternalKeyAdminsC6F2AEEA.Properties.RoleName).toEqual({
+      'Fn::Join': ['-', ['Agnostic-InternalKeyAdmins-C5F582B7', { Ref: 'AWS::Region' }]],
+    });
   });
 
   test('the user statement holds only symmetric cryptography', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Names, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Aws, Fn, Names, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
 import { stackString } from './key-policy';
@@ -59,11 +59,15 @@ export function keyAdminRole(
   // Named, so that every key policy names it by a literal ARN rather than a
   // reference (shorter, and quicker to synthesize, in each of a stack's keys). Role
   // names are unique in the account: the name is the construct path's, with the Region.
+  // A stack of no fixed Region gets its Region at deploy time (the longest name is 14
+  // characters).
   const stack = Stack.of(role);
-  const suffix = Token.isUnresolved(stack.region) ? '' : `-${stack.region}`;
-  const name = `${Names.uniqueResourceName(role, { maxLength: 64 - suffix.length, separator: '-' })}${suffix}`;
-  (role.node.defaultChild as iam.CfnRole).roleName = name;
-  Object.defineProperty(role, LITERAL_ARN, { value: stackString(stack, `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${name}`) });
+  const regionKnown = !Token.isUnresolved(stack.region);
+  const base = Names.uniqueResourceName(role, { maxLength: 64 - (regionKnown ? stack.region.length + 1 : 15), separator: '-' });
+  (role.node.defaultChild as iam.CfnRole).roleName = regionKnown ? `${base}-${stack.region}` : Fn.join('-', [base, Aws.REGION]);
+  Object.defineProperty(role, LITERAL_ARN, {
+    value: stackString(stack, `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${base}-\${AWS::Region}`),
+  });
   return role;
 }
 
