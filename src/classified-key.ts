@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { CfnResource, DefaultStackSynthesizer, Duration, Lazy, Names, Reference, Tokenization, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
+import { CfnResource, Duration, Lazy, Names, Reference, Tokenization, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -15,8 +15,8 @@ import { creationActions, creationUses } from './private/consumers';
 import { Grantee, granteeOf, GranteeKind } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
 import { KEY_HOME, KeyHome, STANDARD_HOME } from './private/key-home';
-import { KeyPolicy, mergeConditions, samePrincipal, stackString, TOPIC_PUBLISHERS } from './private/key-policy';
-import { adminPrincipal, hasMfaInTrust, sharedAdminRole } from './private/key-roles';
+import { KeyPolicy, mergeConditions, samePrincipal, TOPIC_PUBLISHERS } from './private/key-policy';
+import { adminPrincipal, deployRoleArnOf, hasMfaInTrust, sharedAdminRole } from './private/key-roles';
 import { acknowledgeImportedMaterial } from './private/nag';
 import {
   deriveAlias,
@@ -431,7 +431,9 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     });
     // A role this library made requires MFA in its trust; another must in the key policy.
     const admin = adminPrincipal(this.adminRole);
-    this.policy.addAdministrator(admin.principal, requireMfa && !hasMfaInTrust(this.adminRole));
+    const adminNeedsMfa = requireMfa && !hasMfaInTrust(this.adminRole);
+    this.policy.addAdministrator(admin.principal, adminNeedsMfa);
+    for (const statement of home.administration) this.policy.addRestrictedAdministration(statement, admin.principal, adminNeedsMfa);
     this.administrators.push(this.adminRole);
     // The user role is made when asked for (or given): keys used only by their
     // consumers and grantees have none.
@@ -849,6 +851,10 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     for (const { resource, property } of this.consumers.consumersOf(this.node.defaultChild as CfnResource)) {
       const where = `${resource.node.path} (${resource.cfnResourceType})`;
       const uses = creationUses(resource.cfnResourceType, property);
+      // A resource of another Region names this key only as a multi-Region key set's
+      // member (a global table's replica): its own stack's deploy role creates it.
+      const consumerStack = Stack.of(resource);
+      const foreign = Token.compareStrings(consumerStack.region, Stack.of(this).region) === TokenComparison.DIFFERENT ? consumerStack : undefined;
       const encrypts = uses.length > 0 || ['AWS::Logs::LogGroup', 'AWS::SNS::Topic'].includes(resource.cfnResourceType);
       if (encrypts && (this.keySpec !== kms.KeySpec.SYMMETRIC_DEFAULT || this.keyUsage !== kms.KeyUsage.ENCRYPT_DECRYPT)) {
         errors.push(`the key is used by ${where}, which needs a symmetric encryption key, got keySpec ${this.keySpec} for ${this.keyUsage}`);
@@ -860,14 +866,16 @@ export class ClassifiedKey extends Resource implements kms.IKey {
           errors.push(`the key is used by ${where} through ${use.service}, which is not in viaServices (${allowed.join(', ')}): add it, or use another key`);
           continue;
         }
-        once(`${use.service} ${use.actions.join()}`, () => {
+        const creator = foreign ? this.foreignDeployRole(foreign, where) : this.deployRole();
+        once(`${foreign?.node.path ?? ''} ${use.service} ${use.actions.join()}`, () => {
           this.policy.document.addStatements(...this.policy.usageStatements({
             kind: GranteeKind.NAMED,
-            principal: this.deployRole(),
+            principal: creator,
             viaServices: [use.service],
             conditions: {},
             description: 'deployRole',
             serviceContext: true,
+            viaAnyRegion: foreign !== undefined,
           }, use.actions));
         });
       }
@@ -906,6 +914,15 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     return principal;
   }
 
+  /** The deploy role of another stack of a multi-Region key set, which creates a resource there that uses this key. */
+  private foreignDeployRole(stack: Stack, where: string): iam.IPrincipal {
+    const arn = deployRoleArnOf(stack);
+    if (arn === undefined) {
+      throw new Error(`${where} uses ${this.node.path} from stack ${stack.node.path}, whose synthesizer (${stack.synthesizer.constructor.name}) has no CloudFormation execution role to allow`);
+    }
+    return new iam.ArnPrincipal(arn);
+  }
+
   /** The principals named by ARN, which an explicit deny can name without touching others. */
   private namedPrincipals(principals: iam.IPrincipal[]): iam.IPrincipal[] {
     const named = principals.map(p => granteeOf(this, p)).filter(g => g.kind === GranteeKind.NAMED).map(g => g.principal);
@@ -915,14 +932,13 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   /** The ARN of the role CloudFormation deploys the key's stack with. */
   private deployRoleArn(): string {
     if (this.deployRoleProp) return this.deployRoleProp.roleArn;
-    // Read as a property, not by class: another copy of aws-cdk-lib's synthesizer has it too.
-    const synthesizer = Stack.of(this).synthesizer as Partial<Pick<DefaultStackSynthesizer, 'cloudFormationExecutionRoleArn'>>;
-    if (typeof synthesizer.cloudFormationExecutionRoleArn !== 'string') {
+    const arn = deployRoleArnOf(Stack.of(this));
+    if (arn === undefined) {
       throw new Error(
-        `deployRole is required for ${this.node.path}: its stack's synthesizer (${synthesizer.constructor.name}) has no CloudFormation execution role, which the key policy names as the role that updates it and creates the key's consumers`,
+        `deployRole is required for ${this.node.path}: its stack's synthesizer (${Stack.of(this).synthesizer.constructor.name}) has no CloudFormation execution role, which the key policy names as the role that updates it and creates the key's consumers`,
       );
     }
-    return stackString(Stack.of(this), synthesizer.cloudFormationExecutionRoleArn);
+    return arn;
   }
 
   private assertNotAdministrator(method: string, principal: iam.IPrincipal, granted: string[]): void {

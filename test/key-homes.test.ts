@@ -11,15 +11,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { ClassifiedKey, ClassifiedKeyProps, DataClassification } from '../src';
 import { PolicySimulator } from './support/policy-sim';
 import { ACCOUNT, newStack, REGION } from './support/stack';
-import { KEY_HOME, KeyHome, MULTI_REGION_PRIMARY_HOME, replicaHome } from '../src/private/key-home';
+import { KEY_HOME, KeyHome, multiRegionPrimaryHome, replicaHome } from '../src/private/key-home';
 
 const PRIMARY_ARN = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`;
 const DEPLOY_ROLE = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-${REGION}`;
 
-function keyIn(home: KeyHome, props: Partial<ClassifiedKeyProps> = {}, extra?: (stack: Stack, key: ClassifiedKey) => void) {
+function keyIn(home: KeyHome, props: Partial<ClassifiedKeyProps> = {}, extra?: (stack: Stack, key: ClassifiedKey) => void, admin?: 'adopted') {
   const stack = newStack();
   const key = new ClassifiedKey(stack, 'Key', {
     classification: DataClassification.CONFIDENTIAL,
+    ...(admin ? { adminRole: iam.Role.fromRoleArn(stack, 'Operators', `arn:aws:iam::${ACCOUNT}:role/KeyOperators`) } : {}),
     ...props,
     [KEY_HOME]: home,
   } as ClassifiedKeyProps);
@@ -33,7 +34,7 @@ const sids = (resource: any) => resource.Properties.KeyPolicy.Statement.map((s: 
 
 describe('a multi-Region primary', () => {
   test('is a key with MultiRegion, and the same policy and alarms as a standard key', () => {
-    const standard = keyIn(MULTI_REGION_PRIMARY_HOME);
+    const standard = keyIn(multiRegionPrimaryHome([]));
     expect(standard.resource.Type).toBe('AWS::KMS::Key');
     expect(standard.resource.Properties).toMatchObject({ MultiRegion: true, EnableKeyRotation: true, RotationPeriodInDays: 180 });
     expect(sids(standard.resource)).toEqual(['KeyAdministration', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
@@ -101,5 +102,35 @@ describe('a replica', () => {
     const viaDynamoDb = { 'kms:ViaService': `dynamodb.${REGION}.amazonaws.com`, 'kms:CallerAccount': ACCOUNT };
     expect(await sim.simulate({ principalArn: DEPLOY_ROLE, action: 'kms:CreateGrant', resourceArn: keyArn, context: { ...viaDynamoDb, 'kms:GrantIsForAWSResource': 'true' } })).toBe('Allowed');
     expect(await sim.simulate({ principalArn: DEPLOY_ROLE, action: 'kms:Decrypt', resourceArn: keyArn })).not.toBe('Allowed');
+  });
+});
+
+describe('a home\'s own administration', () => {
+  const replicate = {
+    sid: 'ReplicateToSetRegions',
+    actions: ['kms:ReplicateKey'],
+    conditions: { StringEquals: { 'kms:ReplicaRegion': ['eu-west-1'] } },
+    deployRoleArns: [`arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`],
+  };
+
+  test('an adopted admin role of a CONFIDENTIAL key replicates only with MFA; the deploy roles as they are', async () => {
+    const { stack, resource, id } = keyIn(multiRegionPrimaryHome([replicate]), {}, undefined, 'adopted');
+    expect(sids(resource)).toEqual(expect.arrayContaining(['ReplicateToSetRegionsWithMfa', 'ReplicateToSetRegions']));
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(id);
+    const admin = `arn:aws:iam::${ACCOUNT}:role/KeyOperators`;
+    const decide = (principalArn: string, context: Record<string, string>) => sim.simulate({ principalArn, action: 'kms:ReplicateKey', resourceArn: keyArn, context });
+    expect(await decide(admin, { 'kms:ReplicaRegion': 'eu-west-1', 'aws:MultiFactorAuthPresent': 'true' })).toBe('Allowed');
+    expect(await decide(admin, { 'kms:ReplicaRegion': 'eu-west-1', 'aws:MultiFactorAuthPresent': 'false' })).not.toBe('Allowed');
+    expect(await decide(admin, { 'kms:ReplicaRegion': 'eu-central-1', 'aws:MultiFactorAuthPresent': 'true' })).not.toBe('Allowed');
+    expect(await decide(replicate.deployRoleArns[0], { 'kms:ReplicaRegion': 'eu-west-1' })).toBe('Allowed');
+  });
+
+  test('a role this library made, with MFA in its trust, shares one statement with the deploy roles', () => {
+    const { resource } = keyIn(multiRegionPrimaryHome([replicate]));
+    const statement = resource.Properties.KeyPolicy.Statement.find((s: any) => s.Sid === 'ReplicateToSetRegions');
+    expect(statement.Principal.AWS).toHaveLength(2);
+    expect(statement.Condition).toEqual({ StringEquals: { 'kms:ReplicaRegion': ['eu-west-1'] } });
+    expect(sids(resource)).not.toContain('ReplicateToSetRegionsWithMfa');
   });
 });

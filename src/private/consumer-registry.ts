@@ -34,6 +34,13 @@ const READ_TYPES = new Set([
 const REGISTRY = Symbol.for('cdk-kms-constructs.ConsumerRegistry');
 
 /**
+ * A token that names a key without a CloudFormation reference to it, as a
+ * multi-Region key set's member ARN written in another Region's stack, carries the
+ * key's resource under this symbol, so the key still learns who names it.
+ */
+export const KEY_REFERENCE = Symbol.for('cdk-kms-constructs.keyReference');
+
+/**
  * Finds, once the app is complete, the CloudFormation resources that name a
  * resource of interest (a key, an encrypted topic) in their properties, through the
  * references aws-cdk-lib records: whatever construct, L1 or L2, made them. One per
@@ -105,6 +112,8 @@ class ReferenceCollector extends DefaultTokenResolver {
       this.targets.push(t.target);
       return '';
     }
+    const named = (t as { [KEY_REFERENCE]?: IConstruct })[KEY_REFERENCE];
+    if (named) this.targets.push(named);
     return super.resolveToken(t, context, postProcessor);
   }
 }

@@ -40,6 +40,11 @@ export interface Grantee {
    * key's `encryptionContextKeys` then do not apply.
    */
   readonly serviceContext?: boolean;
+  /**
+   * Whether the services may call from any Region: a resource in another Region
+   * that uses a multi-Region key's member here, as a DynamoDB global table's replica.
+   */
+  readonly viaAnyRegion?: boolean;
 }
 
 const ROOT_ARN = /^arn:[^:]+:iam::([0-9]{12}|\$\{Token\[[^\]]+\]\}):root$/;

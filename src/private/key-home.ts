@@ -1,6 +1,7 @@
 import { CfnResource, IResolvable } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { RestrictedAdministration } from './key-policy';
 
 /*
  * Where a ClassifiedKey's material lives: the one seam between the key and its
@@ -47,6 +48,8 @@ export interface KeyHome {
   readonly setsRotation: boolean;
   /** Whether the key is a multi-Region primary. */
   readonly multiRegionPrimary: boolean;
+  /** Administration of the home's own, beyond the policy model's: replication, promotion. */
+  readonly administration: RestrictedAdministration[];
   /** Refuses what the home cannot take, naming the prop and the value. */
   check(props: HomeChecked): void;
   /** Renders the backing resource. */
@@ -54,21 +57,27 @@ export interface KeyHome {
 }
 
 /** A key of its own in its stack's Region. */
-export const STANDARD_HOME: KeyHome = keyResource(false);
+export const STANDARD_HOME: KeyHome = keyResource(false, []);
 
-/** The primary of a multi-Region key: replicas in other Regions share its ID and material. */
-export const MULTI_REGION_PRIMARY_HOME: KeyHome = keyResource(true);
+/**
+ * The primary of a multi-Region key: replicas in other Regions share its ID and
+ * material. `administration` says who may replicate it, and move its primary, where.
+ */
+export function multiRegionPrimaryHome(administration: RestrictedAdministration[]): KeyHome {
+  return keyResource(true, administration);
+}
 
 /**
  * A replica of a multi-Region primary. KMS shares the primary's spec, usage, origin
  * and rotation with it; its policy, description, tags and pending window are its own.
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-replicate.html
  */
-export function replicaHome(primaryKeyArn: string): KeyHome {
+export function replicaHome(primaryKeyArn: string, administration: RestrictedAdministration[] = []): KeyHome {
   return {
     cfnType: 'AWS::KMS::ReplicaKey',
     setsRotation: false,
     multiRegionPrimary: false,
+    administration,
     check(props) {
       for (const [name, value] of Object.entries({ enableKeyRotation: props.enableKeyRotation, rotationPeriod: props.rotationPeriod })) {
         if (value !== undefined) {
@@ -88,11 +97,12 @@ export function replicaHome(primaryKeyArn: string): KeyHome {
   };
 }
 
-function keyResource(multiRegion: boolean): KeyHome {
+function keyResource(multiRegion: boolean, administration: RestrictedAdministration[]): KeyHome {
   return {
     cfnType: 'AWS::KMS::Key',
     setsRotation: true,
     multiRegionPrimary: multiRegion,
+    administration,
     check() {},
     create(scope, spec) {
       const resource = new kms.CfnKey(scope, 'Resource', {

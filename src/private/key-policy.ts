@@ -217,6 +217,28 @@ export class KeyPolicy {
   }
 
   /**
+   * Administration that only some principals may do, under conditions of its own:
+   * replicating a multi-Region key (`kms:ReplicaRegion`) and moving its primary
+   * (`kms:PrimaryRegion`). Never through the account root's lockout guard. The key's
+   * administrator gets it with MFA where its other administration needs MFA; the
+   * deploy roles named get it as they are (CloudFormation calls without MFA).
+   * @see https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-auth.html
+   */
+  public addRestrictedAdministration(statement: RestrictedAdministration, administrator: iam.IPrincipal, requireMfa: boolean): void {
+    const principals = (statement.deployRoleArns ?? []).map(arn => new iam.ArnPrincipal(arn));
+    const make = (sid: string, who: iam.IPrincipal[], conditions: Conditions) => new iam.PolicyStatement({
+      sid, principals: who, actions: statement.actions, resources: ['*'], conditions,
+    });
+    if (!requireMfa) {
+      this.document.addStatements(make(statement.sid, [administrator, ...principals], statement.conditions));
+      return;
+    }
+    this.document.addStatements(make(`${statement.sid}WithMfa`, [administrator],
+      mergeConditions(statement.conditions, { Bool: { 'aws:MultiFactorAuthPresent': 'true' } })));
+    if (principals.length > 0) this.document.addStatements(make(statement.sid, principals, statement.conditions));
+  }
+
+  /**
    * The key's own user: every action of the key's usage, under the configured
    * conditions, and grants for AWS resources.
    */
@@ -255,6 +277,7 @@ export class KeyPolicy {
       callerAccount: grantee.account,
       extra: grantee.conditions,
       withoutContext: grantee.serviceContext,
+      anyRegion: grantee.viaAnyRegion,
     });
     return [parts.plain, parts.withContext, parts.grants].filter((s): s is iam.PolicyStatement => s !== undefined);
   }
@@ -272,7 +295,7 @@ export class KeyPolicy {
     const plain = useActions.filter(a => !withContext.includes(a));
 
     const base = mergeConditions(
-      this.viaServiceConditions(grant.viaServices ?? this.options.viaServices, grant.callerAccount),
+      this.viaServiceConditions(grant.viaServices ?? this.options.viaServices, grant.callerAccount, grant.anyRegion ?? false),
       grant.extra ?? {},
     );
     const contextPresent = Object.fromEntries(contextKeys.map(key => [`kms:EncryptionContext:${key}`, 'false']));
@@ -372,18 +395,31 @@ export class KeyPolicy {
    * Use only through the services, from the caller's account: the key's own, unless
    * the grantee is of another account (whose principals call from there).
    */
-  private viaServiceConditions(services: string[] | undefined, callerAccount: string | undefined): Conditions {
+  private viaServiceConditions(services: string[] | undefined, callerAccount: string | undefined, anyRegion: boolean): Conditions {
     if (!services) return {};
     const otherAccount = callerAccount !== undefined && !Token.isUnresolved(callerAccount)
       && !Token.isUnresolved(this.account) && callerAccount !== this.account;
+    const caller = { 'kms:CallerAccount': otherAccount ? callerAccount : this.account };
+    if (anyRegion) {
+      // As DynamoDB documents for global tables, whose replicas call from their Regions.
+      // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
+      return {
+        StringLike: { 'kms:ViaService': services.map(service => `${service}.*.${this.urlSuffix}`) },
+        StringEquals: caller,
+      };
+    }
     const endpoints = services.map(service => `${service}.${this.region}.${this.urlSuffix}`);
-    return {
-      StringEquals: {
-        'kms:ViaService': endpoints,
-        'kms:CallerAccount': otherAccount ? callerAccount : this.account,
-      },
-    };
+    return { StringEquals: { 'kms:ViaService': endpoints, ...caller } };
   }
+}
+
+/** Administration allowed to the key's administrator and some deploy roles, under conditions. */
+export interface RestrictedAdministration {
+  readonly sid: string;
+  readonly actions: string[];
+  readonly conditions: Conditions;
+  /** CloudFormation execution roles that make the call too. */
+  readonly deployRoleArns?: string[];
 }
 
 /** An AWS service that publishes to SNS topics, found by the resource that names the topic. */
@@ -491,6 +527,8 @@ interface GrantNarrowing {
   readonly extra?: Conditions;
   /** Leave out the key's encryption context condition. */
   readonly withoutContext?: boolean;
+  /** The services may call from any Region. */
+  readonly anyRegion?: boolean;
 }
 
 /** Conditions of both, the second's values winning for the same operator and key. */

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Aws, Fn, Names, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Aws, DefaultStackSynthesizer, Fn, Names, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
 import { stackString } from './key-policy';
@@ -97,4 +97,15 @@ function adminTrust(classification: DataClassification, principal: iam.IPrincipa
 
 function pascal(classification: DataClassification): string {
   return classification.charAt(0) + classification.slice(1).toLowerCase();
+}
+
+/**
+ * The ARN of the role CloudFormation deploys a stack with, from the stack's
+ * synthesizer (`DefaultStackSynthesizer`), or undefined for a synthesizer that has none.
+ */
+export function deployRoleArnOf(stack: Stack): string | undefined {
+  // Read as a property, not by class: another copy of aws-cdk-lib's synthesizer has it too.
+  const synthesizer = stack.synthesizer as Partial<Pick<DefaultStackSynthesizer, 'cloudFormationExecutionRoleArn'>>;
+  if (typeof synthesizer.cloudFormationExecutionRoleArn !== 'string') return undefined;
+  return stackString(stack, synthesizer.cloudFormationExecutionRoleArn);
 }
