@@ -55,7 +55,20 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-check@^4',
     // AWS Control Tower's proactive controls as cfn-guard rules, with the cfn-guard binary.
     '@cdklabs/cdk-validator-cfnguard@0.0.62',
+    // Custom-resource handlers: the SDK clients the Lambda runtime provides (so not
+    // bundled), their event types, and the mock their unit tests run against.
+    '@aws-sdk/client-kms@^3',
+    '@types/aws-lambda@^8',
+    'aws-sdk-client-mock@^4',
   ],
+
+  // Handlers (`src/*.lambda.ts`) are bundled with esbuild into `assets/` and shipped in
+  // the package; the AWS SDK v3 is the runtime's. nodejs24.x is the newest runtime
+  // aws-cdk-lib knows, which cdk-nag's AwsSolutions-L1 asks for.
+  lambdaOptions: {
+    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
+    bundlingOptions: { externals: ['@aws-sdk/*'], sourcemap: false },
+  },
 
   jestOptions: {
     updateSnapshot: javascript.UpdateSnapshot.NEVER,

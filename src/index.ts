@@ -1,3 +1,4 @@
 export { DataClassification } from './classification';
 export * from './classified-key';
 export * from './key-audit-trail';
+export * from './multi-region-key-set';

@@ -1,7 +1,8 @@
-import { Validations } from 'aws-cdk-lib';
+import { Validations, App } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { ClassifiedKey, DataClassification } from '../src';
+import { ClassifiedKey, DataClassification, MultiRegionKeySet } from '../src';
 import { nagFindings } from './support/nag';
 import { newStack } from './support/stack';
 
@@ -62,5 +63,45 @@ describe('cdk-nag on a key with every option and its consumers', () => {
       'annotation::PCI.DSS.321-KMSBackingKeyRotationEnabled',
     ]);
     for (const reason of Object.values(acknowledged)) expect(reason).toMatch(/cannot rotate imported key material/);
+  });
+});
+
+describe('cdk-nag on a multi-Region key set', () => {
+  test.each(Object.values(DataClassification))('every stack of a %s set, with a global table, has no finding', (classification) => {
+    const app = new App();
+    const set = new MultiRegionKeySet(app, 'Orders', {
+      account: '111111111111',
+      primaryRegion: 'us-east-1',
+      replicaRegions: ['eu-west-1', 'ap-southeast-2'],
+      classification,
+      viaServices: ['dynamodb'],
+      allowPrimaryRegionUpdate: true,
+    });
+    new dynamodb.TableV2(set.stackIn('us-east-1'), 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      replicas: [{ region: 'eu-west-1' }],
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryptionV2.customerManagedKey(set.primaryKey, { 'eu-west-1': set.keyArnForRegion('eu-west-1') }),
+    });
+    const findings = nagFindings(app).filter(finding => !finding.includes('/Table/'));
+    expect(findings).toEqual([]);
+  });
+
+  test('what the lookup\'s functions and policies do not need is acknowledged with a reason, rule by rule', () => {
+    const app = new App();
+    const set = new MultiRegionKeySet(app, 'Orders', {
+      account: '111111111111', primaryRegion: 'us-east-1', replicaRegions: ['eu-west-1'], classification: DataClassification.INTERNAL,
+    });
+    const acknowledged = (path: string) => {
+      const construct = set.stackIn('eu-west-1').node.findChild('KmsConstructsCustomResources').node.findChild('PrimaryKeyLookup').node.findChild(path);
+      return Object.keys(Object.assign({}, ...construct.node.metadata
+        .filter(entry => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).map(entry => entry.data)))
+        .map(id => id.replace(/^annotation::/, '')).sort();
+    };
+    const functionRules = ['LambdaConcurrency', 'LambdaDLQ', 'LambdaInsideVPC']
+      .flatMap(rule => ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321'].map(pack => `${pack}-${rule}`)).sort();
+    expect(acknowledged('Handler')).toEqual(functionRules);
+    expect(acknowledged('HandlerPolicy')).toEqual(['AwsSolutions-IAM5[Resource::arn:aws:kms:us-east-1:111111111111:key/*]']);
+    expect(acknowledged('FrameworkPolicy')).toEqual([expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<KmsConstructsCustomResourcesPrimaryKeyLookupHandler[0-9A-F]{8}\.Arn>:\*\]$/)]);
   });
 });

@@ -35,6 +35,41 @@ export function acknowledgeAuditBucketReplication(bucket: IConstruct): void {
   acknowledge(bucket, inHipaaNistPci('S3BucketReplicationEnabled'), REPLICATION_REASON);
 }
 
+const CUSTOM_RESOURCE_FUNCTION: Array<{ rules: string[]; reason: string }> = [
+  {
+    rules: inHipaaNistPci('LambdaInsideVPC'),
+    reason: 'a custom-resource function of cdk-kms-constructs: it calls only AWS APIs, during deployments, and reaches nothing in a VPC',
+  },
+  {
+    rules: inHipaaNistPci('LambdaConcurrency'),
+    reason: 'it runs only while CloudFormation deploys the stack; reserving concurrency would fail deployments in accounts whose concurrency quota is under 100 plus the reservation, as new accounts\' quota of 10 is',
+  },
+  {
+    rules: inHipaaNistPci('LambdaDLQ'),
+    reason: 'CloudFormation waits for the custom resource\'s answer and records a failure in the stack\'s events; a dead-letter queue would hold nothing to act on',
+  },
+];
+
+/** Acknowledges what a function of the library's custom resources does not need. */
+export function acknowledgeCustomResourceFunction(fn: IConstruct): void {
+  for (const { rules, reason } of CUSTOM_RESOURCE_FUNCTION) acknowledge(fn, rules, reason);
+}
+
+/**
+ * Acknowledges that the Provider framework's policy invokes the handler's versions.
+ * cdk-nag names each wildcard resource of AwsSolutions-IAM5 in the finding's id.
+ */
+export function acknowledgeFrameworkInvoke(policy: IConstruct, handlerLogicalId: string): void {
+  acknowledge(policy, [`AwsSolutions-IAM5[Resource::<${handlerLogicalId}.Arn>:*]`],
+    'the Provider framework invokes its one handler function, whose versions (`<function ARN>:*`) the grant covers too');
+}
+
+/** Acknowledges DescribeKey on every key of the primary's Region, held to one alias. */
+export function acknowledgeKeyLookup(policy: IConstruct, keysArn: string): void {
+  acknowledge(policy, [`AwsSolutions-IAM5[Resource::${keysArn}]`],
+    'the primary key\'s ID is unknown until it exists in another Region\'s stack; the statement allows kms:DescribeKey only when the request names the key by the set\'s alias (kms:RequestAlias)');
+}
+
 /** A rule of the HIPAA Security, NIST 800-53 R5 and PCI DSS 3.2.1 packs, which share names. */
 function inHipaaNistPci(rule: string): string[] {
   return ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321'].map(pack => `${pack}-${rule}`);

@@ -1,0 +1,521 @@
+import { CfnResource, CustomResource, Duration, IResolvable, IResolveContext, RemovalPolicy, Stack, Stage, Tags, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
+import { Construct } from 'constructs';
+import { DataClassification, rulesFor } from './classification';
+import { ClassifiedKey, ClassifiedKeyProps } from './classified-key';
+import { PrimaryKeyLookupFunction } from './primary-key-lookup-function';
+import { KEY_REFERENCE } from './private/consumer-registry';
+import { providerFor } from './private/custom-resources';
+import { KEY_HOME, multiRegionPrimaryHome, replicaHome } from './private/key-home';
+import { RestrictedAdministration } from './private/key-policy';
+import { deployRoleArnOf } from './private/key-roles';
+import { acknowledgeKeyLookup } from './private/nag';
+import { deriveAlias, validateAlias } from './private/validation';
+
+/**
+ * The options of a MultiRegionKeySet that every member of the set shares.
+ */
+export interface MultiRegionKeyOptions {
+  /** How sensitive the protected data is; the same in every Region. */
+  readonly classification: DataClassification;
+
+  /**
+   * The kind of key material, shared by every member. Changing it replaces every key.
+   *
+   * @default kms.KeySpec.SYMMETRIC_DEFAULT
+   */
+  readonly keySpec?: kms.KeySpec;
+
+  /**
+   * What the keys are for, shared by every member.
+   *
+   * @default - the key spec's only usage
+   */
+  readonly keyUsage?: kms.KeyUsage;
+
+  /**
+   * The alias of the key in every Region, unless `regionOptions` names another.
+   *
+   * @default - `alias/<classification>/<the set's construct path>`, the same in every Region
+   */
+  readonly alias?: string;
+
+  /**
+   * A description of the key in every Region, unless `regionOptions` gives another.
+   *
+   * @default - names the classification, the set and the Region
+   */
+  readonly description?: string;
+
+  /**
+   * Who may assume the admin role of each Region's stack. See `ClassifiedKeyProps.adminRoleAssumedBy`.
+   *
+   * @default - IAM principals of the account that their own policies allow
+   */
+  readonly adminRoleAssumedBy?: iam.IPrincipal;
+
+  /**
+   * Who may assume each member's user role, made when `keyIn(region).userRole` is
+   * read or when this is given.
+   *
+   * @default - no user role unless asked for
+   */
+  readonly userRoleAssumedBy?: iam.IPrincipal;
+
+  /**
+   * Services through which the keys may be used, by name; each Region's policy names
+   * that Region's endpoints. See `ClassifiedKeyProps.viaServices`.
+   *
+   * @default - use is not limited to services
+   */
+  readonly viaServices?: string[];
+
+  /**
+   * Encryption context keys every request must include, in every Region.
+   *
+   * @default - no encryption context is required
+   */
+  readonly encryptionContextKeys?: string[];
+
+  /**
+   * Deny every principal outside this AWS Organizations organization, in every Region.
+   *
+   * @default - no organization guard
+   */
+  readonly organizationId?: string;
+
+  /**
+   * How often KMS rotates the key material, set on the primary; replicas share the
+   * primary's material and follow its rotation.
+   *
+   * @default - the classification's period
+   */
+  readonly rotationPeriod?: Duration;
+
+  /**
+   * Whether KMS rotates the key material, set on the primary.
+   *
+   * @default - true for symmetric keys with KMS-made material
+   */
+  readonly enableKeyRotation?: boolean;
+
+  /**
+   * How long KMS waits before deleting a member once its deletion is scheduled, 7 to 30 days.
+   *
+   * @default Duration.days(30)
+   */
+  readonly pendingWindow?: Duration;
+
+  /**
+   * What happens to each member when it leaves its stack. Members are kept unless
+   * you opt in. A primary whose replicas still exist waits in `PendingReplicaDeletion`.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Make keys with no material (origin EXTERNAL). Each replica starts in
+   * `PendingImport` and needs the same material imported as the primary's.
+   *
+   * @default false
+   */
+  readonly importKeyMaterial?: boolean;
+
+  /**
+   * Let IAM policies grant use of the keys, for PUBLIC and INTERNAL sets only.
+   *
+   * @default false
+   */
+  readonly allowAccountRootCryptography?: boolean;
+
+  /**
+   * The team that owns the keys, written to the `owner` tag of every member.
+   *
+   * @default - no owner tag
+   */
+  readonly owner?: string;
+
+  /**
+   * Compliance frameworks the keys are in scope of, written to every member's
+   * `compliance-scope` tag.
+   *
+   * @default - no compliance-scope tag
+   */
+  readonly complianceScopes?: string[];
+
+  /**
+   * Whether each member registers with the audit trail of its Region and gets the
+   * alarms of its classification there. Only PUBLIC and INTERNAL sets may go without.
+   *
+   * @default true
+   */
+  readonly monitoring?: boolean;
+}
+
+/**
+ * What one Region's member has of its own.
+ */
+export interface RegionalKeyOptions {
+  /**
+   * The member's alias in this Region.
+   *
+   * @default - the set's `alias`
+   */
+  readonly alias?: string;
+
+  /**
+   * The member's description.
+   *
+   * @default - the set's `description`
+   */
+  readonly description?: string;
+
+  /**
+   * Tags of this Region's member only.
+   *
+   * @default - none beyond the set's
+   */
+  readonly tags?: { [key: string]: string };
+
+  /**
+   * The topic this Region's member's own alarm notifies (CONFIDENTIAL and RESTRICTED
+   * sets), in this Region.
+   *
+   * @default - the topic of the Region's audit trail
+   */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/**
+ * Properties of a MultiRegionKeySet.
+ */
+export interface MultiRegionKeySetProps extends MultiRegionKeyOptions {
+  /** The account of every member, 12 digits: multi-Region keys are never cross-account. */
+  readonly account: string;
+
+  /** The Region of the primary key. */
+  readonly primaryRegion: string;
+
+  /** The Regions of the replicas, at least one, none the primary's, all in its partition. */
+  readonly replicaRegions: string[];
+
+  /**
+   * Stacks you already have, at most one per Region of the set, in the set's account.
+   * The set makes a stack for each other Region.
+   *
+   * @default - a stack per Region, `<id>-<region>`, in the set's scope
+   */
+  readonly stacks?: Stack[];
+
+  /**
+   * Options of each Region's member of its own, by Region.
+   *
+   * @default - every member takes the set's options
+   */
+  readonly regionOptions?: { [region: string]: RegionalKeyOptions };
+
+  /**
+   * Let the keys' administrators promote a replica to primary (`kms:UpdatePrimaryRegion`,
+   * the failover step), in every member's policy, to the set's Regions only.
+   *
+   * @default false
+   * @see https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-update.html
+   */
+  readonly allowPrimaryRegionUpdate?: boolean;
+}
+
+/**
+ * One classified key in several Regions: a multi-Region primary and a replica in
+ * each other Region, each in that Region's stack with its own key policy, alias,
+ * grants and alarms, from the same policy model as any ClassifiedKey.
+ *
+ * The replica stacks depend on the primary's. A replica learns its primary's ARN at
+ * deploy time from a custom resource that describes the primary's alias in the
+ * primary Region, so no cross-Region reference is needed.
+ */
+export class MultiRegionKeySet extends Construct {
+  /** The set's Regions, the primary's first. */
+  public readonly regions: string[];
+  /** The Region of the primary key. */
+  public readonly primaryRegion: string;
+  /** The account of every member. */
+  public readonly account: string;
+  /** The multi-Region primary key. */
+  public readonly primaryKey: ClassifiedKey;
+  /** The replicas, in the order of `replicaRegions`. */
+  public readonly replicaKeys: ClassifiedKey[];
+
+  private readonly keys = new Map<string, ClassifiedKey>();
+  private readonly stacks = new Map<string, Stack>();
+  private readonly partition: string;
+
+  constructor(scope: Construct, id: string, props: MultiRegionKeySetProps) {
+    super(scope, id);
+    const inStack = findStack(scope);
+    if (inStack) {
+      throw new Error(`scope must be an App or a Stage, to which the set adds a stack per Region, got ${scope.node.path}, which is in stack ${inStack.node.path}`);
+    }
+    this.account = validateAccount(props.account);
+    this.primaryRegion = validateRegion('primaryRegion', props.primaryRegion);
+    this.partition = RegionInfo.get(this.primaryRegion).partition!;
+    const replicas = validateReplicaRegions(props.replicaRegions, this.primaryRegion, this.partition);
+    this.regions = [this.primaryRegion, ...replicas];
+    validateKeySpecInRegions(props.keySpec, this.regions);
+    for (const region of Object.keys(props.regionOptions ?? {})) {
+      if (!this.regions.includes(region)) {
+        throw new Error(`regionOptions must name Regions of the set (${this.regions.join(', ')}), got ${region}`);
+      }
+    }
+
+    this.adoptStacks(props.stacks ?? []);
+    for (const region of this.regions) {
+      if (!this.stacks.has(region)) {
+        this.stacks.set(region, new Stack(scope, `${id}-${region}`, { env: { account: this.account, region } }));
+      }
+    }
+    const primaryStack = this.stacks.get(this.primaryRegion)!;
+    for (const region of replicas) this.stacks.get(region)!.addDependency(primaryStack, `${id}: a replica is made from the primary key`);
+
+    const defaultAlias = props.alias ?? deriveAlias([rulesFor(props.classification).tagValue, ...this.node.scopes.slice(1).map(s => s.node.id)]);
+    validateAlias('alias', defaultAlias);
+    const aliasIn = (region: string) => props.regionOptions?.[region]?.alias ?? defaultAlias;
+    for (const region of this.regions) validateAlias(`regionOptions.${region}.alias`, aliasIn(region));
+
+    // Who may replicate the primary, to which Regions; and, on opt-in, promote a replica.
+    const replicate: RestrictedAdministration = {
+      sid: 'ReplicateToSetRegions',
+      actions: ['kms:ReplicateKey'],
+      conditions: { StringEquals: { 'kms:ReplicaRegion': replicas } },
+      deployRoleArns: replicas.map(region => this.deployRoleArnIn(region)),
+    };
+    const promote: RestrictedAdministration[] = props.allowPrimaryRegionUpdate ? [{
+      sid: 'UpdatePrimaryRegionInSet',
+      actions: ['kms:UpdatePrimaryRegion'],
+      conditions: { StringEquals: { 'kms:PrimaryRegion': this.regions } },
+    }] : [];
+
+    const member = (region: string, home: unknown, rotation: Partial<ClassifiedKeyProps>) => {
+      const regional = props.regionOptions?.[region] ?? {};
+      const key = new ClassifiedKey(this.stacks.get(region)!, id, {
+        classification: props.classification,
+        keySpec: props.keySpec,
+        keyUsage: props.keyUsage,
+        alias: aliasIn(region),
+        description: regional.description ?? props.description
+          ?? `${props.classification} multi-Region key ${this.node.path} in ${region}, managed by cdk-kms-constructs`,
+        adminRoleAssumedBy: props.adminRoleAssumedBy,
+        userRoleAssumedBy: props.userRoleAssumedBy,
+        viaServices: props.viaServices,
+        encryptionContextKeys: props.encryptionContextKeys,
+        organizationId: props.organizationId,
+        pendingWindow: props.pendingWindow,
+        removalPolicy: props.removalPolicy,
+        importKeyMaterial: props.importKeyMaterial,
+        allowAccountRootCryptography: props.allowAccountRootCryptography,
+        owner: props.owner,
+        complianceScopes: props.complianceScopes,
+        monitoring: props.monitoring,
+        alarmTopic: regional.alarmTopic,
+        ...rotation,
+        [KEY_HOME]: home,
+      } as ClassifiedKeyProps);
+      for (const [name, value] of Object.entries(regional.tags ?? {})) Tags.of(key).add(name, value);
+      this.keys.set(region, key);
+      return key;
+    };
+
+    this.primaryKey = member(this.primaryRegion, multiRegionPrimaryHome([replicate, ...promote]), {
+      rotationPeriod: props.rotationPeriod,
+      enableKeyRotation: props.enableKeyRotation,
+    });
+    this.replicaKeys = replicas.map(region => {
+      const stack = this.stacks.get(region)!;
+      const { provider, handlerPolicy } = providerFor(stack, PRIMARY_KEY_LOOKUP);
+      // Only through the primary's alias, in the primary's Region.
+      // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-request-alias
+      const primaryKeys = `arn:${this.partition}:kms:${this.primaryRegion}:${this.account}:key/*`;
+      handlerPolicy.addStatements(new iam.PolicyStatement({
+        actions: ['kms:DescribeKey'],
+        resources: [primaryKeys],
+        conditions: { StringEquals: { 'kms:RequestAlias': aliasIn(this.primaryRegion) } },
+      }));
+      acknowledgeKeyLookup(handlerPolicy, primaryKeys);
+      const lookup = new CustomResource(stack, `${id}PrimaryKey`, {
+        serviceToken: provider.serviceToken,
+        resourceType: 'Custom::KmsPrimaryKeyLookup',
+        properties: { PrimaryRegion: this.primaryRegion, AliasName: aliasIn(this.primaryRegion), Account: this.account },
+      });
+      return member(region, replicaHome(lookup.getAttString('Arn'), promote), {});
+    });
+  }
+
+  /** The set's key in a Region. */
+  public keyIn(region: string): ClassifiedKey {
+    return this.keys.get(this.assertRegion('region', region))!;
+  }
+
+  /** The set's stack in a Region. */
+  public stackIn(region: string): Stack {
+    return this.stacks.get(this.assertRegion('region', region))!;
+  }
+
+  /**
+   * The key ARN of the set's member in a Region, usable in any of the set's stacks:
+   * the key ID of a multi-Region key is the same in every Region, so each stack
+   * writes it from its own member, without a cross-stack or cross-Region reference.
+   * For example the per-Region key map of a DynamoDB `TableV2` global table or a
+   * replicated secret. The member in that Region learns the resource that names it,
+   * as it learns its own stack's consumers.
+   */
+  public keyArnForRegion(region: string): string {
+    const target = this.keyIn(region);
+    return Token.asString(new MemberKeyArn({
+      target,
+      arnPrefix: `arn:${this.partition}:kms:${region}:${this.account}:key/`,
+      memberIn: stack => [...this.stacks].filter(([, s]) => s === stack).map(([r]) => this.keys.get(r)!)[0],
+      describe: stack => `keyArnForRegion('${region}') of ${this.node.path} was used in ${stack.node.path}, which is not one of the set's stacks: use it in the stack of one of the set's Regions (${this.regions.join(', ')}), or use keyIn(region).keyArn in that Region's stack`,
+    }));
+  }
+
+  /** The role CloudFormation deploys a Region's stack with, which creates its replica. */
+  private deployRoleArnIn(region: string): string {
+    const stack = this.stacks.get(region)!;
+    const arn = deployRoleArnOf(stack);
+    if (arn === undefined) {
+      throw new Error(`stacks: ${stack.node.path} must have a synthesizer with a CloudFormation execution role (DefaultStackSynthesizer), which the primary's key policy lets replicate the key into ${region}, got ${stack.synthesizer.constructor.name}`);
+    }
+    return arn;
+  }
+
+  private assertRegion(prop: string, region: string): string {
+    if (!this.regions.includes(region)) {
+      throw new Error(`${prop} must be one of the set's Regions (${this.regions.join(', ')}), got ${region}`);
+    }
+    return region;
+  }
+
+  private adoptStacks(stacks: Stack[]): void {
+    for (const stack of stacks) {
+      const where = `stacks: ${stack.node.path}`;
+      if (Token.isUnresolved(stack.region) || !this.regions.includes(stack.region)) {
+        throw new Error(`${where} must be in one of the set's Regions (${this.regions.join(', ')}), got Region ${stack.region}`);
+      }
+      if (stack.account !== this.account) {
+        throw new Error(`${where} must be in the set's account ${this.account}: multi-Region keys are never cross-account, got account ${stack.account}`);
+      }
+      if (this.stacks.has(stack.region)) {
+        throw new Error(`${where} is a second stack for ${stack.region}: the set has one member per Region, got ${this.stacks.get(stack.region)!.node.path} too`);
+      }
+      if (Stage.of(stack) !== Stage.of(this)) {
+        throw new Error(`${where} must be in the set's stage (${Stage.of(this)?.node.path || 'the app'}), got ${Stage.of(stack)?.node.path || 'the app'}`);
+      }
+      this.stacks.set(stack.region, stack);
+    }
+  }
+}
+
+/** How a member's key ARN is written in a stack of the set. */
+interface MemberKeyArnSpec {
+  /** The member named. */
+  readonly target: ClassifiedKey;
+  /** Its key ARN up to the key ID. */
+  readonly arnPrefix: string;
+  /** The set's member in a stack, if the stack is one of the set's. */
+  readonly memberIn: (stack: Stack) => ClassifiedKey | undefined;
+  /** The error for a stack outside the set. */
+  readonly describe: (stack: Stack) => string;
+}
+
+/**
+ * A member's key ARN, written in the stack that uses it from that stack's own member
+ * (the same key ID, another Region), and a reference the consumer registry records,
+ * so that the member named learns the resource that names it.
+ */
+class MemberKeyArn implements IResolvable {
+  public readonly creationStack: string[] = [];
+  public readonly [KEY_REFERENCE]: CfnResource;
+
+  constructor(private readonly spec: MemberKeyArnSpec) {
+    this[KEY_REFERENCE] = spec.target.node.defaultChild as CfnResource;
+  }
+
+  public resolve(context: IResolveContext): unknown {
+    const stack = Stack.of(context.scope);
+    const local = this.spec.memberIn(stack);
+    if (!local) throw new Error(this.spec.describe(stack));
+    return `${this.spec.arnPrefix}${local.keyId}`;
+  }
+
+  public toString(): string {
+    return Token.asString(this);
+  }
+}
+
+/** The handler that describes a primary through its alias, in the primary's Region. */
+const PRIMARY_KEY_LOOKUP = {
+  name: 'PrimaryKeyLookup',
+  makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new PrimaryKeyLookupFunction(scope, id, options),
+  timeout: Duration.minutes(1),
+};
+
+function findStack(scope: Construct): Stack | undefined {
+  for (let c: Construct | undefined = scope; c; c = c.node.scope as Construct | undefined) {
+    if (Stack.isStack(c)) return c;
+  }
+  return undefined;
+}
+
+const ACCOUNT_PATTERN = /^\d{12}$/;
+
+function validateAccount(account: string): string {
+  if (Token.isUnresolved(account) || !ACCOUNT_PATTERN.test(account)) {
+    throw new Error(`account must be a 12-digit AWS account ID known at synth (every member of the set is in it), got ${account}`);
+  }
+  return account;
+}
+
+function validateRegion(prop: string, region: string): string {
+  if (Token.isUnresolved(region) || !RegionInfo.regions.some(r => r.name === region)) {
+    throw new Error(`${prop} must be an AWS Region known at synth, as us-east-1, got ${region}`);
+  }
+  return region;
+}
+
+function validateReplicaRegions(regions: string[], primaryRegion: string, partition: string): string[] {
+  if (regions.length === 0) {
+    throw new Error('replicaRegions must name at least one Region: a set without a replica is a ClassifiedKey, got []');
+  }
+  const seen = new Set<string>();
+  for (const region of regions) {
+    validateRegion('replicaRegions', region);
+    if (region === primaryRegion) {
+      throw new Error(`replicaRegions must not include primaryRegion: a Region holds one member of the set, got ${region}`);
+    }
+    if (seen.has(region)) {
+      throw new Error(`replicaRegions must name each Region once, got ${region} twice`);
+    }
+    const other = RegionInfo.get(region).partition;
+    if (other !== partition) {
+      throw new Error(`replicaRegions must be in the primary's partition (${partition}, of ${primaryRegion}), got ${region} in ${other}`);
+    }
+    seen.add(region);
+  }
+  return regions;
+}
+
+/**
+ * Key specs KMS offers only in some Regions: SM2 only in the China Regions.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/asymmetric-key-specs.html#key-spec-sm
+ */
+function validateKeySpecInRegions(spec: kms.KeySpec | undefined, regions: string[]): void {
+  if (spec !== kms.KeySpec.SM2) return;
+  const outside = regions.filter(region => RegionInfo.get(region).partition !== 'aws-cn');
+  if (outside.length > 0) {
+    throw new Error(`keySpec SM2 is offered only in the China Regions, got it for ${outside.join(', ')}`);
+  }
+}

@@ -1,0 +1,123 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct, IConstruct } from 'constructs';
+import { DataClassification } from '../classification';
+import { ClassifiedKey } from '../classified-key';
+import { acknowledgeCustomResourceFunction, acknowledgeFrameworkInvoke } from './nag';
+
+/*
+ * The library's custom resources run on aws-cdk-lib's Provider framework. This module
+ * makes one provider per stack and handler, and holds what every provider of a stack
+ * shares: a log group encrypted with a key of the library, kept for a year, and the
+ * roles, each allowed only what its function does.
+ */
+
+/** What a handler is and may do. */
+export interface HandlerSpec {
+  /** A name for the provider, unique in the stack, as `PrimaryKeyLookup`. */
+  readonly name: string;
+  /** Makes the handler's function (a projen-bundled `*.lambda.ts`) with these options. */
+  readonly makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => lambda.Function;
+  /** How long one call of the handler may take. */
+  readonly timeout: Duration;
+}
+
+/** A handler's provider in a stack, and the role its calls are allowed to. */
+export interface HandlerProvider {
+  readonly provider: cr.Provider;
+  /** The handler's policy: add what each custom resource needs it to call, no more. */
+  readonly handlerPolicy: iam.ManagedPolicy;
+}
+
+/** The provider of a handler in the scope's stack, made on first use. */
+export function providerFor(scope: IConstruct, spec: HandlerSpec): HandlerProvider {
+  return CustomResourceSupport.of(scope).provider(spec);
+}
+
+class CustomResourceSupport extends Construct {
+  public static of(scope: IConstruct): CustomResourceSupport {
+    const stack = Stack.of(scope);
+    const id = 'KmsConstructsCustomResources';
+    return (stack.node.tryFindChild(id) as CustomResourceSupport | undefined) ?? new CustomResourceSupport(stack, id);
+  }
+
+  private readonly logGroup: logs.LogGroup;
+  private readonly providers = new Map<string, HandlerProvider>();
+
+  private constructor(scope: Stack, id: string) {
+    super(scope, id);
+    const key = new ClassifiedKey(this, 'LogsKey', {
+      classification: DataClassification.INTERNAL,
+      description: `Encrypts the logs of the custom resources of cdk-kms-constructs in ${scope.stackName}`,
+    });
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      // Named, so that the key policy lets CloudWatch Logs use the key for this group only.
+      logGroupName: `/cdk-kms-constructs/${scope.stackName}/custom-resources`,
+      encryptionKey: key as kms.IKey,
+      retention: logs.RetentionDays.ONE_YEAR,
+    });
+  }
+
+  public provider(spec: HandlerSpec): HandlerProvider {
+    const existing = this.providers.get(spec.name);
+    if (existing) return existing;
+    const scope = new Construct(this, spec.name);
+    const handlerAccess = this.access(scope, 'Handler', `Runs the ${spec.name} handler of cdk-kms-constructs`);
+    const handler = spec.makeFunction(scope, 'Handler', {
+      description: `cdk-kms-constructs ${spec.name} custom resource handler`,
+      role: handlerAccess.role,
+      logGroup: this.logGroup,
+      timeout: spec.timeout,
+      memorySize: 256,
+    });
+    handler.node.addDependency(handlerAccess.policy);
+    acknowledgeCustomResourceFunction(handler);
+
+    const frameworkAccess = this.access(scope, 'Framework', `Runs the Provider framework of the ${spec.name} handler of cdk-kms-constructs`);
+    // The framework calls the handler (any version) and reads its configuration.
+    frameworkAccess.policy.addStatements(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [handler.functionArn, `${handler.functionArn}:*`] }),
+      new iam.PolicyStatement({ actions: ['lambda:GetFunction'], resources: [handler.functionArn] }),
+    );
+    const provider = new cr.Provider(scope, 'Provider', {
+      onEventHandler: handler,
+      logGroup: this.logGroup,
+      frameworkOnEventRole: frameworkAccess.role,
+    });
+    const framework = provider.node.findChild('framework-onEvent') as lambda.Function;
+    framework.node.addDependency(frameworkAccess.policy);
+    // The framework's runtime comes from the Region's facts, which lag the newest
+    // runtime aws-cdk-lib knows (cdk-nag's AwsSolutions-L1); its code runs on either.
+    (framework.node.defaultChild as lambda.CfnFunction).runtime = lambda.Runtime.NODEJS_24_X.name;
+    acknowledgeCustomResourceFunction(framework);
+    acknowledgeFrameworkInvoke(frameworkAccess.policy, Stack.of(this).resolve((handler.node.defaultChild as lambda.CfnFunction).logicalId));
+    const made = { provider, handlerPolicy: handlerAccess.policy };
+    this.providers.set(spec.name, made);
+    return made;
+  }
+
+  /**
+   * A role for a function of this stack's custom resources and the one managed policy
+   * that says what it may do, starting with writing its logs. The function sees the
+   * role as immutable, so that nothing adds to it behind the policy's back.
+   */
+  private access(scope: Construct, name: string, description: string): { role: iam.IRole; policy: iam.ManagedPolicy } {
+    const role = new iam.Role(scope, `${name}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description,
+    });
+    const policy = new iam.ManagedPolicy(scope, `${name}Policy`, {
+      description: `What the ${name.toLowerCase()} function of ${scope.node.id} may do`,
+      roles: [role],
+      statements: [new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      })],
+    });
+    return { role: role.withoutPolicyUpdates(), policy };
+  }
+}
