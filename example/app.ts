@@ -7,8 +7,10 @@
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { App } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { PaymentsPlatform } from './platform';
+import { DataClassification, MultiRegionKeySet } from '../src';
 
 /** The file, next to the assembly, where the app records cdk-nag's findings. */
 export const NAG_REPORT = 'nag-findings.json';
@@ -16,6 +18,29 @@ export const NAG_REPORT = 'nag-findings.json';
 const app = new App();
 new PaymentsPlatform(app, 'PaymentsPlatform', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION ?? 'eu-west-1' },
+});
+
+// Orders are taken in Europe and the US: one CONFIDENTIAL key in both Regions, and a
+// DynamoDB global table encrypted by it in each. A set is never cross-account, so it
+// names its account (an example one when none is configured).
+const orderKeys = new MultiRegionKeySet(app, 'GlobalOrders', {
+  account: process.env.CDK_DEFAULT_ACCOUNT ?? '111111111111',
+  primaryRegion: 'eu-west-1',
+  replicaRegions: ['us-east-1'],
+  classification: DataClassification.CONFIDENTIAL,
+  viaServices: ['dynamodb'],
+  alias: 'alias/payments/global-orders',
+  owner: 'payments-team',
+  allowPrimaryRegionUpdate: true,
+});
+new dynamodb.TableV2(orderKeys.stackIn('eu-west-1'), 'Orders', {
+  partitionKey: { name: 'orderId', type: dynamodb.AttributeType.STRING },
+  replicas: [{ region: 'us-east-1' }],
+  pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+  deletionProtection: true,
+  encryption: dynamodb.TableEncryptionV2.customerManagedKey(orderKeys.primaryKey, {
+    'us-east-1': orderKeys.keyArnForRegion('us-east-1'),
+  }),
 });
 
 const packs = [new AwsSolutionsChecks(app), new HIPAASecurityChecks(app), new NIST80053R5Checks(app), new PCIDSS321Checks(app)];

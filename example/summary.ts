@@ -36,7 +36,7 @@ function main(outdir: string): void {
   for (const { stackName, environment, resources } of stacks) {
     const pathOf = (logicalId: string) => resources[logicalId]?.Metadata?.['aws:cdk:path']?.replace(/\/Resource$/, '') ?? logicalId;
     for (const [logicalId, key] of Object.entries(resources)) {
-      if (key.Type !== 'AWS::KMS::Key') continue;
+      if (key.Type !== 'AWS::KMS::Key' && key.Type !== 'AWS::KMS::ReplicaKey') continue;
       keys++;
       const props = key.Properties;
       const keyPath = pathOf(logicalId).replace(/\/Resource$/, '');
@@ -49,7 +49,7 @@ function main(outdir: string): void {
       const principals = (match: (actions: string[]) => boolean) => unique(statements
         .filter(s => match([s.Action].flat()))
         .flatMap(s => [s.Principal.AWS ?? s.Principal.Service].flat())
-        .map(p => describePrincipal(p, pathOf)));
+        .map(p => describePrincipal(p, pathOf, environment.split('/').pop()!)));
       // MFA is asked either by the created admin role's trust policy or, for an
       // adopted admin role, by the key policy's administration statement.
       // The admin role is named in the key policy by its ARN (a role of the library's
@@ -73,8 +73,20 @@ function main(outdir: string): void {
 
       console.log(aliases[0] ?? keyPath);
       row('classification', [tag('data-classification'), tag('owner') && `owner ${tag('owner')}`, tag('compliance-scope') && `scope ${tag('compliance-scope')}`].filter(Boolean).join(', '));
-      row('key', `${props.KeySpec} for ${props.KeyUsage}${props.Origin === 'EXTERNAL' ? ', imported material' : ''}`);
-      row('rotation', props.EnableKeyRotation ? `every ${props.RotationPeriodInDays} days` : 'none');
+      if (key.Type === 'AWS::KMS::ReplicaKey') {
+        // The primary is found at deploy time through its alias, in its Region.
+        const lookup = resources[props.PrimaryKeyArn?.['Fn::GetAtt']?.[0]]?.Properties ?? {};
+        row('key', `multi-Region replica in ${environment.split('/').pop()} of ${lookup.AliasName} in ${lookup.PrimaryRegion}`);
+        row('rotation', 'the primary\'s (spec, usage, material and rotation are shared)');
+      } else {
+        const replicas = statements.find(s => s.Sid === 'ReplicateToSetRegions')?.Condition?.StringEquals?.['kms:ReplicaRegion'];
+        const multiRegion = props.MultiRegion ? `, multi-Region primary${replicas ? ` (replicas in ${[replicas].flat().join(', ')})` : ''}` : '';
+        row('key', `${props.KeySpec} for ${props.KeyUsage}${props.Origin === 'EXTERNAL' ? ', imported material' : ''}${multiRegion}`);
+        row('rotation', props.EnableKeyRotation ? `every ${props.RotationPeriodInDays} days` : 'none');
+      }
+      if (statements.some(s => s.Sid?.startsWith('UpdatePrimaryRegionInSet'))) {
+        row('failover', 'its administrators may promote a replica (UpdatePrimaryRegion)');
+      }
       const administrators = principals(a => a.includes(ADMINISTRATION))
         .map(p => (mfa && !p.startsWith('account root') && !p.startsWith('deploy role') ? `${p} (MFA required)` : p));
       row('administered by', administrators.join(', '));
@@ -99,11 +111,17 @@ function main(outdir: string): void {
   }
 }
 
-function describePrincipal(principal: Json, pathOf: (id: string) => string): string {
+function describePrincipal(principal: Json, pathOf: (id: string) => string, ownRegion: string): string {
   // An ARN written literally, or with Fn::Sub where the account is known only at deploy time.
   const arn = typeof principal === 'string' ? principal : principal['Fn::Sub'];
   if (typeof arn === 'string' && arn.endsWith(':root')) return 'account root (lockout guard)';
-  if (typeof arn === 'string' && arn.includes('cfn-exec-role')) return 'deploy role (creating resources through their services)';
+  if (typeof arn === 'string' && arn.includes('cfn-exec-role')) {
+    // Another Region's deploy role creates a global table's replica with this key.
+    const region = /-([a-z]+-[a-z]+-\d)$/.exec(arn)?.[1];
+    return region !== undefined && region !== ownRegion
+      ? `deploy role of ${region} (creating its resources' replicas here through their services)`
+      : 'deploy role (creating resources through their services)';
+  }
   if (typeof arn === 'string' && arn.includes(':role/')) return `role ${arn.split(':role/')[1]}`;
   if (typeof arn === 'string') return arn;
   if (principal['Fn::GetAtt']) return pathOf(principal['Fn::GetAtt'][0]);
