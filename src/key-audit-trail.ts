@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Stack, Stage, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Stage, Token, TokenComparison } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -655,8 +655,14 @@ export class KeyAuditTrail extends Construct {
     if (this.trailName !== undefined && sameName) {
       errors.push(`a KeyAuditTrail named "${this.trailName}" is declared twice (${sameName.node.path} and ${this.node.path}): CloudTrail names and log groups must be unique, give one another trailName or share one trail`);
     }
-    if (created.length > MAX_TRAILS_PER_REGION && created[0] === this) {
-      errors.push(`${created.length} KeyAuditTrails create trails in account ${stack.account} and Region ${stack.region} (${created.map(t => t.node.path).join(', ')}), more than the ${MAX_TRAILS_PER_REGION} AWS allows: let the keys share one (KeyAuditTrail.of does by default), pass auditTrail, or attach to your organization's trail with existingLogGroup`);
+    // Every created trail is multi-Region, and a multi-Region trail counts against the
+    // quota of every Region: count the account's trails, whatever their home Region.
+    // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html
+    const inAccount = registry.all.filter(t => t.trailName !== undefined
+      && Token.compareStrings(Stack.of(t).account, stack.account) !== TokenComparison.DIFFERENT);
+    if (inAccount.length > MAX_TRAILS_PER_REGION && inAccount[0] === this) {
+      const regions = Array.from(new Set(inAccount.map(t => Stack.of(t).region)));
+      errors.push(`${inAccount.length} KeyAuditTrails create multi-Region trails in account ${stack.account} (${inAccount.map(t => t.node.path).join(', ')}${regions.length > 1 ? `, in ${regions.join(', ')}` : ''}), and each counts in every Region against the ${MAX_TRAILS_PER_REGION} AWS allows: let the keys share one (KeyAuditTrail.of does by default, one per Region), pass auditTrail, or attach to your organization's trail with existingLogGroup`);
     }
     return errors;
   }

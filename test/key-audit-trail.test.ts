@@ -664,7 +664,21 @@ describe('trails across stacks', () => {
     for (const name of ['A', 'B', 'C', 'D', 'E', 'F']) {
       new KeyAuditTrail(new Stack(app, name, { env: { account: ACCOUNT, region: REGION } }), 'Trail');
     }
-    expect(() => app.synth()).toThrow(/6 KeyAuditTrails create trails in account 111111111111 and Region us-east-1 \(A\/Trail, B\/Trail, C\/Trail, D\/Trail, E\/Trail, F\/Trail\), more than the 5 AWS allows: let the keys share one/);
+    expect(() => app.synth()).toThrow(/6 KeyAuditTrails create multi-Region trails in account 111111111111 \(A\/Trail, B\/Trail, C\/Trail, D\/Trail, E\/Trail, F\/Trail\), and each counts in every Region against the 5 AWS allows: let the keys share one/);
+  });
+
+  test('counts multi-Region trails across Regions: six Regions\' default trails are six in each Region', () => {
+    const app = new App();
+    const regions = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];
+    for (const region of regions) keysIn(app, `Keys-${region}`, region);
+    expect(() => app.synth()).toThrow(`6 KeyAuditTrails create multi-Region trails in account 111111111111 (${regions.map(r => `Keys-${r}/KeyAuditTrail`).join(', ')}, in ${regions.join(', ')}), and each counts in every Region against the 5 AWS allows`);
+  });
+
+  test('five Regions\' trails fit, and another account\'s do not count', () => {
+    const app = new App();
+    for (const region of ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1']) keysIn(app, `Keys-${region}`, region);
+    new KeyAuditTrail(new Stack(app, 'Other', { env: { account: '222222222222', region: REGION } }), 'Trail');
+    expect(() => app.synth()).not.toThrow();
   });
 
   test('fails at synth when two trails of one stack would get the same name', () => {
