@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { PaymentsPlatform } from './platform';
@@ -33,7 +33,9 @@ const orderKeys = new MultiRegionKeySet(app, 'GlobalOrders', {
   owner: 'payments-team',
   allowPrimaryRegionUpdate: true,
 });
-new dynamodb.TableV2(orderKeys.stackIn('eu-west-1'), 'Orders', {
+// The table in a stack of its own, deployed after the keys of both Regions.
+const orderTables = new Stack(app, 'GlobalOrderTables', { env: { account: orderKeys.account, region: 'eu-west-1' } });
+new dynamodb.TableV2(orderTables, 'Orders', {
   partitionKey: { name: 'orderId', type: dynamodb.AttributeType.STRING },
   replicas: [{ region: 'us-east-1' }],
   pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },

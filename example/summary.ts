@@ -84,8 +84,10 @@ function main(outdir: string): void {
         row('key', `${props.KeySpec} for ${props.KeyUsage}${props.Origin === 'EXTERNAL' ? ', imported material' : ''}${multiRegion}`);
         row('rotation', props.EnableKeyRotation ? `every ${props.RotationPeriodInDays} days` : 'none');
       }
-      if (statements.some(s => s.Sid?.startsWith('UpdatePrimaryRegionInSet'))) {
-        row('failover', 'its administrators may promote a replica (UpdatePrimaryRegion)');
+      const promotion = statements.find(s => s.Sid?.startsWith('UpdatePrimaryRegionInSet'));
+      if (promotion) {
+        const who = [promotion.Principal.AWS].flat().map((p: Json) => describePrincipal(p, pathOf, environment.split('/').pop()!));
+        row('failover', `${who.join(', ')} may promote a replica (UpdatePrimaryRegion)`);
       }
       const administrators = principals(a => a.includes(ADMINISTRATION))
         .map(p => (mfa && !p.startsWith('account root') && !p.startsWith('deploy role') ? `${p} (MFA required)` : p));

@@ -30,7 +30,9 @@ const set = new MultiRegionKeySet(app, 'MultiRegionKeySetInteg', {
   pendingWindow: Duration.days(7),
 });
 
-new dynamodb.TableV2(set.stackIn('us-east-1'), 'Orders', {
+// The table in a stack of its own, deployed after every Region's key it names.
+const tables = new Stack(app, 'MultiRegionKeySetIntegTables', { env: { account, region: 'us-east-1' } });
+new dynamodb.TableV2(tables, 'Orders', {
   partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
   replicas: [{ region: 'eu-west-1' }],
   pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -41,7 +43,7 @@ new dynamodb.TableV2(set.stackIn('us-east-1'), 'Orders', {
 // The assertions run in the replica's Region, where its alias names it.
 const assertions = new Stack(app, 'MultiRegionKeySetAssertions', { env: { account, region: 'eu-west-1' } });
 const integ = new IntegTest(app, 'MultiRegionKeySetTest', {
-  testCases: set.regions.map(region => set.stackIn(region)),
+  testCases: [...set.regions.map(region => set.stackIn(region)), tables],
   assertionStack: assertions,
 });
 integ.assertions

@@ -320,6 +320,8 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   private deployPrincipal?: iam.IPrincipal;
   private readonly consumers: ConsumerRegistry;
   private learned = false;
+  /** Whether the key is a member of a multi-Region key: resources of other Regions may name it. */
+  private readonly multiRegion: boolean;
   /** The key policy, for statements the grant methods have already checked. */
   private readonly ownPolicy: iam.IResourceWithPolicyV2 = {
     env: this.env,
@@ -343,6 +345,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     // Where the key's material lives; this library's multi-Region keys choose theirs.
     const home: KeyHome = (props as { [KEY_HOME]?: KeyHome })[KEY_HOME] ?? STANDARD_HOME;
     home.check(props);
+    this.multiRegion = home.multiRegionPrimary || home.cfnType === 'AWS::KMS::ReplicaKey';
 
     validateDescription(props.description);
     validateOrganizationId(props.organizationId);
@@ -851,10 +854,19 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     for (const { resource, property } of this.consumers.consumersOf(this.node.defaultChild as CfnResource)) {
       const where = `${resource.node.path} (${resource.cfnResourceType})`;
       const uses = creationUses(resource.cfnResourceType, property);
-      // A resource of another Region names this key only as a multi-Region key set's
-      // member (a global table's replica): its own stack's deploy role creates it.
+      // A resource of another Region names a member of a multi-Region key set (as a
+      // global table's replica): its own stack's deploy role creates it, and its stack
+      // is deployed after this key's.
       const consumerStack = Stack.of(resource);
-      const foreign = Token.compareStrings(consumerStack.region, Stack.of(this).region) === TokenComparison.DIFFERENT ? consumerStack : undefined;
+      const foreign = this.multiRegion
+        && Token.compareStrings(consumerStack.region, Stack.of(this).region) === TokenComparison.DIFFERENT ? consumerStack : undefined;
+      if (foreign) {
+        if (dependsOn(Stack.of(this), foreign)) {
+          errors.push(`the key is used by ${where}, whose stack ${foreign.node.path} is deployed before this key's stack ${Stack.of(this).node.path}, which depends on it: put the resource in a stack of its own in ${foreign.region}, which then deploys after every Region's key it names`);
+          continue;
+        }
+        foreign.addDependency(Stack.of(this), `${where} uses ${this.node.path}`);
+      }
       const encrypts = uses.length > 0 || ['AWS::Logs::LogGroup', 'AWS::SNS::Topic'].includes(resource.cfnResourceType);
       if (encrypts && (this.keySpec !== kms.KeySpec.SYMMETRIC_DEFAULT || this.keyUsage !== kms.KeyUsage.ENCRYPT_DECRYPT)) {
         errors.push(`the key is used by ${where}, which needs a symmetric encryption key, got keySpec ${this.keySpec} for ${this.keyUsage}`);
@@ -1049,6 +1061,13 @@ export class ClassifiedKey extends Resource implements kms.IKey {
  * Alarms read metrics of their own account and region, so a key's audit trail must
  * be in the key's.
  */
+/** Whether a stack depends on another, directly or through other stacks. */
+function dependsOn(stack: Stack, other: Stack, seen = new Set<Stack>()): boolean {
+  if (seen.has(stack)) return false;
+  seen.add(stack);
+  return stack.dependencies.some(d => d === other || dependsOn(d, other, seen));
+}
+
 function assertSameEnvironment(key: ClassifiedKey, trail: KeyAuditTrail): void {
   const keyStack = Stack.of(key);
   const trailStack = Stack.of(trail);

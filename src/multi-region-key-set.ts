@@ -7,14 +7,15 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { DataClassification, rulesFor } from './classification';
 import { ClassifiedKey, ClassifiedKeyProps } from './classified-key';
+import { KeyAuditTrail } from './key-audit-trail';
 import { PrimaryKeyLookupFunction } from './primary-key-lookup-function';
 import { KEY_REFERENCE } from './private/consumer-registry';
 import { providerFor } from './private/custom-resources';
 import { KEY_HOME, multiRegionPrimaryHome, replicaHome } from './private/key-home';
 import { RestrictedAdministration } from './private/key-policy';
-import { deployRoleArnOf } from './private/key-roles';
+import { adminPrincipal, deployRoleArnOf } from './private/key-roles';
 import { acknowledgeKeyLookup } from './private/nag';
-import { deriveAlias, validateAlias } from './private/validation';
+import { deriveAlias, validateAlias, validateTag } from './private/validation';
 
 /**
  * The options of a MultiRegionKeySet that every member of the set shares.
@@ -24,7 +25,8 @@ export interface MultiRegionKeyOptions {
   readonly classification: DataClassification;
 
   /**
-   * The kind of key material, shared by every member. Changing it replaces every key.
+   * The kind of key material, shared by every member. Changing it replaces every
+   * member: the primary, and each replica, made again from the new primary.
    *
    * @default kms.KeySpec.SYMMETRIC_DEFAULT
    */
@@ -189,6 +191,15 @@ export interface RegionalKeyOptions {
    * @default - the topic of the Region's audit trail
    */
   readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * The audit trail that watches this Region's member, in its stack's account and
+   * Region: for example one attached to your organization trail's log group in this
+   * Region, so that the set creates no trail there.
+   *
+   * @default - the trail of the stack's account and Region, `KeyAuditTrail.of`, created on first use
+   */
+  readonly auditTrail?: KeyAuditTrail;
 }
 
 /**
@@ -286,17 +297,25 @@ export class MultiRegionKeySet extends Construct {
     const aliasIn = (region: string) => props.regionOptions?.[region]?.alias ?? defaultAlias;
     for (const region of this.regions) validateAlias(`regionOptions.${region}.alias`, aliasIn(region));
 
-    // Who may replicate the primary, to which Regions; and, on opt-in, promote a replica.
+    // CloudFormation replicates the primary as each replica Region's stack: only those
+    // deploy roles may, only into the set's Regions. An administrator replicating by
+    // hand would also need kms:CreateKey in the Region, and make a key outside the stacks.
     const replicate: RestrictedAdministration = {
       sid: 'ReplicateToSetRegions',
       actions: ['kms:ReplicateKey'],
       conditions: { StringEquals: { 'kms:ReplicaRegion': replicas } },
-      deployRoleArns: replicas.map(region => this.deployRoleArnIn(region)),
+      administrator: false,
+      principalArns: replicas.map(region => this.deployRoleArnIn(region)),
     };
-    const promote: RestrictedAdministration[] = props.allowPrimaryRegionUpdate ? [{
+    // Promoting a replica needs kms:UpdatePrimaryRegion on the primary and on the
+    // replica, for the same principal: the primary's administrator, named in every
+    // member (its role exists before the replica stacks are deployed).
+    const promote = (primaryAdministrator: string | undefined): RestrictedAdministration[] => props.allowPrimaryRegionUpdate ? [{
       sid: 'UpdatePrimaryRegionInSet',
       actions: ['kms:UpdatePrimaryRegion'],
       conditions: { StringEquals: { 'kms:PrimaryRegion': this.regions } },
+      administrator: primaryAdministrator === undefined,
+      principalArns: primaryAdministrator === undefined ? [] : [primaryAdministrator],
     }] : [];
 
     const member = (region: string, home: unknown, rotation: Partial<ClassifiedKeyProps>) => {
@@ -321,18 +340,25 @@ export class MultiRegionKeySet extends Construct {
         complianceScopes: props.complianceScopes,
         monitoring: props.monitoring,
         alarmTopic: regional.alarmTopic,
+        auditTrail: regional.auditTrail,
         ...rotation,
         [KEY_HOME]: home,
       } as ClassifiedKeyProps);
-      for (const [name, value] of Object.entries(regional.tags ?? {})) Tags.of(key).add(name, value);
+      for (const [name, value] of Object.entries(regional.tags ?? {})) {
+        validateTag(`regionOptions.${region}.tags`, name, value, [ClassifiedKey.CLASSIFICATION_TAG, ClassifiedKey.OWNER_TAG, ClassifiedKey.COMPLIANCE_SCOPE_TAG]);
+        Tags.of(key).add(name, value);
+      }
       this.keys.set(region, key);
       return key;
     };
 
-    this.primaryKey = member(this.primaryRegion, multiRegionPrimaryHome([replicate, ...promote]), {
+    this.primaryKey = member(this.primaryRegion, multiRegionPrimaryHome([replicate, ...promote(undefined)]), {
       rotationPeriod: props.rotationPeriod,
       enableKeyRotation: props.enableKeyRotation,
     });
+    const primaryAdministrator = literalArnOf(this.primaryKey.adminRole);
+    // What, changed, replaces the primary: then the replicas are made again from the new one.
+    const keyKind = [this.primaryKey.keySpec, this.primaryKey.keyUsage, props.importKeyMaterial ? 'EXTERNAL' : 'AWS_KMS'].join('/');
     this.replicaKeys = replicas.map(region => {
       const stack = this.stacks.get(region)!;
       const { provider, handlerPolicy } = providerFor(stack, PRIMARY_KEY_LOOKUP);
@@ -348,9 +374,9 @@ export class MultiRegionKeySet extends Construct {
       const lookup = new CustomResource(stack, `${id}PrimaryKey`, {
         serviceToken: provider.serviceToken,
         resourceType: 'Custom::KmsPrimaryKeyLookup',
-        properties: { PrimaryRegion: this.primaryRegion, AliasName: aliasIn(this.primaryRegion), Account: this.account },
+        properties: { PrimaryRegion: this.primaryRegion, AliasName: aliasIn(this.primaryRegion), Account: this.account, KeyKind: keyKind },
       });
-      return member(region, replicaHome(lookup.getAttString('Arn'), promote), {});
+      return member(region, replicaHome(lookup.getAttString('Arn'), promote(primaryAdministrator)), {});
     });
   }
 
@@ -365,20 +391,22 @@ export class MultiRegionKeySet extends Construct {
   }
 
   /**
-   * The key ARN of the set's member in a Region, usable in any of the set's stacks:
-   * the key ID of a multi-Region key is the same in every Region, so each stack
-   * writes it from its own member, without a cross-stack or cross-Region reference.
-   * For example the per-Region key map of a DynamoDB `TableV2` global table or a
-   * replicated secret. The member in that Region learns the resource that names it,
-   * as it learns its own stack's consumers.
+   * The key ARN of the set's member in a Region, usable in any stack of the set's
+   * account and Regions: the key ID of a multi-Region key is the same in every
+   * Region, so a stack writes it from the member of its own Region (a reference
+   * within one Region, never across Regions). For example the per-Region key map of
+   * a DynamoDB `TableV2` global table or a replicated secret, in a stack of their
+   * own. The member in that Region learns the resource that names it, as it learns
+   * its own stack's consumers, and the resource's stack is deployed after it; a
+   * stack the member's stack depends on (the primary's, for a replica) is an error.
    */
   public keyArnForRegion(region: string): string {
     const target = this.keyIn(region);
     return Token.asString(new MemberKeyArn({
       target,
       arnPrefix: `arn:${this.partition}:kms:${region}:${this.account}:key/`,
-      memberIn: stack => [...this.stacks].filter(([, s]) => s === stack).map(([r]) => this.keys.get(r)!)[0],
-      describe: stack => `keyArnForRegion('${region}') of ${this.node.path} was used in ${stack.node.path}, which is not one of the set's stacks: use it in the stack of one of the set's Regions (${this.regions.join(', ')}), or use keyIn(region).keyArn in that Region's stack`,
+      memberFor: stack => (stack.account === this.account && this.keys.has(stack.region) ? this.keys.get(stack.region) : undefined),
+      describe: stack => `keyArnForRegion('${region}') of ${this.node.path} was used in ${stack.node.path} (account ${stack.account}, Region ${stack.region}), which is not in the set's account and Regions (${this.account}: ${this.regions.join(', ')}): the ARN is written from that Region's member`,
     }));
   }
 
@@ -425,16 +453,16 @@ interface MemberKeyArnSpec {
   readonly target: ClassifiedKey;
   /** Its key ARN up to the key ID. */
   readonly arnPrefix: string;
-  /** The set's member in a stack, if the stack is one of the set's. */
-  readonly memberIn: (stack: Stack) => ClassifiedKey | undefined;
+  /** The set's member in a stack's account and Region, if the set has one there. */
+  readonly memberFor: (stack: Stack) => ClassifiedKey | undefined;
   /** The error for a stack outside the set. */
   readonly describe: (stack: Stack) => string;
 }
 
 /**
- * A member's key ARN, written in the stack that uses it from that stack's own member
- * (the same key ID, another Region), and a reference the consumer registry records,
- * so that the member named learns the resource that names it.
+ * A member's key ARN, written in the stack that uses it from the member of that
+ * stack's Region (the same key ID), and a reference the consumer registry records, so
+ * that the member named learns the resource that names it.
  */
 class MemberKeyArn implements IResolvable {
   public readonly creationStack: string[] = [];
@@ -446,7 +474,7 @@ class MemberKeyArn implements IResolvable {
 
   public resolve(context: IResolveContext): unknown {
     const stack = Stack.of(context.scope);
-    const local = this.spec.memberIn(stack);
+    const local = this.spec.memberFor(stack);
     if (!local) throw new Error(this.spec.describe(stack));
     return `${this.spec.arnPrefix}${local.keyId}`;
   }
@@ -462,6 +490,16 @@ const PRIMARY_KEY_LOOKUP = {
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new PrimaryKeyLookupFunction(scope, id, options),
   timeout: Duration.minutes(1),
 };
+
+/** The literal ARN of an admin role the library made, which a policy of another stack can name. */
+function literalArnOf(role: iam.IRole): string {
+  const { principal, named } = adminPrincipal(role);
+  const arn = principal.policyFragment.principalJson.AWS?.[0];
+  if (!named || typeof arn !== 'string' || Token.isUnresolved(arn)) {
+    throw new Error(`the primary's admin role ${role.node.path} has no ARN known at synth, which the replicas' policies must name`);
+  }
+  return arn;
+}
 
 function findStack(scope: Construct): Stack | undefined {
   for (let c: Construct | undefined = scope; c; c = c.node.scope as Construct | undefined) {

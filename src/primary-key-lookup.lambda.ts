@@ -6,8 +6,10 @@
  *
  * - Create: `DescribeKey` on the alias in the primary Region; the key must be a
  *   multi-Region primary that can be replicated.
- * - Update: the same, and the key must be the one the replica was made from: a new
- *   ARN would make CloudFormation replace the replica key.
+ * - Update: the same, and the key must be the one the replica was made from (a new
+ *   ARN makes CloudFormation replace the replica key), unless the set's key kind
+ *   (spec, usage, origin) changed, which replaced the primary: then the replica is
+ *   made again from the new primary.
  * - Delete: nothing to undo (the handler only reads).
  *
  * Reading is idempotent, so CloudFormation's retries find what the first attempt did.
@@ -25,6 +27,8 @@ export interface LookupProperties {
   readonly AliasName: string;
   /** The account the primary must be in (replicas are never cross-account). */
   readonly Account: string;
+  /** The set's key spec, usage and origin: a change replaces the primary. */
+  readonly KeyKind?: string;
 }
 
 /** What the Provider framework sends back to CloudFormation. */
@@ -33,11 +37,16 @@ export interface LookupResponse {
   readonly Data?: { readonly Arn: string; readonly KeyId: string };
 }
 
-/** KMS states in which a primary cannot be replicated or read. */
-const UNUSABLE_STATES: Record<string, string> = {
+/**
+ * The key states in which KMS replicates a key: enabled, or waiting for its imported
+ * material. Every other state, with what to do about it.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html
+ */
+const REPLICABLE_STATES = ['Enabled', 'PendingImport'];
+const STATE_REMEDIES: Record<string, string> = {
+  Disabled: 'is disabled (enable it with EnableKey)',
   PendingDeletion: 'is scheduled for deletion (cancel it with CancelKeyDeletion)',
   PendingReplicaDeletion: 'is waiting for its replicas to be deleted before its own deletion (cancel it with CancelKeyDeletion)',
-  Unavailable: 'is unavailable (its custom key store is disconnected)',
   Creating: 'is still being created; retry the deployment',
   Updating: 'is being updated (a primary Region change is in progress); retry the deployment when it is done',
 };
@@ -48,7 +57,9 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
   }
   const props = readProperties(event.ResourceProperties);
   const key = await describe(props);
-  const previous = event.RequestType === 'Update' ? event.PhysicalResourceId : undefined;
+  // A replica made from another key is kept only while the set's key kind is the same.
+  const previous = event.RequestType === 'Update' && event.OldResourceProperties.KeyKind === props.KeyKind
+    ? event.PhysicalResourceId : undefined;
   check(props, key, previous);
   return { PhysicalResourceId: key.Arn!, Data: { Arn: key.Arn!, KeyId: key.KeyId! } };
 }
@@ -115,8 +126,8 @@ function check(props: LookupProperties, key: KeyMetadata, previous: string | und
     const primary = key.MultiRegionConfiguration?.PrimaryKey?.Region;
     throw new Error(`The key of ${where} (${key.Arn}) is a ${type ?? 'multi-Region'} key whose primary is now in ${primary ?? 'another Region'} (after UpdatePrimaryRegion): set primaryRegion to ${primary ?? 'that Region'}, or promote ${props.PrimaryRegion} back, before adding a replica`);
   }
-  const unusable = key.KeyState ? UNUSABLE_STATES[key.KeyState] : undefined;
-  if (unusable) {
-    throw new Error(`The key of ${where} (${key.Arn}) ${unusable}: it cannot be replicated now`);
+  if (!REPLICABLE_STATES.includes(key.KeyState ?? '')) {
+    const remedy = STATE_REMEDIES[key.KeyState ?? ''] ?? `is ${key.KeyState ?? 'in no state KMS reported'}`;
+    throw new Error(`The key of ${where} (${key.Arn}) ${remedy}: KMS replicates only an enabled key, or one waiting for its imported material`);
   }
 }

@@ -110,7 +110,8 @@ describe('a home\'s own administration', () => {
     sid: 'ReplicateToSetRegions',
     actions: ['kms:ReplicateKey'],
     conditions: { StringEquals: { 'kms:ReplicaRegion': ['eu-west-1'] } },
-    deployRoleArns: [`arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`],
+    administrator: true,
+    principalArns: [`arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`],
   };
 
   test('an adopted admin role of a CONFIDENTIAL key replicates only with MFA; the deploy roles as they are', async () => {
@@ -123,7 +124,14 @@ describe('a home\'s own administration', () => {
     expect(await decide(admin, { 'kms:ReplicaRegion': 'eu-west-1', 'aws:MultiFactorAuthPresent': 'true' })).toBe('Allowed');
     expect(await decide(admin, { 'kms:ReplicaRegion': 'eu-west-1', 'aws:MultiFactorAuthPresent': 'false' })).not.toBe('Allowed');
     expect(await decide(admin, { 'kms:ReplicaRegion': 'eu-central-1', 'aws:MultiFactorAuthPresent': 'true' })).not.toBe('Allowed');
-    expect(await decide(replicate.deployRoleArns[0], { 'kms:ReplicaRegion': 'eu-west-1' })).toBe('Allowed');
+    expect(await decide(replicate.principalArns[0], { 'kms:ReplicaRegion': 'eu-west-1' })).toBe('Allowed');
+  });
+
+  test('without the administrator, only the principals named get it', () => {
+    const { resource } = keyIn(multiRegionPrimaryHome([{ ...replicate, administrator: false }]), {}, undefined, 'adopted');
+    const statement = resource.Properties.KeyPolicy.Statement.find((s: any) => s.Sid === 'ReplicateToSetRegions');
+    expect(statement.Principal.AWS).toEqual(replicate.principalArns[0]);
+    expect(sids(resource)).not.toContain('ReplicateToSetRegionsWithMfa');
   });
 
   test('a role this library made, with MFA in its trust, shares one statement with the deploy roles', () => {

@@ -6,9 +6,10 @@
  *   the account's IAM principals and another account cannot use;
  * - a grant on one Region's member holds in that Region's policy, through that
  *   Region's service endpoint only;
- * - `kms:ReplicateKey` on the primary, for the administrators and the replica
- *   Regions' deploy roles, into the set's Regions only (`kms:ReplicaRegion`);
- * - `kms:UpdatePrimaryRegion` in every member only on opt-in, to the set's Regions
+ * - `kms:ReplicateKey` on the primary, for the replica Regions' deploy roles only,
+ *   into the set's Regions only (`kms:ReplicaRegion`);
+ * - `kms:UpdatePrimaryRegion` only on opt-in, for one principal on every member (the
+ *   call needs it on the primary and the replica), to the set's Regions only
  *   (`kms:PrimaryRegion`);
  * - the primary Region's deploy role creating a DynamoDB global table whose replicas
  *   use the replica keys;
@@ -49,7 +50,8 @@ function build(props: Partial<MultiRegionKeySetProps> = {}): Built {
   const reader = new iam.Role(set.stackIn('eu-west-1'), 'EuReader', { assumedBy: new iam.AccountRootPrincipal() });
   set.keyIn('eu-west-1').grantDecrypt(reader);
   readers.set('eu-west-1', reader);
-  new dynamodb.TableV2(set.stackIn('us-east-1'), 'OrdersTable', {
+  // The global table in a stack of its own, deployed after every Region's key.
+  new dynamodb.TableV2(new Stack(app, 'Tables', { env: { account: ACCOUNT, region: 'us-east-1' } }), 'OrdersTable', {
     partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
     replicas: [{ region: 'eu-west-1' }, { region: 'ap-southeast-2' }],
     encryption: dynamodb.TableEncryptionV2.customerManagedKey(set.primaryKey, {
@@ -149,10 +151,9 @@ describe('replication', () => {
     expect(await primary.decide(deployRole(region), 'kms:Decrypt', primary.via('dynamodb'))).not.toBe('Allowed');
   });
 
-  test('the administrators replicate with MFA; the primary Region\'s deploy role and IAM principals do not', async () => {
+  test('nobody else replicates: not the administrators (who would make a key outside the stacks), the primary Region\'s deploy role or a kms:* principal', async () => {
     const admin = primary.role(built.set.primaryKey.adminRole);
-    expect(await primary.decide(admin, 'kms:ReplicateKey', { 'kms:ReplicaRegion': 'eu-west-1', ...MFA })).toBe('Allowed');
-    expect(await primary.decide(admin, 'kms:ReplicateKey', { 'kms:ReplicaRegion': 'eu-central-1', ...MFA })).not.toBe('Allowed');
+    expect(await primary.decide(admin, 'kms:ReplicateKey', { 'kms:ReplicaRegion': 'eu-west-1', ...MFA })).not.toBe('Allowed');
     expect(await primary.decide(deployRole('us-east-1'), 'kms:ReplicateKey', { 'kms:ReplicaRegion': 'eu-west-1' })).not.toBe('Allowed');
     expect(await primary.sim.simulate({
       principalArn: `arn:aws:iam::${ACCOUNT}:role/Administrator`,
@@ -188,14 +189,30 @@ describe('promotion (UpdatePrimaryRegion)', () => {
     expect(await m.decide(admin, 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': 'eu-west-1', ...MFA })).not.toBe('Allowed');
   });
 
-  test.each(REGIONS)('with allowPrimaryRegionUpdate, the admin of %s promotes within the set\'s Regions', async region => {
-    const m = new Member(build({ allowPrimaryRegionUpdate: true }).set, region);
-    const admin = m.role(m.set.keyIn(region).adminRole);
-    for (const target of REGIONS) {
-      expect(await m.decide(admin, 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': target, ...MFA })).toBe('Allowed');
+  test('with allowPrimaryRegionUpdate, the primary\'s admin role may promote on every member, as the call needs, to the set\'s Regions only', async () => {
+    const { set } = build({ allowPrimaryRegionUpdate: true });
+    const members = REGIONS.map(region => new Member(set, region));
+    const operator = members[0].role(set.primaryKey.adminRole);
+    for (const m of members) {
+      for (const target of REGIONS) {
+        expect(await m.decide(operator, 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': target })).toBe('Allowed');
+      }
+      expect(await m.decide(operator, 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': 'eu-central-1' })).not.toBe('Allowed');
+      for (const region of REGIONS) {
+        expect(await m.decide(deployRole(region), 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': 'eu-west-1' })).not.toBe('Allowed');
+      }
+      expect(await m.sim.simulate({
+        principalArn: `arn:aws:iam::${ACCOUNT}:role/Administrator`,
+        action: 'kms:UpdatePrimaryRegion',
+        resourceArn: m.keyArn,
+        identityPolicies: [PolicySimulator.allowPolicy('kms:*')],
+        context: { 'kms:PrimaryRegion': 'eu-west-1' },
+      })).not.toBe('Allowed');
     }
-    expect(await m.decide(admin, 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': 'eu-central-1', ...MFA })).not.toBe('Allowed');
-    expect(await m.decide(deployRole(region), 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': 'eu-west-1' })).not.toBe('Allowed');
+    // A replica's own admin role manages its member, and cannot move the primary.
+    const eu = members[1];
+    const euAdmin = eu.role(set.keyIn('eu-west-1').adminRole);
+    expect(await eu.decide(euAdmin, 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': 'eu-west-1' })).not.toBe('Allowed');
   });
 });
 
@@ -219,7 +236,7 @@ describe('a DynamoDB global table in the primary\'s stack, with a replica key pe
     expect(await m.decide(creator, 'kms:ScheduleKeyDeletion')).not.toBe('Allowed');
   });
 
-  test('the primary learns the table as any key learns its own stack\'s consumers', async () => {
+  test('the primary learns the table as any key learns its consumers in its Region', async () => {
     const m = new Member(built.set, 'us-east-1');
     expect(await m.decide(deployRole('us-east-1'), 'kms:CreateGrant', { ...m.via('dynamodb'), 'kms:GrantIsForAWSResource': 'true' })).toBe('Allowed');
   });

@@ -7,8 +7,9 @@ import { App, CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Stage } fro
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { DataClassification, MultiRegionKeySet, MultiRegionKeySetProps } from '../src';
+import { DataClassification, KeyAuditTrail, MultiRegionKeySet, MultiRegionKeySetProps } from '../src';
 import { ACCOUNT } from './support/stack';
 
 const BASE: MultiRegionKeySetProps = {
@@ -79,10 +80,18 @@ describe('the members', () => {
       expect(replica.Properties.PrimaryKeyArn).toEqual({ 'Fn::GetAtt': ['OrdersPrimaryKey', 'Arn'] });
       expect(template.Resources.OrdersPrimaryKey).toMatchObject({
         Type: 'Custom::KmsPrimaryKeyLookup',
-        Properties: { PrimaryRegion: 'us-east-1', AliasName: 'alias/confidential/Orders', Account: ACCOUNT },
+        Properties: { PrimaryRegion: 'us-east-1', AliasName: 'alias/confidential/Orders', Account: ACCOUNT, KeyKind: 'SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS' },
       });
       expect(JSON.stringify(template)).not.toMatch(/Fn::ImportValue|ExportsReader|ssm:/);
     }
+  });
+
+  test('a new key spec replaces the primary, and the lookup then remakes every replica from the new one', () => {
+    const before = templateIn(newSet().set, 'eu-west-1').Resources.OrdersPrimaryKey.Properties;
+    const hmac = newSet({ keySpec: kms.KeySpec.HMAC_256, viaServices: undefined, classification: DataClassification.INTERNAL }).set;
+    const after = templateIn(hmac, 'eu-west-1').Resources.OrdersPrimaryKey.Properties;
+    expect(before.KeyKind).toBe('SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS');
+    expect(after.KeyKind).toBe('HMAC_256/GENERATE_VERIFY_MAC/AWS_KMS');
   });
 
   test('every member is kept when it leaves its stack, unless the set opts in', () => {
@@ -136,6 +145,23 @@ describe('the members', () => {
     }
   });
 
+  test('a Region\'s member can watch through the organization trail\'s log group there: the set creates no trail in it', () => {
+    const app = new App();
+    const eu = new Stack(app, 'OrdersEu', { env: { account: ACCOUNT, region: 'eu-west-1' } });
+    const trail = new KeyAuditTrail(eu, 'KeyAuditTrail', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(eu, 'OrgTrail', 'org-trail'),
+      alarmTopic: sns.Topic.fromTopicArn(eu, 'Alarms', `arn:aws:sns:eu-west-1:${ACCOUNT}:security-alarms`),
+    });
+    const { set } = newSet({ stacks: [eu], regionOptions: { 'eu-west-1': { auditTrail: trail } } }, app);
+    expect(set.keyIn('eu-west-1').auditTrail).toBe(trail);
+    expect(Object.values<any>(templateIn(set, 'eu-west-1').Resources).filter(r => r.Type === 'AWS::CloudTrail::Trail')).toEqual([]);
+  });
+
+  test('a set in six Regions would make six multi-Region trails, each counting in every Region: refused at synth', () => {
+    const { app } = newSet({ replicaRegions: ['eu-west-1', 'ap-southeast-2', 'us-west-2', 'eu-central-1', 'ca-central-1'] });
+    expect(() => app.synth()).toThrow('6 KeyAuditTrails create multi-Region trails in account 111111111111');
+  });
+
   test('imported material: every member is EXTERNAL through its primary, and its administrators import', () => {
     const { set } = newSet({ importKeyMaterial: true, classification: DataClassification.INTERNAL, viaServices: undefined });
     expect(templateIn(set, 'us-east-1').Resources[logicalId(set.primaryKey)].Properties.Origin).toBe('EXTERNAL');
@@ -146,22 +172,34 @@ describe('the members', () => {
 });
 
 describe('keyArnForRegion', () => {
-  test('writes a key ARN from the stack\'s own member: a TableV2 global table in the primary\'s stack', () => {
-    const { set } = newSet();
-    new dynamodb.TableV2(set.stackIn('us-east-1'), 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      replicas: [{ region: 'eu-west-1' }, { region: 'ap-southeast-2' }],
-      encryption: dynamodb.TableEncryptionV2.customerManagedKey(set.primaryKey, {
-        'eu-west-1': set.keyArnForRegion('eu-west-1'),
-        'ap-southeast-2': set.keyArnForRegion('ap-southeast-2'),
-      }),
-    });
-    const template = templateIn(set, 'us-east-1');
+  const globalTable = (scope: Stack, set: MultiRegionKeySet) => new dynamodb.TableV2(scope, 'Table', {
+    partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+    replicas: [{ region: 'eu-west-1' }, { region: 'ap-southeast-2' }],
+    encryption: dynamodb.TableEncryptionV2.customerManagedKey(set.primaryKey, {
+      'eu-west-1': set.keyArnForRegion('eu-west-1'),
+      'ap-southeast-2': set.keyArnForRegion('ap-southeast-2'),
+    }),
+  });
+
+  test('a TableV2 global table in a stack of its own: key ARNs from its Region\'s member, deployed after every key', () => {
+    const { app, set } = newSet();
+    const tables = new Stack(app, 'Tables', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    globalTable(tables, set);
+    const assembly = app.synth();
+    const template = Template.fromStack(tables).toJSON();
     const table = Object.values<any>(template.Resources).find(r => r.Type === 'AWS::DynamoDB::GlobalTable');
     const eu = table.Properties.Replicas.find((r: any) => r.Region === 'eu-west-1');
-    expect(eu.SSESpecification.KMSMasterKeyId).toEqual({
-      'Fn::Join': ['', [`arn:aws:kms:eu-west-1:${ACCOUNT}:key/`, { 'Fn::GetAtt': [logicalId(set.primaryKey), 'KeyId'] }]],
-    });
+    // The primary's key ID, imported within us-east-1: a multi-Region key's ID is the same in every Region.
+    expect(eu.SSESpecification.KMSMasterKeyId['Fn::Join'][1][0]).toBe(`arn:aws:kms:eu-west-1:${ACCOUNT}:key/`);
+    expect(JSON.stringify(eu.SSESpecification.KMSMasterKeyId['Fn::Join'][1][1])).toMatch(/Fn::ImportValue.*Orders-us-east-1/);
+    expect(assembly.getStackArtifact(tables.artifactId).dependencies.map(d => d.id).sort())
+      .toEqual(['Orders-ap-southeast-2', 'Orders-eu-west-1', 'Orders-us-east-1', 'Tables.assets']);
+  });
+
+  test('in the primary\'s own stack, naming a replica is an error: the replicas are deployed after it', () => {
+    const { app, set } = newSet();
+    globalTable(set.stackIn('us-east-1'), set);
+    expect(() => app.synth()).toThrow(/the key is used by Orders-us-east-1\/Table\/Resource \(AWS::DynamoDB::GlobalTable\), whose stack Orders-us-east-1 is deployed before this key's stack Orders-eu-west-1, which depends on it: put the resource in a stack of its own in us-east-1/);
   });
 
   test('in a replica\'s stack it is written from that replica', () => {
@@ -173,11 +211,11 @@ describe('keyArnForRegion', () => {
     });
   });
 
-  test('in a stack outside the set it is an error naming the stack', () => {
+  test('in a stack of a Region or account outside the set it is an error naming the stack', () => {
     const { app, set } = newSet();
-    const other = new Stack(app, 'Other', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const other = new Stack(app, 'Other', { env: { account: ACCOUNT, region: 'eu-central-1' } });
     new CfnOutput(other, 'Arn', { value: set.keyArnForRegion('eu-west-1') });
-    expect(() => app.synth()).toThrow("keyArnForRegion('eu-west-1') of Orders was used in Other, which is not one of the set's stacks");
+    expect(() => app.synth()).toThrow("keyArnForRegion('eu-west-1') of Orders was used in Other (account 111111111111, Region eu-central-1), which is not in the set's account and Regions");
   });
 });
 
@@ -193,6 +231,9 @@ describe('bad input fails at synth, naming the prop and the value', () => {
     ['a key spec the Regions do not offer', { keySpec: kms.KeySpec.SM2, keyUsage: kms.KeyUsage.SIGN_VERIFY, viaServices: undefined, encryptionContextKeys: undefined, classification: DataClassification.INTERNAL }, 'keySpec SM2 is offered only in the China Regions, got it for us-east-1, eu-west-1, ap-southeast-2'],
     ['options of a Region not in the set', { regionOptions: { 'eu-central-1': { alias: 'alias/x' } } }, 'regionOptions must name Regions of the set (us-east-1, eu-west-1, ap-southeast-2), got eu-central-1'],
     ['a bad alias of one Region', { regionOptions: { 'eu-west-1': { alias: 'orders' } } }, 'regionOptions.eu-west-1.alias'],
+    ['a tag that would relabel a member', { regionOptions: { 'eu-west-1': { tags: { 'data-classification': 'public' } } } }, 'regionOptions.eu-west-1.tags must not set "data-classification", which the construct writes from its own props'],
+    ['an AWS tag', { regionOptions: { 'eu-west-1': { tags: { 'aws:owner': 'x' } } } }, 'regionOptions.eu-west-1.tags keys must not start with aws:, which AWS reserves, got "aws:owner"'],
+    ['a tag value too long', { regionOptions: { 'eu-west-1': { tags: { team: 'x'.repeat(257) } } } }, 'regionOptions.eu-west-1.tags.team must be at most 256 characters as a tag value, got 257'],
     ['rotation the key spec cannot take', { keySpec: kms.KeySpec.HMAC_256, enableKeyRotation: true, viaServices: undefined, classification: DataClassification.INTERNAL }, 'enableKeyRotation'],
   ])('%s', (_name, props, message) => {
     expect(() => newSet(props)).toThrow(message);

@@ -1,4 +1,4 @@
-import { Validations, App } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -77,7 +77,7 @@ describe('cdk-nag on a multi-Region key set', () => {
       viaServices: ['dynamodb'],
       allowPrimaryRegionUpdate: true,
     });
-    new dynamodb.TableV2(set.stackIn('us-east-1'), 'Table', {
+    new dynamodb.TableV2(new Stack(app, 'Tables', { env: { account: '111111111111', region: 'us-east-1' } }), 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       replicas: [{ region: 'eu-west-1' }],
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },

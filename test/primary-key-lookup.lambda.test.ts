@@ -13,7 +13,13 @@ const kms = mockClient(KMSClient);
 const ACCOUNT = '111111111111';
 const KEY_ID = 'mrk-1234abcd12ab34cd56ef1234567890ab';
 const ARN = `arn:aws:kms:us-east-1:${ACCOUNT}:key/${KEY_ID}`;
-const PROPS = { ServiceToken: 'arn:aws:lambda:eu-west-1:111111111111:function:framework', PrimaryRegion: 'us-east-1', AliasName: 'alias/confidential/Orders', Account: ACCOUNT };
+const PROPS = {
+  ServiceToken: 'arn:aws:lambda:eu-west-1:111111111111:function:framework',
+  PrimaryRegion: 'us-east-1',
+  AliasName: 'alias/confidential/Orders',
+  Account: ACCOUNT,
+  KeyKind: 'SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS',
+};
 
 function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
   return {
@@ -96,14 +102,21 @@ describe('create', () => {
   });
 
   test.each([
+    ['Disabled', 'is disabled (enable it with EnableKey)'],
     ['PendingDeletion', 'is scheduled for deletion (cancel it with CancelKeyDeletion)'],
     ['PendingReplicaDeletion', 'is waiting for its replicas to be deleted'],
-    ['Unavailable', 'is unavailable'],
     ['Creating', 'is still being created; retry the deployment'],
     ['Updating', 'a primary Region change is in progress'],
+    ['Unavailable', 'is Unavailable'],
   ])('a primary in state %s cannot be replicated now', async (state, message) => {
     kms.on(DescribeKeyCommand).resolves({ KeyMetadata: primary({ KeyState: state as KeyMetadata['KeyState'] }) });
     await expect(handler(event('Create'))).rejects.toThrow(message);
+    await expect(handler(event('Create'))).rejects.toThrow('KMS replicates only an enabled key, or one waiting for its imported material');
+  });
+
+  test('a primary waiting for its imported material is replicated: each replica then waits for the same', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: primary({ KeyState: 'PendingImport' }) });
+    await expect(handler(event('Create'))).resolves.toMatchObject({ PhysicalResourceId: ARN });
   });
 
   test('an answer without ARN is an error, not an empty physical ID', async () => {
@@ -140,6 +153,19 @@ describe('update', () => {
     );
   });
 
+  test('a new key kind replaced the primary: the replica is made again from the new one', async () => {
+    const other = `arn:aws:kms:us-east-1:${ACCOUNT}:key/mrk-99999999999999999999999999999999`;
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: primary({ Arn: other, KeyId: 'mrk-99999999999999999999999999999999' }) });
+    const changed = event('Update', { ResourceProperties: { ...PROPS, KeyKind: 'HMAC_256/GENERATE_VERIFY_MAC/AWS_KMS' } });
+    await expect(handler(changed)).resolves.toEqual({ PhysicalResourceId: other, Data: { Arn: other, KeyId: 'mrk-99999999999999999999999999999999' } });
+  });
+
+  test('a new key kind whose new primary is not made yet is refused, as on create', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: primary({ KeyState: 'Creating' }) });
+    const changed = event('Update', { ResourceProperties: { ...PROPS, KeyKind: 'HMAC_256/GENERATE_VERIFY_MAC/AWS_KMS' } });
+    await expect(handler(changed)).rejects.toThrow('is still being created');
+  });
+
   test('errors are explained as on create', async () => {
     kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
     await expect(handler(event('Update'))).rejects.toThrow('there is no such alias');
@@ -152,8 +178,9 @@ describe('delete', () => {
     expect(kms.calls()).toHaveLength(0);
   });
 
-  test('even when KMS would fail, deleting the stack is never blocked', async () => {
-    kms.on(DescribeKeyCommand).rejects(awsError('AccessDeniedException'));
-    await expect(handler(event('Delete'))).resolves.toEqual({ PhysicalResourceId: ARN });
+  test('the delete after a failed create (no key ARN as physical ID) succeeds too, so the rollback completes', async () => {
+    const failedCreate = event('Delete', { PhysicalResourceId: 'OrdersPrimaryKey-request' });
+    await expect(handler(failedCreate)).resolves.toEqual({ PhysicalResourceId: 'OrdersPrimaryKey-request' });
+    expect(kms.calls()).toHaveLength(0);
   });
 });

@@ -220,22 +220,23 @@ export class KeyPolicy {
    * Administration that only some principals may do, under conditions of its own:
    * replicating a multi-Region key (`kms:ReplicaRegion`) and moving its primary
    * (`kms:PrimaryRegion`). Never through the account root's lockout guard. The key's
-   * administrator gets it with MFA where its other administration needs MFA; the
-   * deploy roles named get it as they are (CloudFormation calls without MFA).
+   * administrator, when it takes part, gets it with MFA where its other
+   * administration needs MFA; the principals named by ARN get it as they are.
    * @see https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-auth.html
    */
   public addRestrictedAdministration(statement: RestrictedAdministration, administrator: iam.IPrincipal, requireMfa: boolean): void {
-    const principals = (statement.deployRoleArns ?? []).map(arn => new iam.ArnPrincipal(arn));
+    const named = (statement.principalArns ?? []).map(arn => new iam.ArnPrincipal(arn));
     const make = (sid: string, who: iam.IPrincipal[], conditions: Conditions) => new iam.PolicyStatement({
       sid, principals: who, actions: statement.actions, resources: ['*'], conditions,
     });
-    if (!requireMfa) {
-      this.document.addStatements(make(statement.sid, [administrator, ...principals], statement.conditions));
+    const withAdministrator = statement.administrator ? [administrator] : [];
+    if (!requireMfa || withAdministrator.length === 0) {
+      this.document.addStatements(make(statement.sid, [...withAdministrator, ...named], statement.conditions));
       return;
     }
-    this.document.addStatements(make(`${statement.sid}WithMfa`, [administrator],
+    this.document.addStatements(make(`${statement.sid}WithMfa`, withAdministrator,
       mergeConditions(statement.conditions, { Bool: { 'aws:MultiFactorAuthPresent': 'true' } })));
-    if (principals.length > 0) this.document.addStatements(make(statement.sid, principals, statement.conditions));
+    if (named.length > 0) this.document.addStatements(make(statement.sid, named, statement.conditions));
   }
 
   /**
@@ -413,13 +414,15 @@ export class KeyPolicy {
   }
 }
 
-/** Administration allowed to the key's administrator and some deploy roles, under conditions. */
+/** Administration allowed to some principals only, under conditions. */
 export interface RestrictedAdministration {
   readonly sid: string;
   readonly actions: string[];
   readonly conditions: Conditions;
-  /** CloudFormation execution roles that make the call too. */
-  readonly deployRoleArns?: string[];
+  /** Whether the key's own administrator may. */
+  readonly administrator: boolean;
+  /** Other principals that may, by ARN: deploy roles, another member's admin role. */
+  readonly principalArns?: string[];
 }
 
 /** An AWS service that publishes to SNS topics, found by the resource that names the topic. */

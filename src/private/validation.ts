@@ -157,6 +157,30 @@ export function validateContextKeys(keys: string[] | undefined): void {
   }
 }
 
+const TAG_KEY_MAX_LENGTH = 128;
+
+/**
+ * A tag of the user's: a key of 1 to 128 characters, not `aws:` (AWS's own), and not
+ * one of `reserved` (tags the construct writes from its props), and a valid value.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/tagging-keys.html
+ */
+export function validateTag(prop: string, key: string, value: string, reserved: string[]): void {
+  if (Token.isUnresolved(key)) return;
+  if (key.length === 0 || key.length > TAG_KEY_MAX_LENGTH) {
+    throw new Error(`${prop} keys must be 1 to ${TAG_KEY_MAX_LENGTH} characters, got "${key}" (${key.length})`);
+  }
+  if (key.toLowerCase().startsWith('aws:')) {
+    throw new Error(`${prop} keys must not start with aws:, which AWS reserves, got "${key}"`);
+  }
+  if (!TAG_VALUE_PATTERN.test(key)) {
+    throw new Error(`${prop} keys may contain only letters, digits, spaces and _ . : / = + - @, got "${key}"`);
+  }
+  if (reserved.includes(key)) {
+    throw new Error(`${prop} must not set "${key}", which the construct writes from its own props (${reserved.join(', ')}), got "${key}": "${value}"`);
+  }
+  validateTagValue(`${prop}.${key}`, value);
+}
+
 export function validateTagValue(prop: string, value: string | undefined): void {
   if (value === undefined || Token.isUnresolved(value)) return;
   if (value.length === 0) {
