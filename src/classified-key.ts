@@ -335,6 +335,10 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     super(scope, id);
     Object.defineProperty(this, IS_CLASSIFIED_KEY, { value: true });
 
+    // Where the key's material lives (this library's multi-Region and HSM keys choose
+    // theirs); checked first, so a home's refusal names the prop.
+    const home: KeyHome = (props as { [KEY_HOME]?: KeyHome })[KEY_HOME] ?? STANDARD_HOME;
+    home.check(props);
     this.classification = props.classification;
     this.rules = rulesFor(props.classification);
     this.keySpec = props.keySpec ?? kms.KeySpec.SYMMETRIC_DEFAULT;
@@ -342,9 +346,6 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.profile = actions.usageProfile(this.keySpec, this.keyUsage);
     const symmetric = this.keySpec === kms.KeySpec.SYMMETRIC_DEFAULT;
     const imported = props.importKeyMaterial ?? false;
-    // Where the key's material lives; this library's multi-Region keys choose theirs.
-    const home: KeyHome = (props as { [KEY_HOME]?: KeyHome })[KEY_HOME] ?? STANDARD_HOME;
-    home.check(props);
     this.multiRegion = home.multiRegionPrimary || home.cfnType === 'AWS::KMS::ReplicaKey';
 
     validateDescription(props.description);
@@ -375,13 +376,14 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       );
     }
 
-    // Only symmetric keys with KMS-made material rotate; a replica as its primary does.
-    const rotatable = symmetric && !imported;
+    // Only symmetric keys with KMS-made material rotate; a replica as its primary does;
+    // keys in a CloudHSM key store never.
+    const rotatable = symmetric && !imported && home.materialRotates;
     const rotation = resolveRotation({
       classification: this.classification,
       rules: this.rules,
       rotatable,
-      why: imported ? 'a key with imported material' : `keySpec ${this.keySpec}`,
+      why: imported ? 'a key with imported material' : !home.materialRotates ? 'a key in a CloudHSM key store' : `keySpec ${this.keySpec}`,
       enableKeyRotation: props.enableKeyRotation,
       rotationPeriod: props.rotationPeriod,
     });
@@ -426,7 +428,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.policy = new KeyPolicy(this, {
       adminActions,
       lockoutGuardActions: adminActions.filter(a => !actions.ADMIN_IMPORT.includes(a) && a !== 'kms:PutKeyPolicy'),
-      policyWriters: [this.deployRoleArn()],
+      policyWriters: [this.deployRoleArn(), ...home.policyWriters],
       administratorOnlyActions: imported ? actions.ADMIN_IMPORT : [],
       viaServices: props.viaServices,
       encryptionContextKeys: props.encryptionContextKeys,

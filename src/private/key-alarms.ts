@@ -30,12 +30,12 @@ export interface SharedKeyAlarms {
 
 export function createSharedKeyAlarms(scope: Construct, namespace: string, where: string): SharedKeyAlarms {
   return {
-    stateChanges: contributorAlarm(scope, 'KeyStateChangesAlarm', perKeyQuery(namespace, KEY_STATE_CHANGES), {
+    stateChanges: queryAlarm(scope, 'KeyStateChangesAlarm', perKeyQuery(namespace, KEY_STATE_CHANGES), {
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       description: `A KMS key of ${where} was ${KEY_STATE_CHANGES.description} (one contributor per key ARN)`,
     }),
-    policyOrGrantChanges: contributorAlarm(scope, 'KeyPolicyOrGrantChangesAlarm', perKeyQuery(namespace, KEY_POLICY_OR_GRANT_CHANGES), {
+    policyOrGrantChanges: queryAlarm(scope, 'KeyPolicyOrGrantChangesAlarm', perKeyQuery(namespace, KEY_POLICY_OR_GRANT_CHANGES), {
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       description: `A KMS key of ${where}: ${KEY_POLICY_OR_GRANT_CHANGES.description} (one contributor per key ARN)`,
@@ -49,7 +49,7 @@ export function createSharedKeyAlarms(scope: Construct, namespace: string, where
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/monitoring-cloudwatch.html
  */
 export function createKeyMaterialExpiryAlarm(scope: Construct, where: string): cloudwatch.Alarm {
-  return contributorAlarm(scope, 'KeyMaterialExpiryAlarm',
+  return queryAlarm(scope, 'KeyMaterialExpiryAlarm',
     'SELECT MIN(SecondsUntilKeyMaterialExpiration) FROM SCHEMA("AWS/KMS", KeyId) GROUP BY KeyId ORDER BY MIN() ASC', {
       threshold: KEY_MATERIAL_EXPIRY_WARNING.toSeconds(),
       comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -83,6 +83,39 @@ export function createKeyAlarms(scope: Construct, options: KeyAlarmOptions): clo
   })];
 }
 
+/** What the alarms of a CloudHSM key store watch. */
+export interface KeyStoreAlarmOptions {
+  readonly customKeyStoreId: string;
+  readonly clusterId: string;
+  /** How the store is named in descriptions: its construct path. */
+  readonly storeName: string;
+}
+
+/**
+ * The alarms of a CloudHSM key store: KMS throttling requests to its keys (KMS's
+ * `CloudHSMKeyStoreThrottle`, published per store, operation and key spec) and an HSM
+ * of its cluster unhealthy (CloudHSM's `HsmUnhealthy`, per cluster and HSM). Each
+ * query sums or takes the worst over the store's or cluster's series.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/monitoring-cloudwatch.html
+ * @see https://docs.aws.amazon.com/cloudhsm/latest/userguide/hsm-metrics-cw.html
+ */
+export function createKeyStoreAlarms(scope: Construct, options: KeyStoreAlarmOptions): cloudwatch.Alarm[] {
+  return [
+    queryAlarm(scope, 'KeyStoreThrottleAlarm',
+      `SELECT SUM(CloudHSMKeyStoreThrottle) FROM "AWS/KMS" WHERE CustomKeyStoreId = '${options.customKeyStoreId}'`, {
+        threshold: 1,
+        comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        description: `Custom key store ${options.storeName}: KMS throttled requests to its keys (CloudHSMKeyStoreThrottle) in 5 minutes`,
+      }),
+    queryAlarm(scope, 'HsmUnhealthyAlarm',
+      `SELECT MAX(HsmUnhealthy) FROM "AWS/CloudHSM" WHERE ClusterId = '${options.clusterId}'`, {
+        threshold: 1,
+        comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        description: `Custom key store ${options.storeName}: an HSM of its CloudHSM cluster was unhealthy (HsmUnhealthy) in 5 minutes`,
+      }),
+  ];
+}
+
 /** The query of one audit event, one time series per key. */
 export function perKeyQuery(namespace: string, event: AuditEvent): string {
   return `SELECT SUM(${event.metricName}) FROM SCHEMA("${namespace}", ${KEY_ARN_DIMENSION}) GROUP BY ${KEY_ARN_DIMENSION} ORDER BY SUM() DESC`;
@@ -95,11 +128,11 @@ interface ContributorAlarmOptions {
 }
 
 /**
- * An alarm on a Metrics Insights query grouped by a dimension: each time series
+ * An alarm on a Metrics Insights query. Grouped by a dimension, each time series
  * (each key) is a contributor with its own state. A series exists only while it has
  * data, so missing data is no breach.
  */
-function contributorAlarm(scope: Construct, id: string, query: string, options: ContributorAlarmOptions): cloudwatch.Alarm {
+function queryAlarm(scope: Construct, id: string, query: string, options: ContributorAlarmOptions): cloudwatch.Alarm {
   return new cloudwatch.Alarm(scope, id, {
     metric: new cloudwatch.MathExpression({ expression: query, usingMetrics: {}, period: PERIOD }),
     alarmDescription: options.description,

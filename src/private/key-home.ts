@@ -1,4 +1,4 @@
-import { CfnResource, IResolvable } from 'aws-cdk-lib';
+import { CfnResource, IResolvable, ITaggable, TagManager, TagType } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { RestrictedAdministration } from './key-policy';
@@ -12,7 +12,9 @@ import { RestrictedAdministration } from './key-policy';
  * - a standard key (`AWS::KMS::Key`);
  * - a multi-Region primary (`AWS::KMS::Key` with `MultiRegion`);
  * - a multi-Region replica (`AWS::KMS::ReplicaKey`), whose spec, usage, origin and
- *   rotation are its primary's.
+ *   rotation are its primary's;
+ * - a key in a CloudHSM custom key store (a custom resource: CloudFormation has none),
+ *   symmetric, never rotated, never multi-Region, never imported.
  */
 
 /**
@@ -39,6 +41,9 @@ export interface HomeSpec {
 export interface HomeChecked {
   readonly enableKeyRotation?: boolean;
   readonly rotationPeriod?: unknown;
+  readonly keySpec?: kms.KeySpec;
+  readonly keyUsage?: kms.KeyUsage;
+  readonly importKeyMaterial?: boolean;
 }
 
 export interface KeyHome {
@@ -46,6 +51,10 @@ export interface KeyHome {
   readonly cfnType: string;
   /** Whether the key's own properties set rotation (a replica's follows its primary). */
   readonly setsRotation: boolean;
+  /** Whether KMS can rotate the key's material at all (never in a CloudHSM key store). */
+  readonly materialRotates: boolean;
+  /** Principals, besides the deploy role, that write the key policy: who creates the key. */
+  readonly policyWriters: string[];
   /** Whether the key is a multi-Region primary. */
   readonly multiRegionPrimary: boolean;
   /** Administration of the home's own, beyond the policy model's: replication, promotion. */
@@ -76,6 +85,8 @@ export function replicaHome(primaryKeyArn: string, administration: RestrictedAdm
   return {
     cfnType: 'AWS::KMS::ReplicaKey',
     setsRotation: false,
+    materialRotates: true,
+    policyWriters: [],
     multiRegionPrimary: false,
     administration,
     check(props) {
@@ -101,6 +112,8 @@ function keyResource(multiRegion: boolean, administration: RestrictedAdministrat
   return {
     cfnType: 'AWS::KMS::Key',
     setsRotation: true,
+    materialRotates: true,
+    policyWriters: [],
     multiRegionPrimary: multiRegion,
     administration,
     check() {},
@@ -119,4 +132,64 @@ function keyResource(multiRegion: boolean, administration: RestrictedAdministrat
       return { resource, keyArn: resource.attrArn, keyId: resource.attrKeyId };
     },
   };
+}
+
+/** What a key in a CloudHSM key store needs of its custom resource. */
+export interface HsmKeyResourceOptions {
+  /** The Provider framework's service token of the stack's HSM key handler. */
+  readonly serviceToken: string;
+  /** The ARN of the handler's role, which creates the key and so writes its policy. */
+  readonly handlerRoleArn: string;
+  readonly customKeyStoreId: string;
+}
+
+/**
+ * A key in a CloudHSM custom key store: KMS makes its material in the store's HSMs
+ * (`CreateKey` with `Origin: AWS_CLOUDHSM`), through a custom resource.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/create-cmk-keystore.html
+ */
+export function hsmKeyHome(options: HsmKeyResourceOptions): KeyHome {
+  return {
+    cfnType: HSM_KEY_TYPE,
+    setsRotation: false,
+    materialRotates: false,
+    policyWriters: [options.handlerRoleArn],
+    multiRegionPrimary: false,
+    administration: [],
+    check(props) {
+      const refuse = (name: string, value: unknown, why: string) => {
+        throw new Error(`${name} must not be set for a key in a CloudHSM key store, which ${why}, got ${String(value)}`);
+      };
+      if (props.keySpec !== undefined && props.keySpec !== kms.KeySpec.SYMMETRIC_DEFAULT) refuse('keySpec', props.keySpec, 'holds symmetric encryption keys only');
+      if (props.keyUsage !== undefined && props.keyUsage !== kms.KeyUsage.ENCRYPT_DECRYPT) refuse('keyUsage', props.keyUsage, 'holds symmetric encryption keys only');
+      if (props.importKeyMaterial) refuse('importKeyMaterial', true, 'makes the material in its HSMs');
+      if (props.enableKeyRotation) refuse('enableKeyRotation', true, 'KMS never rotates');
+      if (props.rotationPeriod !== undefined) refuse('rotationPeriod', props.rotationPeriod, 'KMS never rotates');
+    },
+    create(scope, spec) {
+      const resource = new HsmKeyResource(scope, 'Resource', options, spec);
+      return { resource, keyArn: resource.getAtt('Arn').toString(), keyId: resource.getAtt('KeyId').toString() };
+    },
+  };
+}
+
+/** The CloudFormation type of a key in a CloudHSM key store. */
+export const HSM_KEY_TYPE = 'Custom::KmsHsmKey';
+
+/** The custom resource of a key in a CloudHSM key store: taggable, as a key is. */
+class HsmKeyResource extends CfnResource implements ITaggable {
+  public readonly tags = new TagManager(TagType.KEY_VALUE, HSM_KEY_TYPE, undefined, { tagPropertyName: 'Tags' });
+
+  constructor(scope: Construct, id: string, options: HsmKeyResourceOptions, spec: HomeSpec) {
+    super(scope, id, {
+      type: HSM_KEY_TYPE,
+      properties: {
+        ServiceToken: options.serviceToken,
+        CustomKeyStoreId: options.customKeyStoreId,
+        Description: spec.description,
+        KeyPolicy: spec.keyPolicy,
+        PendingWindowInDays: spec.pendingWindowInDays,
+      },
+    });
+  }
 }

@@ -137,6 +137,9 @@ interface NamedPolicy {
   readonly policy: PolicyDocument;
 }
 
+/** The CloudFormation types of KMS keys: standard, replica, and a key in a CloudHSM key store. */
+const KEY_TYPES = ['AWS::KMS::Key', 'AWS::KMS::ReplicaKey', 'Custom::KmsHsmKey'];
+
 /** Marker for `Ref: AWS::NoValue`: the enclosing property or list element is removed. */
 const NO_VALUE = Symbol('AWS::NoValue');
 
@@ -204,9 +207,9 @@ export class PolicySimulator {
     return Object.keys(this.resources).filter((id) => this.resources[id].Type === type);
   }
 
-  /** ARN of an AWS::KMS::Key or AWS::KMS::ReplicaKey. */
+  /** ARN of an AWS::KMS::Key, an AWS::KMS::ReplicaKey or a key in a CloudHSM key store (Custom::KmsHsmKey). */
   public keyArn(keyLogicalId: string): string {
-    this.resource(keyLogicalId, 'AWS::KMS::Key', 'AWS::KMS::ReplicaKey');
+    this.resource(keyLogicalId, ...KEY_TYPES);
     return this.getAtt(keyLogicalId, 'Arn');
   }
 
@@ -218,7 +221,7 @@ export class PolicySimulator {
 
   /** The resolved key policy of a key (the AWS default key policy when the template sets none). */
   public keyPolicy(keyLogicalId: string): PolicyDocument {
-    const key = this.resource(keyLogicalId, 'AWS::KMS::Key', 'AWS::KMS::ReplicaKey');
+    const key = this.resource(keyLogicalId, ...KEY_TYPES);
     if (key.Properties?.KeyPolicy === undefined) {
       return {
         Version: '2012-10-17',
@@ -434,7 +437,7 @@ export class PolicySimulator {
 
   /** The template's resource policy governing `resourceArn`, if any. */
   private resourcePolicyFor(resourceArn: string, action: string): PolicyDocument | undefined {
-    for (const id of [...this.logicalIdsOfType('AWS::KMS::Key'), ...this.logicalIdsOfType('AWS::KMS::ReplicaKey')]) {
+    for (const id of KEY_TYPES.flatMap(type => this.logicalIdsOfType(type))) {
       if (this.keyArn(id) === resourceArn) return this.keyPolicy(id);
     }
     if (TRUST_POLICY_ACTIONS.includes(action.toLowerCase())) {
@@ -663,6 +666,7 @@ export class PolicySimulator {
       'AWS::IAM::ManagedPolicy': { PolicyArn: () => this.ref(id) as string },
       'AWS::KMS::Key': { Arn: () => arn('kms', `key/${fakeKeyId(id)}`), KeyId: () => fakeKeyId(id) },
       'AWS::KMS::ReplicaKey': { Arn: () => arn('kms', `key/${fakeKeyId(id)}`), KeyId: () => fakeKeyId(id) },
+      'Custom::KmsHsmKey': { Arn: () => arn('kms', `key/${fakeKeyId(id)}`), KeyId: () => fakeKeyId(id) },
       'AWS::KMS::Alias': { Arn: () => arn('kms', name()) },
       'AWS::SNS::Topic': { TopicArn: () => arn('sns', name()), Arn: () => arn('sns', name()), TopicName: name },
       'AWS::S3::Bucket': {
