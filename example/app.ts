@@ -4,13 +4,14 @@
  * into cdk.out/ and prints what each key is (example/summary.ts). No AWS account or
  * credentials are needed. In your own app, import from 'cdk-kms-constructs'.
  */
-import { writeFileSync } from 'fs';
+import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { PaymentsPlatform } from './platform';
-import { DataClassification, MultiRegionKeySet } from '../src';
+import { CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet } from '../src';
 
 /** The file, next to the assembly, where the app records cdk-nag's findings. */
 export const NAG_REPORT = 'nag-findings.json';
@@ -43,6 +44,30 @@ new dynamodb.TableV2(orderTables, 'Orders', {
   encryption: dynamodb.TableEncryptionV2.customerManagedKey(orderKeys.primaryKey, {
     'us-east-1': orderKeys.keyArnForRegion('us-east-1'),
   }),
+});
+
+// Card numbers are tokenized with a RESTRICTED key whose material never leaves the
+// bank's own HSMs: a custom key store on its CloudHSM cluster (an example cluster ID;
+// see the README's ceremony for making one ready).
+const vault = new Stack(app, 'CardVault', { env: { account: orderKeys.account, region: 'eu-west-1' } });
+const store = new CustomKeyStore(vault, 'HsmKeyStore', {
+  cluster: CloudHsmCluster.fromClusterAttributes(vault, 'Cluster', { clusterId: 'cluster-jxhlf7644ne' }),
+  customKeyStoreName: 'card-vault',
+  trustAnchorCertificate: readFileSync(join(__dirname, 'customerCA.crt'), 'utf8'),
+  kmsUserPassword: secretsmanager.Secret.fromSecretNameV2(vault, 'KmsUserPassword', 'card-vault/kmsuser'),
+});
+const cardKey = store.addKey('CardTokens', {
+  classification: DataClassification.RESTRICTED,
+  viaServices: ['dynamodb'],
+  alias: 'alias/payments/card-tokens',
+  owner: 'payments-team',
+  complianceScopes: ['pci-dss'],
+});
+new dynamodb.Table(vault, 'Tokens', {
+  partitionKey: { name: 'token', type: dynamodb.AttributeType.STRING },
+  encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+  encryptionKey: cardKey,
+  pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
 });
 
 const packs = [new AwsSolutionsChecks(app), new HIPAASecurityChecks(app), new NIST80053R5Checks(app), new PCIDSS321Checks(app)];

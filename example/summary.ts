@@ -36,7 +36,7 @@ function main(outdir: string): void {
   for (const { stackName, environment, resources } of stacks) {
     const pathOf = (logicalId: string) => resources[logicalId]?.Metadata?.['aws:cdk:path']?.replace(/\/Resource$/, '') ?? logicalId;
     for (const [logicalId, key] of Object.entries(resources)) {
-      if (key.Type !== 'AWS::KMS::Key' && key.Type !== 'AWS::KMS::ReplicaKey') continue;
+      if (!['AWS::KMS::Key', 'AWS::KMS::ReplicaKey', 'Custom::KmsHsmKey'].includes(key.Type)) continue;
       keys++;
       const props = key.Properties;
       const keyPath = pathOf(logicalId).replace(/\/Resource$/, '');
@@ -73,7 +73,11 @@ function main(outdir: string): void {
 
       console.log(aliases[0] ?? keyPath);
       row('classification', [tag('data-classification'), tag('owner') && `owner ${tag('owner')}`, tag('compliance-scope') && `scope ${tag('compliance-scope')}`].filter(Boolean).join(', '));
-      if (key.Type === 'AWS::KMS::ReplicaKey') {
+      if (key.Type === 'Custom::KmsHsmKey') {
+        const store = resources[props.CustomKeyStoreId?.['Fn::GetAtt']?.[0]]?.Properties ?? {};
+        row('key', `SYMMETRIC_DEFAULT for ENCRYPT_DECRYPT, material in custom key store ${store.CustomKeyStoreName} (CloudHSM cluster ${store.CloudHsmClusterId})`);
+        row('rotation', 'never (KMS does not rotate keys in a CloudHSM key store)');
+      } else if (key.Type === 'AWS::KMS::ReplicaKey') {
         // The primary is found at deploy time through its alias, in its Region.
         const lookup = resources[props.PrimaryKeyArn?.['Fn::GetAtt']?.[0]]?.Properties ?? {};
         row('key', `multi-Region replica in ${environment.split('/').pop()} of ${lookup.AliasName} in ${lookup.PrimaryRegion}`);
@@ -97,7 +101,17 @@ function main(outdir: string): void {
         .filter(r => r.Type === 'AWS::CloudWatch::Alarm' && r.Metadata?.['aws:cdk:path']?.startsWith(`${keyPath}/`))
         .map(r => `${r.Metadata['aws:cdk:path'].split('/').slice(-2, -1)[0]} (${r.Properties.AlarmDescription.split(': ').slice(1).join(': ')})`);
       const shared = sharedAlarms(environment, props.Origin === 'EXTERNAL');
-      const alarms = [...(shared.length > 0 ? [`${shared.join(', ')} (the trail's, one contributor per key)`] : []), ...own];
+      // A key in a custom key store is watched with its store too.
+      const storeId = key.Type === 'Custom::KmsHsmKey' ? props.CustomKeyStoreId?.['Fn::GetAtt']?.[0] : undefined;
+      const storeAlarms = storeId === undefined ? [] : Object.values(resources)
+        .filter(r => r.Type === 'AWS::CloudWatch::Alarm' && r.Metadata?.['aws:cdk:path']?.startsWith(`${pathOf(storeId).replace(/\/Resource\/Default$|\/Resource$/, '')}/`)
+          && !r.Metadata['aws:cdk:path'].startsWith(`${keyPath}/`))
+        .map(r => r.Metadata['aws:cdk:path'].split('/').slice(-2, -1)[0]);
+      const alarms = [
+        ...(shared.length > 0 ? [`${shared.join(', ')} (the trail's, one contributor per key)`] : []),
+        ...(storeAlarms.length > 0 ? [`${storeAlarms.join(', ')} (its store's)`] : []),
+        ...own,
+      ];
       row('alarms', alarms.length > 0 ? alarms.join('\n' + ' '.repeat(18)) : 'none (no audit trail in its account and Region)');
       row('cdk-nag', nagLine);
       row('stack', stackName);

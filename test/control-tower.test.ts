@@ -14,11 +14,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import { PaymentsPlatform } from '../example/platform';
-import { ClassifiedKey, DataClassification, KeyAuditTrail, MultiRegionKeySet } from '../src';
+import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, MultiRegionKeySet } from '../src';
 import { CONTROL_TOWER_FOLDERS, controlTowerFailures, RULE_FOLDERS } from './support/control-tower';
 import { nagFindings } from './support/nag';
 import { ACCOUNT, newBareStack, REGION } from './support/stack';
@@ -46,7 +47,7 @@ const EXCEPTIONS = {
 /** The constructs whose resources are the library's. */
 function libraryScopes(stacks: Stack[]): IConstruct[] {
   return stacks.flatMap(stack => stack.node.findAll().filter(c => ClassifiedKey.isClassifiedKey(c) || KeyAuditTrail.isKeyAuditTrail(c)
-    || (c.node.id === 'KmsConstructsCustomResources' && c.node.scope === stack)));
+    || c instanceof CustomKeyStore || (c.node.id === 'KmsConstructsCustomResources' && c.node.scope === stack)));
 }
 
 /** The Control Tower failures of the library's resources in the stacks, as `<control> <path>`. */
@@ -193,6 +194,28 @@ describe('MultiRegionKeySet', () => {
       `CT.LAMBDA.PR.3 Orders-${region}/KmsConstructsCustomResources/PrimaryKeyLookup/Handler/Resource`,
       `CT.LAMBDA.PR.3 Orders-${region}/KmsConstructsCustomResources/PrimaryKeyLookup/Provider/framework-onEvent/Resource`,
     ]));
+  });
+});
+
+describe('CustomKeyStore', () => {
+  test('the store, its keys, their handlers and the Provider framework\'s waiter pass but the documented exceptions', () => {
+    const stack = newBareStack();
+    const store = new CustomKeyStore(stack, 'Store', {
+      cluster: CloudHsmCluster.fromClusterAttributes(stack, 'Cluster', { clusterId: 'cluster-2a3b4cdefgh' }),
+      customKeyStoreName: 'payments-hsm',
+      trustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+      kmsUserPassword: secretsmanager.Secret.fromSecretNameV2(stack, 'Password', 'kmsuser-password'),
+    });
+    store.addKey('Restricted', { classification: DataClassification.RESTRICTED, viaServices: ['s3'] });
+    store.addKey('Internal', { classification: DataClassification.INTERNAL });
+    const failures = libraryFailures(stack);
+    expect(failures).toEqual(documentedExceptions(stack));
+    // Exactly the handlers and the Provider frameworks' functions: the store's five, the keys' two.
+    expect(failures.filter(f => f.startsWith('CT.LAMBDA.PR.3')).map(f => f.split(' ')[1])).toEqual([
+      'CustomKeyStore/Handler', 'CustomKeyStore/IsComplete', 'CustomKeyStore/Provider/framework-isComplete',
+      'CustomKeyStore/Provider/framework-onEvent', 'CustomKeyStore/Provider/framework-onTimeout',
+      'HsmKey/Handler', 'HsmKey/Provider/framework-onEvent',
+    ].map(path => `TestStack/KmsConstructsCustomResources/${path}/Resource`));
   });
 });
 

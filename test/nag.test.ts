@@ -2,7 +2,8 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { ClassifiedKey, DataClassification, MultiRegionKeySet } from '../src';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet } from '../src';
 import { nagFindings } from './support/nag';
 import { newStack } from './support/stack';
 
@@ -103,5 +104,22 @@ describe('cdk-nag on a multi-Region key set', () => {
     expect(acknowledged('Handler')).toEqual(functionRules);
     expect(acknowledged('HandlerPolicy')).toEqual(['AwsSolutions-IAM5[Resource::arn:aws:kms:us-east-1:111111111111:key/*]']);
     expect(acknowledged('FrameworkPolicy')).toEqual([expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<KmsConstructsCustomResourcesPrimaryKeyLookupHandler[0-9A-F]{8}\.Arn>:\*\]$/)]);
+  });
+});
+
+describe('cdk-nag on a custom key store and its keys', () => {
+  test('the store, its keys, their handlers, roles, Provider frameworks and waiter have no finding', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Hsm', { env: { account: '111111111111', region: 'us-east-1' } });
+    const store = new CustomKeyStore(stack, 'Store', {
+      cluster: CloudHsmCluster.fromClusterAttributes(stack, 'Cluster', { clusterId: 'cluster-2a3b4cdefgh' }),
+      customKeyStoreName: 'payments-hsm',
+      trustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+      kmsUserPassword: secretsmanager.Secret.fromSecretNameV2(stack, 'Password', 'kmsuser-password'),
+    });
+    for (const classification of Object.values(DataClassification)) {
+      store.addKey(classification, { classification, viaServices: ['s3'] });
+    }
+    expect(nagFindings(app)).toEqual([]);
   });
 });

@@ -3,11 +3,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
 import { DataClassification } from '../classification';
 import { ClassifiedKey } from '../classified-key';
-import { acknowledgeCustomResourceFunction, acknowledgeFrameworkInvoke } from './nag';
+import { acknowledgeCustomResourceFunction, acknowledgeFrameworkInvoke, acknowledgeProviderWaiter } from './nag';
 
 /*
  * The library's custom resources run on aws-cdk-lib's Provider framework. This module
@@ -24,6 +25,15 @@ export interface HandlerSpec {
   readonly makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => lambda.Function;
   /** How long one call of the handler may take. */
   readonly timeout: Duration;
+  /** A wait for what the handler started, run by the framework until it says it is done. */
+  readonly isComplete?: {
+    /** Makes the wait's function (a projen-bundled `*.lambda.ts`) with these options. */
+    readonly makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => lambda.Function;
+    /** How often the framework asks. */
+    readonly queryInterval: Duration;
+    /** How long it asks before failing the deployment. */
+    readonly totalTimeout: Duration;
+  };
 }
 
 /** A handler's provider in a stack, and the role its calls are allowed to. */
@@ -31,6 +41,10 @@ export interface HandlerProvider {
   readonly provider: cr.Provider;
   /** The handler's policy: add what each custom resource needs it to call, no more. */
   readonly handlerPolicy: iam.ManagedPolicy;
+  /** The handler's role, for policies that must name it. */
+  readonly handlerRole: iam.IRole;
+  /** The wait's policy, when the handler has a wait. */
+  readonly isCompletePolicy?: iam.ManagedPolicy;
 }
 
 /** The provider of a handler in the scope's stack, made on first use. */
@@ -77,25 +91,64 @@ class CustomResourceSupport extends Construct {
     handler.node.addDependency(handlerAccess.policy);
     acknowledgeCustomResourceFunction(handler);
 
+    let isComplete: lambda.Function | undefined;
+    let isCompleteAccess: { role: iam.IRole; policy: iam.ManagedPolicy } | undefined;
+    if (spec.isComplete) {
+      isCompleteAccess = this.access(scope, 'IsComplete', `Waits for what the ${spec.name} handler of cdk-kms-constructs started`);
+      isComplete = spec.isComplete.makeFunction(scope, 'IsComplete', {
+        description: `cdk-kms-constructs ${spec.name} custom resource wait`,
+        role: isCompleteAccess.role,
+        logGroup: this.logGroup,
+        timeout: Duration.minutes(1),
+        memorySize: 256,
+      });
+      isComplete.node.addDependency(isCompleteAccess.policy);
+      acknowledgeCustomResourceFunction(isComplete);
+    }
+
     const frameworkAccess = this.access(scope, 'Framework', `Runs the Provider framework of the ${spec.name} handler of cdk-kms-constructs`);
-    // The framework calls the handler (any version) and reads its configuration.
+    // The framework calls the handlers (any version) and reads their configuration.
+    const handlers = [handler, ...(isComplete ? [isComplete] : [])];
     frameworkAccess.policy.addStatements(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [handler.functionArn, `${handler.functionArn}:*`] }),
-      new iam.PolicyStatement({ actions: ['lambda:GetFunction'], resources: [handler.functionArn] }),
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: handlers.flatMap(fn => [fn.functionArn, `${fn.functionArn}:*`]) }),
+      new iam.PolicyStatement({ actions: ['lambda:GetFunction'], resources: handlers.map(fn => fn.functionArn) }),
     );
     const provider = new cr.Provider(scope, 'Provider', {
       onEventHandler: handler,
+      isCompleteHandler: isComplete,
+      queryInterval: spec.isComplete?.queryInterval,
+      totalTimeout: spec.isComplete?.totalTimeout,
       logGroup: this.logGroup,
       frameworkOnEventRole: frameworkAccess.role,
+      frameworkCompleteAndTimeoutRole: isComplete ? frameworkAccess.role : undefined,
+      ...(isComplete ? {
+        disableWaiterStateMachineLogging: false,
+        waiterStateMachineLogOptions: { destination: this.logGroup, level: sfn.LogLevel.ALL },
+      } : {}),
     });
-    const framework = provider.node.findChild('framework-onEvent') as lambda.Function;
-    framework.node.addDependency(frameworkAccess.policy);
-    // The framework's runtime comes from the Region's facts, which lag the newest
-    // runtime aws-cdk-lib knows (cdk-nag's AwsSolutions-L1); its code runs on either.
-    (framework.node.defaultChild as lambda.CfnFunction).runtime = lambda.Runtime.NODEJS_24_X.name;
-    acknowledgeCustomResourceFunction(framework);
-    acknowledgeFrameworkInvoke(frameworkAccess.policy, Stack.of(this).resolve((handler.node.defaultChild as lambda.CfnFunction).logicalId));
-    const made = { provider, handlerPolicy: handlerAccess.policy };
+    const frameworkFunctions = provider.node.children.filter((c): c is lambda.Function => c instanceof lambda.Function);
+    for (const framework of frameworkFunctions) {
+      framework.node.addDependency(frameworkAccess.policy);
+      // The framework's runtime comes from the Region's facts, which lag the newest
+      // runtime aws-cdk-lib knows (cdk-nag's AwsSolutions-L1); its code runs on either.
+      (framework.node.defaultChild as lambda.CfnFunction).runtime = lambda.Runtime.NODEJS_24_X.name;
+      acknowledgeCustomResourceFunction(framework);
+    }
+    const logicalId = (fn: lambda.Function) => Stack.of(this).resolve((fn.node.defaultChild as lambda.CfnFunction).logicalId);
+    acknowledgeFrameworkInvoke(frameworkAccess.policy, handlers.map(logicalId));
+    const waiter = provider.node.tryFindChild('waiter-state-machine');
+    if (waiter) {
+      // Traced with X-Ray (Control Tower's CT.STEPFUNCTIONS.PR.2), which Step Functions
+      // does as the state machine's role.
+      // https://docs.aws.amazon.com/step-functions/latest/dg/concepts-xray-tracing.html
+      (waiter.node.findChild('Resource') as sfn.CfnStateMachine).tracingConfiguration = { enabled: true };
+      (waiter.node.findChild('Role') as iam.Role).addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'],
+        resources: ['*'],
+      }));
+      acknowledgeProviderWaiter(waiter, frameworkFunctions.filter(fn => fn.node.id !== 'framework-onEvent').map(logicalId));
+    }
+    const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role, isCompletePolicy: isCompleteAccess?.policy };
     this.providers.set(spec.name, made);
     return made;
   }

@@ -59,15 +59,39 @@ export function acknowledgeCustomResourceFunction(fn: IConstruct): void {
  * Acknowledges that the Provider framework's policy invokes the handler's versions.
  * cdk-nag names each wildcard resource of AwsSolutions-IAM5 in the finding's id.
  */
-export function acknowledgeFrameworkInvoke(policy: IConstruct, handlerLogicalId: string): void {
-  acknowledge(policy, [`AwsSolutions-IAM5[Resource::<${handlerLogicalId}.Arn>:*]`],
-    'the Provider framework invokes its one handler function, whose versions (`<function ARN>:*`) the grant covers too');
+export function acknowledgeFrameworkInvoke(policy: IConstruct, handlerLogicalIds: string[]): void {
+  acknowledge(policy, handlerLogicalIds.map(id => `AwsSolutions-IAM5[Resource::<${id}.Arn>:*]`),
+    'the Provider framework invokes its handler functions, whose versions (`<function ARN>:*`) the grant covers too');
 }
 
 /** Acknowledges DescribeKey on every key of the primary's Region, held to one alias. */
 export function acknowledgeKeyLookup(policy: IConstruct, keysArn: string): void {
   acknowledge(policy, [`AwsSolutions-IAM5[Resource::${keysArn}]`],
     'the primary key\'s ID is unknown until it exists in another Region\'s stack; the statement allows kms:DescribeKey only when the request names the key by the set\'s alias (kms:RequestAlias)');
+}
+
+/**
+ * Acknowledges the wildcard resources of the custom key store and HSM key handlers:
+ * KMS's custom key store actions, ListKeys and CreateKey take no resource ARN, and a
+ * key is known by ARN only once made (the statements on keys hold them to CloudHSM's
+ * origin).
+ */
+export function acknowledgeKeyStoreCalls(policy: IConstruct): void {
+  acknowledge(policy, ['AwsSolutions-IAM5[Resource::*]'],
+    'KMS custom key store actions, ListKeys and CreateKey take no resource ARN (IAM only), and the keys the handler manages are made by it: their statements are held to keys of CloudHSM origin (kms:KeyOrigin) in the account (aws:ResourceAccount)');
+}
+
+/**
+ * Acknowledges what aws-cdk-lib's Provider framework makes for a wait (isComplete): a
+ * Step Functions state machine that polls the wait, with a role and policy of its own.
+ */
+export function acknowledgeProviderWaiter(waiter: IConstruct, functionLogicalIds: string[]): void {
+  acknowledge(waiter, inHipaaNistPci('IAMNoInlinePolicy'),
+    'the Provider framework makes the waiter\'s role and its one policy; it allows invoking the framework\'s two functions and delivering the waiter\'s logs, nothing else');
+  acknowledge(waiter, ['AwsSolutions-IAM5[Resource::*]'],
+    'the CloudWatch Logs log delivery and X-Ray actions, which Step Functions needs to log to the log group and trace, take no resource ARN');
+  acknowledge(waiter, functionLogicalIds.map(id => `AwsSolutions-IAM5[Resource::<${id}.Arn>:*]`),
+    'the waiter invokes the framework\'s functions, whose versions (`<function ARN>:*`) the grant covers too');
 }
 
 /** A rule of the HIPAA Security, NIST 800-53 R5 and PCI DSS 3.2.1 packs, which share names. */

@@ -1,0 +1,40 @@
+/*
+ * The wait of CustomKeyStore (isComplete), run by the aws-cdk-lib Provider framework
+ * every 30 seconds until the store is CONNECTED, for up to 30 minutes (KMS connects a
+ * store in up to 20). A FAILED connection ends the deployment with the step that is
+ * missing, from the store's ConnectionErrorCode.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/disconnect-keystore.html
+ */
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { connect, connectionFailure, describeStore } from './private/key-store-api';
+
+export interface ConnectionResponse {
+  readonly IsComplete: boolean;
+  readonly Data?: { readonly CustomKeyStoreId: string };
+}
+
+export async function handler(event: CloudFormationCustomResourceEvent & { PhysicalResourceId?: string }): Promise<ConnectionResponse> {
+  if (event.RequestType === 'Delete') return { IsComplete: true };
+  const id = event.PhysicalResourceId;
+  if (!id) throw new Error('The connection wait was called without the store\'s ID: the custom resource was not written by CustomKeyStore');
+  const kms = new KMSClient({});
+  try {
+    const store = await describeStore(kms, id);
+    if (!store) throw new Error(`Custom key store ${id} no longer exists: it was deleted while it was being connected`);
+    switch (store.ConnectionState) {
+      case 'CONNECTED':
+        return { IsComplete: true, Data: { CustomKeyStoreId: id } };
+      case 'FAILED':
+        throw connectionFailure(store);
+      case 'DISCONNECTED':
+        // The connect of onEvent is not seen yet, or was lost: ask again (idempotent).
+        await connect(kms, id);
+        return { IsComplete: false };
+      default:
+        return { IsComplete: false };
+    }
+  } finally {
+    kms.destroy();
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The handler of keys in a CloudHSM key store against a mocked KMS client: create
+ * (and a retried create that finds the first attempt's key), update of policy,
+ * description and tags, a new store, delete, and the errors CreateKey documents.
+ * @see https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html#API_CreateKey_Errors
+ */
+import {
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  KMSClient,
+  ListKeysCommand,
+  ListResourceTagsCommand,
+  PutKeyPolicyCommand,
+  ScheduleKeyDeletionCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateKeyDescriptionCommand,
+} from '@aws-sdk/client-kms';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { handler, RESOURCE_TAG } from '../src/hsm-key.lambda';
+
+const kms = mockClient(KMSClient);
+const STORE = 'cks-1234567890abcdef0';
+const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
+const ARN = `arn:aws:kms:us-east-1:111111111111:key/${KEY_ID}`;
+const STACK = 'arn:aws:cloudformation:us-east-1:111111111111:stack/Hsm/guid';
+const MARKER = `${STACK}/PaymentsKey`;
+const POLICY = { Version: '2012-10-17', Statement: [{ Sid: 'KeyAdministration', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' }, Action: 'kms:DescribeKey', Resource: '*' }] };
+const PROPS = {
+  ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:framework',
+  CustomKeyStoreId: STORE,
+  Description: 'CONFIDENTIAL key Hsm/PaymentsKey',
+  KeyPolicy: POLICY,
+  PendingWindowInDays: '7',
+  Tags: [{ Key: 'data-classification', Value: 'confidential' }, { Key: 'owner', Value: 'payments' }],
+};
+
+function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
+  return {
+    RequestType: type,
+    ServiceToken: PROPS.ServiceToken,
+    ResponseURL: 'https://example/',
+    StackId: STACK,
+    RequestId: 'request',
+    LogicalResourceId: 'PaymentsKey',
+    ResourceType: 'Custom::KmsHsmKey',
+    ResourceProperties: PROPS,
+    ...(type === 'Create' ? {} : { PhysicalResourceId: KEY_ID, OldResourceProperties: PROPS }),
+    ...extra,
+  } as CloudFormationCustomResourceEvent;
+}
+
+function awsError(name: string): Error {
+  return Object.assign(new Error(`${name} from AWS`), { name, $fault: 'client' });
+}
+
+/** The account's keys: id -> its store, and its tags. */
+function accountKeys(keys: Record<string, { store?: string; tags?: Record<string, string> }>): void {
+  kms.on(ListKeysCommand).resolves({ Keys: Object.keys(keys).map(KeyId => ({ KeyId })), Truncated: false });
+  for (const [KeyId, { store, tags }] of Object.entries(keys)) {
+    kms.on(DescribeKeyCommand, { KeyId }).resolves({ KeyMetadata: { KeyId, Arn: `arn:aws:kms:us-east-1:111111111111:key/${KeyId}`, CustomKeyStoreId: store } });
+    kms.on(ListResourceTagsCommand, { KeyId }).resolves({ Tags: Object.entries(tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) });
+  }
+}
+
+beforeEach(() => kms.reset());
+
+describe('create', () => {
+  test('makes the key in the store with its policy, description and tags, and a tag naming the resource', async () => {
+    accountKeys({ other: {} });
+    kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, Arn: ARN } });
+    await expect(handler(event('Create'))).resolves.toEqual({ PhysicalResourceId: KEY_ID, Data: { Arn: ARN, KeyId: KEY_ID } });
+    expect(kms.commandCalls(CreateKeyCommand)[0].args[0].input).toEqual({
+      Origin: 'AWS_CLOUDHSM',
+      CustomKeyStoreId: STORE,
+      KeySpec: 'SYMMETRIC_DEFAULT',
+      KeyUsage: 'ENCRYPT_DECRYPT',
+      Description: PROPS.Description,
+      Policy: JSON.stringify(POLICY),
+      Tags: [{ TagKey: 'data-classification', TagValue: 'confidential' }, { TagKey: 'owner', TagValue: 'payments' }, { TagKey: RESOURCE_TAG, TagValue: MARKER }],
+    });
+  });
+
+  test('a retried create finds the key the first attempt made, syncs it, and makes no second key', async () => {
+    accountKeys({ 'other-store': { store: 'cks-otherotherother0', tags: { [RESOURCE_TAG]: MARKER } }, [KEY_ID]: { store: STORE, tags: { [RESOURCE_TAG]: MARKER } }, 'plain': {} });
+    await expect(handler(event('Create'))).resolves.toEqual({ PhysicalResourceId: KEY_ID, Data: { Arn: ARN, KeyId: KEY_ID } });
+    expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(0);
+    expect(kms.commandCalls(PutKeyPolicyCommand)).toHaveLength(1);
+    expect(kms.commandCalls(ListResourceTagsCommand).map(c => c.args[0].input.KeyId)).toEqual([KEY_ID]);
+  });
+
+  test('keys the account may not describe are passed over', async () => {
+    kms.on(ListKeysCommand).resolves({ Keys: [{ KeyId: 'locked' }], Truncated: false });
+    kms.on(DescribeKeyCommand, { KeyId: 'locked' }).rejects(awsError('AccessDeniedException'));
+    kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, Arn: ARN } });
+    await expect(handler(event('Create'))).resolves.toMatchObject({ PhysicalResourceId: KEY_ID });
+  });
+
+  test('every page of the account\'s keys is looked through', async () => {
+    kms.on(ListKeysCommand).resolvesOnce({ Keys: [{ KeyId: 'a' }], Truncated: true, NextMarker: 'm' }).resolves({ Keys: [{ KeyId: KEY_ID }], Truncated: false });
+    kms.on(DescribeKeyCommand, { KeyId: 'a' }).resolves({ KeyMetadata: { KeyId: 'a' } });
+    kms.on(DescribeKeyCommand, { KeyId: KEY_ID }).resolves({ KeyMetadata: { KeyId: KEY_ID, Arn: ARN, CustomKeyStoreId: STORE } });
+    kms.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: RESOURCE_TAG, TagValue: MARKER }] });
+    await expect(handler(event('Create'))).resolves.toMatchObject({ PhysicalResourceId: KEY_ID });
+    expect(kms.commandCalls(ListKeysCommand)[1].args[0].input.Marker).toBe('m');
+    expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(0);
+  });
+
+  test.each([
+    ['CustomKeyStoreInvalidStateException', 'a key is created only in a CONNECTED store'],
+    ['CloudHsmClusterInvalidConfigurationException', 'two active HSMs in different Availability Zones'],
+    ['CustomKeyStoreNotFoundException', 'the custom key store no longer exists'],
+    ['MalformedPolicyDocumentException', 'KMS refused the key policy'],
+    ['LimitExceededException', 'a KMS quota of the account and Region is reached'],
+    ['KMSInternalException', 'retry the deployment'],
+  ])('%s becomes what to do', async (name, remedy) => {
+    accountKeys({});
+    kms.on(CreateKeyCommand).rejects(awsError(name));
+    await expect(handler(event('Create'))).rejects.toThrow(new RegExp(`^Cannot create a key in custom key store ${STORE}: .*${remedy.replace(/[()]/g, '.')}`));
+  });
+
+  test('properties the construct did not write are refused before any call', async () => {
+    await expect(handler(event('Create', { ResourceProperties: { ServiceToken: 'x', CustomKeyStoreId: STORE } }))).rejects.toThrow(
+      'The HSM key handler was called without Description, PendingWindowInDays, KeyPolicy',
+    );
+    expect(kms.calls()).toHaveLength(0);
+  });
+});
+
+describe('update', () => {
+  beforeEach(() => kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, Arn: ARN } }));
+
+  test('only what changed is written: the policy', async () => {
+    const policy = { ...POLICY, Statement: [...POLICY.Statement, { Sid: 'KeyUsage', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:role/App' }, Action: 'kms:Decrypt', Resource: '*' }] };
+    await expect(handler(event('Update', { ResourceProperties: { ...PROPS, KeyPolicy: policy } }))).resolves.toEqual({ PhysicalResourceId: KEY_ID, Data: { Arn: ARN, KeyId: KEY_ID } });
+    expect(kms.commandCalls(PutKeyPolicyCommand)[0].args[0].input).toEqual({ KeyId: KEY_ID, PolicyName: 'default', Policy: JSON.stringify(policy) });
+    expect(kms.commandCalls(UpdateKeyDescriptionCommand)).toHaveLength(0);
+    expect(kms.commandCalls(TagResourceCommand)).toHaveLength(0);
+  });
+
+  test('the description and the tags, removing the ones no longer there and never the resource tag', async () => {
+    await handler(event('Update', { ResourceProperties: { ...PROPS, Description: 'new', Tags: [{ Key: 'data-classification', Value: 'restricted' }] } }));
+    expect(kms.commandCalls(UpdateKeyDescriptionCommand)[0].args[0].input).toEqual({ KeyId: KEY_ID, Description: 'new' });
+    expect(kms.commandCalls(UntagResourceCommand)[0].args[0].input).toEqual({ KeyId: KEY_ID, TagKeys: ['owner'] });
+    expect(kms.commandCalls(TagResourceCommand)[0].args[0].input).toEqual({ KeyId: KEY_ID, Tags: [{ TagKey: 'data-classification', TagValue: 'restricted' }] });
+    expect(kms.commandCalls(PutKeyPolicyCommand)).toHaveLength(0);
+  });
+
+  test('a new store makes a new key, for CloudFormation to replace the old one', async () => {
+    accountKeys({});
+    kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'abcdabcd-0000-0000-0000-000000000000', Arn: 'arn:new' } });
+    await expect(handler(event('Update', { ResourceProperties: { ...PROPS, CustomKeyStoreId: 'cks-newnewnewnewnew00' } })))
+      .resolves.toEqual({ PhysicalResourceId: 'abcdabcd-0000-0000-0000-000000000000', Data: { Arn: 'arn:new', KeyId: 'abcdabcd-0000-0000-0000-000000000000' } });
+  });
+
+  test('a refused change names the key and what to do', async () => {
+    kms.on(PutKeyPolicyCommand).rejects(awsError('MalformedPolicyDocumentException'));
+    await expect(handler(event('Update', { ResourceProperties: { ...PROPS, KeyPolicy: { ...POLICY, Id: 'x' } } })))
+      .rejects.toThrow(`Cannot update the key policy of key ${KEY_ID}: KMS refused the key policy`);
+  });
+});
+
+describe('delete', () => {
+  test('schedules the deletion with the pending window', async () => {
+    await expect(handler(event('Delete'))).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    expect(kms.commandCalls(ScheduleKeyDeletionCommand)[0].args[0].input).toEqual({ KeyId: KEY_ID, PendingWindowInDays: 7 });
+  });
+
+  test.each(['NotFoundException', 'KMSInvalidStateException'])('a key gone or already pending deletion (%s) is done', async name => {
+    kms.on(ScheduleKeyDeletionCommand).rejects(awsError(name));
+    await expect(handler(event('Delete'))).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+  });
+
+  test('after a failed create (no key ID) nothing is called', async () => {
+    await expect(handler(event('Delete', { PhysicalResourceId: 'PaymentsKey-request' }))).resolves.toEqual({ PhysicalResourceId: 'PaymentsKey-request' });
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  test('another error fails with what to do', async () => {
+    kms.on(ScheduleKeyDeletionCommand).rejects(awsError('CustomKeyStoreInvalidStateException'));
+    await expect(handler(event('Delete'))).rejects.toThrow(`Cannot schedule the deletion of key ${KEY_ID}: the custom key store is not in a state that allows this`);
+  });
+});
