@@ -429,6 +429,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       adminActions,
       lockoutGuardActions: adminActions.filter(a => !actions.ADMIN_IMPORT.includes(a) && a !== 'kms:PutKeyPolicy'),
       policyWriters: [this.deployRoleArn(), ...home.policyWriters],
+      namedPolicyWriters: home.policyWriters,
       administratorOnlyActions: imported ? actions.ADMIN_IMPORT : [],
       viaServices: props.viaServices,
       encryptionContextKeys: props.encryptionContextKeys,

@@ -1,5 +1,6 @@
 import { Token } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { validateClusterId } from './private/validation';
 
 /**
  * An AWS CloudHSM cluster that a custom key store can be wired to.
@@ -42,7 +43,7 @@ export class CloudHsmCluster {
   public static fromClusterAttributes(scope: Construct, id: string, attrs: CloudHsmClusterAttributes): ICloudHsmCluster {
     validateClusterId('clusterId', attrs.clusterId);
     if (attrs.securityGroupId !== undefined && !Token.isUnresolved(attrs.securityGroupId) && !/^sg-[0-9a-f]{8,17}$/.test(attrs.securityGroupId)) {
-      throw new Error(`securityGroupId must be a security group ID (sg- and 8 or 17 hexadecimal digits), got ${attrs.securityGroupId}`);
+      throw new Error(`securityGroupId must be a security group ID (sg- and 8 to 17 hexadecimal digits), got ${attrs.securityGroupId}`);
     }
     class Imported extends Construct implements ICloudHsmCluster {
       public readonly clusterId = attrs.clusterId;
@@ -52,15 +53,4 @@ export class CloudHsmCluster {
   }
 
   private constructor() {}
-}
-
-/**
- * A CloudHSM cluster ID, as KMS's API defines it.
- * @see https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateCustomKeyStore.html#KMS-CreateCustomKeyStore-request-CloudHsmClusterId
- */
-export function validateClusterId(prop: string, clusterId: string): void {
-  if (Token.isUnresolved(clusterId)) return;
-  if (!/^cluster-[2-7a-zA-Z]{11,16}$/.test(clusterId)) {
-    throw new Error(`${prop} must be a CloudHSM cluster ID (cluster- and 11 to 16 letters or digits 2-7), got ${clusterId}`);
-  }
 }

@@ -6,9 +6,12 @@
  * - Create: finds the store by its name (a retried create finds what the first made)
  *   or creates it with the kmsuser password read from its secret, and starts
  *   connecting it.
- * - Update: renames in place; a new cluster or password secret disconnects the
- *   store, updates it and reconnects it. A store found DISCONNECTED or FAILED is
- *   reconnected. The trust anchor cannot change: KMS has no call for it.
+ * - Update: renames in place; a new cluster disconnects the store, moves it and
+ *   reconnects it. A store found DISCONNECTED or FAILED (a new password secret or
+ *   password version asks for this) is given the secret's current password and
+ *   reconnected; a CONNECTED one is left connected, since KMS changes the kmsuser
+ *   password itself at each connection. The trust anchor cannot change: KMS has no
+ *   call for it.
  * - Delete (only with RemovalPolicy.DESTROY: otherwise CloudFormation keeps the store
  *   and calls nothing): deletes an empty store; a store that still holds keys is
  *   kept, connected, and reported in the handler's log.
@@ -27,6 +30,8 @@ export interface KeyStoreProperties {
   readonly TrustAnchorCertificate: string;
   /** The secret holding the kmsuser password; never the password. */
   readonly PasswordSecretArn: string;
+  /** Changed by the user to have a deployment reconnect a failed store with the secret's password. */
+  readonly PasswordVersion?: string;
 }
 
 export interface KeyStoreResponse {
@@ -64,30 +69,31 @@ function readProperties(raw: Record<string, unknown>): KeyStoreProperties {
 }
 
 async function create(kms: KMSClient, secrets: SecretsManagerClient, props: KeyStoreProperties): Promise<KeyStoreResponse> {
-  let id: string;
   const existing = await findStoreByName(kms, props.CustomKeyStoreName);
   if (existing) {
-    // A retried create, or a store of the same name from before.
-    if (existing.CloudHsmClusterId !== props.CloudHsmClusterId) {
-      throw new Error(`A custom key store named ${props.CustomKeyStoreName} already exists (${existing.CustomKeyStoreId}) for cluster ${existing.CloudHsmClusterId}, not ${props.CloudHsmClusterId}: choose another customKeyStoreName`);
+    // A retried create: the store the first attempt made, for this cluster and anchor.
+    if (existing.CloudHsmClusterId !== props.CloudHsmClusterId || existing.TrustAnchorCertificate?.trim() !== props.TrustAnchorCertificate.trim()) {
+      throw new Error(`A custom key store named ${props.CustomKeyStoreName} already exists (${existing.CustomKeyStoreId}) for cluster ${existing.CloudHsmClusterId}${existing.CloudHsmClusterId === props.CloudHsmClusterId ? ' with another trust anchor' : `, not ${props.CloudHsmClusterId}`}: choose another customKeyStoreName`);
     }
-    id = existing.CustomKeyStoreId!;
-  } else {
-    const password = await readPassword(secrets, props.PasswordSecretArn);
-    try {
-      const created = await kms.send(new CreateCustomKeyStoreCommand({
-        CustomKeyStoreName: props.CustomKeyStoreName,
-        CustomKeyStoreType: 'AWS_CLOUDHSM',
-        CloudHsmClusterId: props.CloudHsmClusterId,
-        TrustAnchorCertificate: props.TrustAnchorCertificate,
-        KeyStorePassword: password,
-      }));
-      id = created.CustomKeyStoreId!;
-    } catch (error) {
-      throw new Error(`Cannot create custom key store ${props.CustomKeyStoreName} for cluster ${props.CloudHsmClusterId}: ${explain(error)}`);
-    }
+    const id = existing.CustomKeyStoreId!;
+    await ensureConnecting(kms, secrets, id, props);
+    return { PhysicalResourceId: id, Data: { CustomKeyStoreId: id } };
   }
-  await ensureConnecting(kms, id);
+  const password = await readPassword(secrets, props.PasswordSecretArn);
+  let id: string;
+  try {
+    const created = await kms.send(new CreateCustomKeyStoreCommand({
+      CustomKeyStoreName: props.CustomKeyStoreName,
+      CustomKeyStoreType: 'AWS_CLOUDHSM',
+      CloudHsmClusterId: props.CloudHsmClusterId,
+      TrustAnchorCertificate: props.TrustAnchorCertificate,
+      KeyStorePassword: password,
+    }));
+    id = created.CustomKeyStoreId!;
+  } catch (error) {
+    throw new Error(`Cannot create custom key store ${props.CustomKeyStoreName} for cluster ${props.CloudHsmClusterId}: ${explain(error)}`);
+  }
+  await connect(kms, id);
   return { PhysicalResourceId: id, Data: { CustomKeyStoreId: id } };
 }
 
@@ -100,18 +106,14 @@ async function update(
   if (old.CustomKeyStoreName !== props.CustomKeyStoreName) {
     await updateStore(kms, id, { NewCustomKeyStoreName: props.CustomKeyStoreName });
   }
-  const clusterChanged = old.CloudHsmClusterId !== props.CloudHsmClusterId;
-  const secretChanged = old.PasswordSecretArn !== props.PasswordSecretArn;
-  if (clusterChanged || secretChanged) {
-    const password = secretChanged ? await readPassword(secrets, props.PasswordSecretArn) : undefined;
+  if (old.CloudHsmClusterId !== props.CloudHsmClusterId) {
+    // KMS moves a store to another cluster of its lineage only while disconnected.
+    const password = await readPassword(secrets, props.PasswordSecretArn);
     await disconnect(kms, id, DISCONNECT_BUDGET_MS);
-    await updateStore(kms, id, {
-      ...(clusterChanged ? { CloudHsmClusterId: props.CloudHsmClusterId } : {}),
-      ...(password !== undefined ? { KeyStorePassword: password } : {}),
-    });
+    await updateStore(kms, id, { CloudHsmClusterId: props.CloudHsmClusterId, KeyStorePassword: password });
     await connect(kms, id);
   } else {
-    await ensureConnecting(kms, id);
+    await ensureConnecting(kms, secrets, id, props);
   }
   return { PhysicalResourceId: id, Data: { CustomKeyStoreId: id } };
 }
@@ -121,8 +123,16 @@ async function remove(kms: KMSClient, id: string): Promise<KeyStoreResponse> {
   if (!STORE_ID.test(id)) return { PhysicalResourceId: id };
   const store = await describeStore(kms, id);
   if (!store) return { PhysicalResourceId: id };
-  // A store with keys cannot be deleted, and disconnecting it would stop its keys.
+  // A store with keys cannot be deleted, and disconnecting it would stop its keys:
+  // keys the account may not describe might be in it too.
   const keys = await keysInStore(kms, id);
+  if (keys.hidden > 0) {
+    console.log(JSON.stringify({
+      level: 'WARN',
+      message: `Custom key store ${id} (${store.CustomKeyStoreName}) is kept: ${keys.hidden} key(s) of the account do not let it be described, and may be in the store. Delete the store by hand once it holds no key.`,
+    }));
+    return { PhysicalResourceId: id };
+  }
   if (keys.length > 0) {
     console.log(JSON.stringify({
       level: 'WARN',
@@ -146,22 +156,19 @@ async function remove(kms: KMSClient, id: string): Promise<KeyStoreResponse> {
   return { PhysicalResourceId: id };
 }
 
-/** Starts connecting a store unless it is connected or connecting; a failed one is reset first. */
-async function ensureConnecting(kms: KMSClient, id: string): Promise<void> {
+/**
+ * Starts connecting a store unless it is connected or connecting. A failed one is
+ * disconnected first, as KMS requires, and a disconnected one is given the secret's
+ * current password: KMS changes kmsuser's password at each connection, so the one it
+ * holds is stale once a connection failed and the user reset it.
+ */
+async function ensureConnecting(kms: KMSClient, secrets: SecretsManagerClient, id: string, props: KeyStoreProperties): Promise<void> {
   const store = await describeStore(kms, id);
-  switch (store?.ConnectionState) {
-    case 'CONNECTED':
-    case 'CONNECTING':
-      return;
-    case 'FAILED':
-    case 'DISCONNECTING':
-      // KMS reconnects a failed store only once it is disconnected.
-      await disconnect(kms, id, DISCONNECT_BUDGET_MS);
-      await connect(kms, id);
-      return;
-    default:
-      await connect(kms, id);
-  }
+  if (store?.ConnectionState === 'CONNECTED' || store?.ConnectionState === 'CONNECTING') return;
+  const password = await readPassword(secrets, props.PasswordSecretArn);
+  await disconnect(kms, id, DISCONNECT_BUDGET_MS);
+  await updateStore(kms, id, { KeyStorePassword: password });
+  await connect(kms, id);
 }
 
 async function updateStore(kms: KMSClient, id: string, change: Omit<ConstructorParameters<typeof UpdateCustomKeyStoreCommand>[0], 'CustomKeyStoreId'>): Promise<void> {

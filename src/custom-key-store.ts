@@ -45,6 +45,16 @@ export interface CustomKeyStoreProps {
   readonly kmsUserPassword: secretsmanager.ISecret;
 
   /**
+   * Any string: change it to have the next deployment give KMS the secret's current
+   * password and reconnect the store, after a connection failed with
+   * INVALID_CREDENTIALS or USER_LOCKED_OUT and you reset kmsuser's password and
+   * stored it in the secret. A connected store is left connected.
+   *
+   * @default - no version
+   */
+  readonly kmsUserPasswordVersion?: string;
+
+  /**
    * What happens to the store when it leaves the stack. With DESTROY an empty store is
    * disconnected and deleted; a store that still holds keys is always kept.
    *
@@ -120,6 +130,7 @@ export class CustomKeyStore extends Construct {
         CloudHsmClusterId: props.cluster.clusterId,
         TrustAnchorCertificate: props.trustAnchorCertificate,
         PasswordSecretArn: secret.secretArn,
+        PasswordVersion: props.kmsUserPasswordVersion,
       },
       removalPolicy,
     });
@@ -228,9 +239,16 @@ function hsmKeyCalls(account: string): iam.PolicyStatement[] {
     new iam.PolicyStatement({ actions: ['kms:CreateKey', 'kms:TagResource'], resources: ['*'], conditions: hsmOnly }),
     new iam.PolicyStatement({ actions: ['kms:ListKeys'], resources: ['*'] }),
     new iam.PolicyStatement({
-      actions: ['kms:DescribeKey', 'kms:ListResourceTags', 'kms:PutKeyPolicy', 'kms:UpdateKeyDescription', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion'],
+      actions: ['kms:PutKeyPolicy', 'kms:UpdateKeyDescription', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion'],
       resources: ['*'],
       conditions: { StringEquals: { 'kms:KeyOrigin': 'AWS_CLOUDHSM', 'aws:ResourceAccount': account } },
+    }),
+    // Reading any key of the account: the search for a key a first attempt made looks
+    // at every key, and a denied request would count in the denied-requests alarms.
+    new iam.PolicyStatement({
+      actions: ['kms:DescribeKey', 'kms:ListResourceTags'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:ResourceAccount': account } },
     }),
   ];
 }

@@ -5,14 +5,15 @@
  * AWS_CLOUDHSM origin).
  *
  * - Create: `CreateKey` with `Origin: AWS_CLOUDHSM` in the store, with the key policy,
- *   description and tags, and a tag naming the custom resource (stack and logical
- *   ID), by which a retried create finds the key the first attempt made.
+ *   description and tags, and a tag naming the custom resource (a hash of the stack
+ *   and logical IDs), by which a retried create finds the key the first attempt made.
  * - Update: the key policy, description and tags are kept in sync; a new store makes
  *   a new key (CloudFormation then keeps or deletes the old one by its policies).
  * - Delete (only with RemovalPolicy.DESTROY): `ScheduleKeyDeletion` with the pending
  *   window; a key already gone or pending deletion is done.
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/create-cmk-keystore.html
  */
+import { createHash } from 'crypto';
 import {
   CreateKeyCommand,
   DescribeKeyCommand,
@@ -47,7 +48,8 @@ export interface HsmKeyResponse {
 
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<HsmKeyResponse> {
   const kms = new KMSClient({});
-  const marker = `${event.StackId}/${event.LogicalResourceId}`;
+  // A tag value holds 256 characters at most: the stack ID and logical ID, hashed.
+  const marker = createHash('sha256').update(`${event.StackId}/${event.LogicalResourceId}`).digest('hex');
   try {
     switch (event.RequestType) {
       case 'Create':

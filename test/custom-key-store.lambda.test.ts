@@ -8,6 +8,7 @@
 process.env.KEY_STORE_POLL_MS = '0';
 import {
   ConnectCustomKeyStoreCommand,
+  ConnectionErrorCodeType,
   CreateCustomKeyStoreCommand,
   CustomKeyStoresListEntry,
   DeleteCustomKeyStoreCommand,
@@ -58,6 +59,7 @@ function store(state: string, extra: Partial<CustomKeyStoresListEntry> = {}): { 
       CustomKeyStoreId: ID,
       CustomKeyStoreName: PROPS.CustomKeyStoreName,
       CloudHsmClusterId: PROPS.CloudHsmClusterId,
+      TrustAnchorCertificate: PROPS.TrustAnchorCertificate,
       ConnectionState: state as CustomKeyStoresListEntry['ConnectionState'],
       ...extra,
     }],
@@ -122,9 +124,19 @@ describe('create', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 
-  test('a store of the same name for another cluster is refused', async () => {
+  test('a store of the same name for another cluster, or another trust anchor, is refused', async () => {
     kms.on(DescribeCustomKeyStoresCommand).resolves(store('CONNECTED', { CloudHsmClusterId: 'cluster-zzzzzzzzzzz' }));
     await expect(handler(event('Create'))).rejects.toThrow(`A custom key store named payments-hsm already exists (${ID}) for cluster cluster-zzzzzzzzzzz, not cluster-1a23b4cdefg: choose another customKeyStoreName`);
+    kms.on(DescribeCustomKeyStoresCommand).resolves(store('CONNECTED', { TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nOTHER\n-----END CERTIFICATE-----' }));
+    await expect(handler(event('Create'))).rejects.toThrow(`already exists (${ID}) for cluster cluster-1a23b4cdefg with another trust anchor: choose another customKeyStoreName`);
+  });
+
+  test('a retried create that finds its store FAILED gives it the secret\'s password and reconnects it', async () => {
+    kms.on(DescribeCustomKeyStoresCommand).resolvesOnce(store('FAILED')).resolvesOnce(store('FAILED')).resolvesOnce(store('FAILED')).resolves(store('DISCONNECTED'));
+    await handler(event('Create'));
+    expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(1);
+    expect(kms.commandCalls(UpdateCustomKeyStoreCommand)[0].args[0].input).toEqual({ CustomKeyStoreId: ID, KeyStorePassword: 'correct-horse-1' });
+    expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
   });
 
   test.each([
@@ -189,21 +201,32 @@ describe('update', () => {
     expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(0);
   });
 
-  test('a new password secret disconnects, updates the password and reconnects', async () => {
-    kms.on(DescribeCustomKeyStoresCommand).resolvesOnce(store('CONNECTED')).resolvesOnce(store('DISCONNECTING')).resolves(store('DISCONNECTED'));
-    secrets.on(GetSecretValueCommand).resolves({ SecretString: 'new-password-2' });
-    const rotated = event('Update', { ResourceProperties: { ...PROPS, PasswordSecretArn: `${SECRET}-2` } });
-    await handler(rotated);
+  test('a new password secret leaves a CONNECTED store connected: KMS changes the password at each connection', async () => {
+    kms.on(DescribeCustomKeyStoresCommand).resolves(store('CONNECTED'));
+    await handler(event('Update', { ResourceProperties: { ...PROPS, PasswordSecretArn: `${SECRET}-2` } }));
+    expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(0);
+    expect(kms.commandCalls(UpdateCustomKeyStoreCommand)).toHaveLength(0);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+
+  test('a new password version reconnects a FAILED store with the secret\'s current password', async () => {
+    kms.on(DescribeCustomKeyStoresCommand).resolvesOnce(store('FAILED', { ConnectionErrorCode: 'INVALID_CREDENTIALS' }))
+      .resolvesOnce(store('FAILED')).resolvesOnce(store('DISCONNECTING')).resolves(store('DISCONNECTED'));
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: 'reset-password-2' });
+    await handler(event('Update', { ResourceProperties: { ...PROPS, PasswordVersion: '2' } }));
     expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(1);
-    expect(kms.commandCalls(UpdateCustomKeyStoreCommand)[0].args[0].input).toEqual({ CustomKeyStoreId: ID, KeyStorePassword: 'new-password-2' });
+    expect(kms.commandCalls(UpdateCustomKeyStoreCommand)[0].args[0].input).toEqual({ CustomKeyStoreId: ID, KeyStorePassword: 'reset-password-2' });
     expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
   });
 
   test('a related cluster disconnects, moves the store and reconnects', async () => {
     kms.on(DescribeCustomKeyStoresCommand).resolvesOnce(store('CONNECTED')).resolves(store('DISCONNECTED'));
     await handler(event('Update', { ResourceProperties: { ...PROPS, CloudHsmClusterId: 'cluster-9z99z9zzzzz' } }));
-    expect(kms.commandCalls(UpdateCustomKeyStoreCommand)[0].args[0].input).toEqual({ CustomKeyStoreId: ID, CloudHsmClusterId: 'cluster-9z99z9zzzzz' });
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(1);
+    expect(kms.commandCalls(UpdateCustomKeyStoreCommand)[0].args[0].input).toEqual({
+      CustomKeyStoreId: ID, CloudHsmClusterId: 'cluster-9z99z9zzzzz', KeyStorePassword: 'correct-horse-1',
+    });
+    expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
   });
 
   test('a cluster of another lineage is refused with the reason', async () => {
@@ -230,14 +253,17 @@ describe('update', () => {
   });
 
   test.each([
-    ['DISCONNECTED', 0],
-    ['FAILED', 1],
-    ['CONNECTED', 0],
-  ])('with nothing changed, a %s store is (re)connected', async (state, disconnects) => {
-    kms.on(DescribeCustomKeyStoresCommand).resolvesOnce(store(state)).resolvesOnce(store(state)).resolves(store(state === 'CONNECTED' ? 'CONNECTED' : 'DISCONNECTED'));
+    ['DISCONNECTED', 0, 1],
+    ['FAILED', 1, 1],
+    ['CONNECTED', 0, 0],
+    ['CONNECTING', 0, 0],
+  ])('with nothing changed, a %s store is (re)connected as needed', async (state, disconnects, connects) => {
+    kms.on(DescribeCustomKeyStoresCommand).resolvesOnce(store(state as string)).resolvesOnce(store(state as string))
+      .resolves(store(['CONNECTED', 'CONNECTING'].includes(state as string) ? state as string : 'DISCONNECTED'));
     await handler(event('Update'));
-    expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(disconnects);
-    expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(state === 'CONNECTED' ? 0 : 1);
+    expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(disconnects as number);
+    expect(kms.commandCalls(UpdateCustomKeyStoreCommand)).toHaveLength(connects as number);
+    expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(connects as number);
   });
 
   test('connecting a store that is already connecting is no error', async () => {
@@ -268,6 +294,15 @@ describe('delete', () => {
     expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(0);
     expect(kms.commandCalls(DeleteCustomKeyStoreCommand)).toHaveLength(0);
     expect(console.log).toHaveBeenCalledWith(expect.stringContaining(`Custom key store ${ID} (payments-hsm) is kept: it holds 1 key(s) (key-0)`));
+  });
+
+  test('keys the account may not describe might be in the store: it is kept, not even disconnected', async () => {
+    kms.on(ListKeysCommand).resolves({ Keys: [{ KeyId: 'locked' }], Truncated: false });
+    kms.on(DescribeKeyCommand, { KeyId: 'locked' }).rejects(awsError('AccessDeniedException'));
+    kms.on(DescribeCustomKeyStoresCommand).resolves(store('CONNECTED'));
+    await expect(handler(event('Delete'))).resolves.toEqual({ PhysicalResourceId: ID });
+    expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(0);
+    expect(console.log).toHaveBeenCalledWith(expect.stringContaining('1 key(s) of the account do not let it be described'));
   });
 
   test('a key made while deleting keeps the store, reconnected', async () => {
@@ -320,11 +355,9 @@ describe('the wait for the connection (isComplete)', () => {
     );
   });
 
-  test('the codes of the instructions are KMS\'s for CloudHSM key stores', () => {
-    expect(Object.keys(CONNECTION_ERRORS).sort()).toEqual([
-      'CLUSTER_NOT_FOUND', 'INSUFFICIENT_CLOUDHSM_HSMS', 'INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET', 'INTERNAL_ERROR', 'INVALID_CREDENTIALS',
-      'NETWORK_ERRORS', 'SUBNET_NOT_FOUND', 'USER_LOCKED_OUT', 'USER_LOGGED_IN', 'USER_NOT_FOUND',
-    ]);
+  test('every ConnectionErrorCode of the SDK but the external key stores\' has its instruction', () => {
+    const cloudHsmCodes = Object.values(ConnectionErrorCodeType).filter(code => !code.startsWith('XKS_')).sort();
+    expect(Object.keys(CONNECTION_ERRORS).sort()).toEqual(cloudHsmCodes);
     expect(CONNECTION_ERRORS.USER_NOT_FOUND).toContain('create it on the cluster');
     expect(CONNECTION_ERRORS.INSUFFICIENT_CLOUDHSM_HSMS).toContain('two at least, in different Availability Zones');
   });

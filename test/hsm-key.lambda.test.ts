@@ -4,6 +4,7 @@
  * description and tags, a new store, delete, and the errors CreateKey documents.
  * @see https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html#API_CreateKey_Errors
  */
+import { createHash } from 'crypto';
 import {
   CreateKeyCommand,
   DescribeKeyCommand,
@@ -25,7 +26,7 @@ const STORE = 'cks-1234567890abcdef0';
 const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
 const ARN = `arn:aws:kms:us-east-1:111111111111:key/${KEY_ID}`;
 const STACK = 'arn:aws:cloudformation:us-east-1:111111111111:stack/Hsm/guid';
-const MARKER = `${STACK}/PaymentsKey`;
+const MARKER = createHash('sha256').update(`${STACK}/PaymentsKey`).digest('hex');
 const POLICY = { Version: '2012-10-17', Statement: [{ Sid: 'KeyAdministration', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' }, Action: 'kms:DescribeKey', Resource: '*' }] };
 const PROPS = {
   ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:framework',

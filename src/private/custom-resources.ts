@@ -106,13 +106,20 @@ class CustomResourceSupport extends Construct {
       acknowledgeCustomResourceFunction(isComplete);
     }
 
+    // The framework's functions call the handlers (any version) and read their
+    // configuration: its onEvent the handler (and it starts the waiter), its
+    // isComplete and onTimeout the wait, each with a role of its own (one role for all
+    // would make a cycle through the waiter).
+    const invoking = (fn: lambda.Function) => [
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn, `${fn.functionArn}:*`] }),
+      new iam.PolicyStatement({ actions: ['lambda:GetFunction'], resources: [fn.functionArn] }),
+    ];
     const frameworkAccess = this.access(scope, 'Framework', `Runs the Provider framework of the ${spec.name} handler of cdk-kms-constructs`);
-    // The framework calls the handlers (any version) and reads their configuration.
-    const handlers = [handler, ...(isComplete ? [isComplete] : [])];
-    frameworkAccess.policy.addStatements(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: handlers.flatMap(fn => [fn.functionArn, `${fn.functionArn}:*`]) }),
-      new iam.PolicyStatement({ actions: ['lambda:GetFunction'], resources: handlers.map(fn => fn.functionArn) }),
-    );
+    frameworkAccess.policy.addStatements(...invoking(handler));
+    const waitAccess = isComplete
+      ? this.access(scope, 'FrameworkWait', `Runs the Provider framework's wait of the ${spec.name} handler of cdk-kms-constructs`)
+      : undefined;
+    if (isComplete) waitAccess!.policy.addStatements(...invoking(isComplete));
     const provider = new cr.Provider(scope, 'Provider', {
       onEventHandler: handler,
       isCompleteHandler: isComplete,
@@ -120,7 +127,7 @@ class CustomResourceSupport extends Construct {
       totalTimeout: spec.isComplete?.totalTimeout,
       logGroup: this.logGroup,
       frameworkOnEventRole: frameworkAccess.role,
-      frameworkCompleteAndTimeoutRole: isComplete ? frameworkAccess.role : undefined,
+      frameworkCompleteAndTimeoutRole: waitAccess?.role,
       ...(isComplete ? {
         disableWaiterStateMachineLogging: false,
         waiterStateMachineLogOptions: { destination: this.logGroup, level: sfn.LogLevel.ALL },
@@ -128,16 +135,23 @@ class CustomResourceSupport extends Construct {
     });
     const frameworkFunctions = provider.node.children.filter((c): c is lambda.Function => c instanceof lambda.Function);
     for (const framework of frameworkFunctions) {
-      framework.node.addDependency(frameworkAccess.policy);
+      framework.node.addDependency(framework.node.id === 'framework-onEvent' ? frameworkAccess.policy : waitAccess!.policy);
       // The framework's runtime comes from the Region's facts, which lag the newest
       // runtime aws-cdk-lib knows (cdk-nag's AwsSolutions-L1); its code runs on either.
       (framework.node.defaultChild as lambda.CfnFunction).runtime = lambda.Runtime.NODEJS_24_X.name;
       acknowledgeCustomResourceFunction(framework);
     }
     const logicalId = (fn: lambda.Function) => Stack.of(this).resolve((fn.node.defaultChild as lambda.CfnFunction).logicalId);
-    acknowledgeFrameworkInvoke(frameworkAccess.policy, handlers.map(logicalId));
+    acknowledgeFrameworkInvoke(frameworkAccess.policy, [logicalId(handler)]);
+    if (isComplete) acknowledgeFrameworkInvoke(waitAccess!.policy, [logicalId(isComplete)]);
     const waiter = provider.node.tryFindChild('waiter-state-machine');
     if (waiter) {
+      // The framework's onEvent starts the waiter; aws-cdk-lib's grant of it went to
+      // the immutable role, so it is written here.
+      frameworkAccess.policy.addStatements(new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [(waiter as unknown as { stateMachineArn: string }).stateMachineArn],
+      }));
       // Traced with X-Ray (Control Tower's CT.STEPFUNCTIONS.PR.2), which Step Functions
       // does as the state machine's role.
       // https://docs.aws.amazon.com/step-functions/latest/dg/concepts-xray-tracing.html

@@ -18,6 +18,12 @@ export interface KeyPolicyOptions {
    * (CloudFormation writes the policy).
    */
   readonly policyWriters: string[];
+  /**
+   * Principals, by ARN, named in the policy-change statement itself, not only through
+   * the account: whoever creates the key (a handler), which KMS's lockout check at
+   * CreateKey must find allowed by the key policy alone.
+   */
+  readonly namedPolicyWriters?: string[];
   /** Actions only the key's administrators have, never the account root: material import. */
   readonly administratorOnlyActions?: string[];
   /** Services through which use is allowed, as `s3`, `dynamodb`. */
@@ -77,7 +83,7 @@ export class KeyPolicy {
     this.policyWriters = [...options.policyWriters, root];
     this.policyChanges = new iam.PolicyStatement({
       sid: 'KeyPolicyChanges',
-      principals: [new iam.ArnPrincipal(root)],
+      principals: [new iam.ArnPrincipal(root), ...(options.namedPolicyWriters ?? []).map(arn => new iam.ArnPrincipal(arn))],
       actions: ['kms:PutKeyPolicy'],
       resources: ['*'],
       conditions: { ArnEquals: { 'aws:PrincipalArn': this.policyWriters } },

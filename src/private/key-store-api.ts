@@ -88,10 +88,11 @@ export async function connect(kms: KMSClient, id: string): Promise<void> {
 /**
  * The keys of the account and Region that are in a store, and whose tags pass
  * `match` when given. KMS lists keys by account and Region only, so each key is
- * described: one call per key of the Region.
+ * described: one call per key of the Region. `hidden` counts the keys whose policy
+ * does not let the account describe them, which may be in the store.
  */
-export async function keysInStore(kms: KMSClient, storeId: string, match?: (tags: Tag[]) => boolean): Promise<string[]> {
-  const found: string[] = [];
+export async function keysInStore(kms: KMSClient, storeId: string, match?: (tags: Tag[]) => boolean): Promise<string[] & { hidden: number }> {
+  const found = Object.assign([] as string[], { hidden: 0 });
   let marker: string | undefined;
   do {
     const page = await kms.send(new ListKeysCommand({ Marker: marker, Limit: 1000 }));
@@ -105,10 +106,14 @@ export async function keysInStore(kms: KMSClient, storeId: string, match?: (tags
         }
         found.push(key.KeyId!);
       } catch (error) {
-        // A key whose policy does not let this account describe it is none of ours
-        // (this library's keys let the account's IAM describe them); one deleted
-        // meanwhile neither.
-        if (isError(error, 'AccessDeniedException') || isError(error, 'NotFoundException')) continue;
+        // A key deleted meanwhile is none of ours; one whose policy does not let this
+        // account describe it is counted (this library's keys let the account's IAM
+        // describe them).
+        if (isError(error, 'NotFoundException')) continue;
+        if (isError(error, 'AccessDeniedException')) {
+          found.hidden++;
+          continue;
+        }
         throw new Error(`Cannot look through the keys of the account: ${explain(error)}`);
       }
     }

@@ -11,12 +11,12 @@ export const CONNECTION_ERRORS: Record<string, string> = {
   INSUFFICIENT_CLOUDHSM_HSMS: 'the cluster has no active HSM: add HSMs (two at least, in different Availability Zones) with CreateHsm and wait until they are ACTIVE',
   INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET: 'a subnet of the cluster has no free IP address: KMS needs one in each of the cluster\'s subnets (two are better); free addresses there',
   INTERNAL_ERROR: 'KMS failed internally: retry the deployment',
-  INVALID_CREDENTIALS: 'the kmsuser password KMS has is not the one on the HSMs: change kmsuser\'s password with the CloudHSM CLI (user change-password), store it in the password secret, and deploy again',
+  INVALID_CREDENTIALS: 'the kmsuser password KMS has is not the one on the HSMs: change kmsuser\'s password with the CloudHSM CLI (user change-password), store it in the password secret, and deploy with a new kmsUserPasswordVersion',
   NETWORK_ERRORS: 'KMS cannot reach the cluster: the cluster\'s security group must allow TCP 2223-2225 from itself, and the subnets\' network ACLs must allow it too',
   SUBNET_NOT_FOUND: 'a subnet of the cluster\'s configuration was deleted: create a cluster from a recent backup and point the store at it (clusterId)',
-  USER_LOCKED_OUT: 'kmsuser is locked out after too many failed logins: change its password with the CloudHSM CLI, store it in the password secret, and deploy again',
-  USER_LOGGED_IN: 'kmsuser is logged in to the cluster, so KMS cannot log in and rotate its password: log it out of the CloudHSM CLI (logout), and deploy again',
-  USER_NOT_FOUND: 'there is no kmsuser crypto user on the cluster: create it on the cluster with the CloudHSM CLI (user create --username kmsuser --role crypto-user), store its password in the password secret, and deploy again',
+  USER_LOCKED_OUT: 'kmsuser is locked out after too many failed logins: change its password with the CloudHSM CLI, store it in the password secret, and deploy with a new kmsUserPasswordVersion',
+  USER_LOGGED_IN: 'kmsuser is logged in to the cluster, so KMS cannot log in and rotate its password: log it out of the CloudHSM CLI (logout), and deploy with a new kmsUserPasswordVersion',
+  USER_NOT_FOUND: 'there is no kmsuser crypto user on the cluster: create it on the cluster with the CloudHSM CLI (user create --username kmsuser --role crypto-user), store its password in the password secret, and deploy with a new kmsUserPasswordVersion',
 };
 
 /** The KMS and Secrets Manager errors the handlers meet, as what to do. */

@@ -242,3 +242,14 @@ export function resolveRotation(request: RotationRequest): { enabled: boolean; p
   const enabled = rotatable && enableKeyRotation !== false;
   return { enabled, periodDays: enabled ? requestedDays ?? rules.rotationDays : undefined };
 }
+
+/**
+ * A CloudHSM cluster ID, as KMS's API defines it.
+ * @see https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateCustomKeyStore.html#KMS-CreateCustomKeyStore-request-CloudHsmClusterId
+ */
+export function validateClusterId(prop: string, clusterId: string): void {
+  if (Token.isUnresolved(clusterId)) return;
+  if (!/^cluster-[2-7a-zA-Z]{11,16}$/.test(clusterId)) {
+    throw new Error(`${prop} must be a CloudHSM cluster ID (cluster- and 11 to 16 letters or digits 2-7), got ${clusterId}`);
+  }
+}
