@@ -1059,11 +1059,6 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   }
 }
 
-
-/**
- * Alarms read metrics of their own account and region, so a key's audit trail must
- * be in the key's.
- */
 /** Whether a stack depends on another, directly or through other stacks. */
 function dependsOn(stack: Stack, other: Stack, seen = new Set<Stack>()): boolean {
   if (seen.has(stack)) return false;
@@ -1071,6 +1066,10 @@ function dependsOn(stack: Stack, other: Stack, seen = new Set<Stack>()): boolean
   return stack.dependencies.some(d => d === other || dependsOn(d, other, seen));
 }
 
+/**
+ * Alarms read metrics of their own account and region, so a key's audit trail must
+ * be in the key's.
+ */
 function assertSameEnvironment(key: ClassifiedKey, trail: KeyAuditTrail): void {
   const keyStack = Stack.of(key);
   const trailStack = Stack.of(trail);
