@@ -15,7 +15,6 @@ import { KeyAuditTrail } from './key-audit-trail';
 import { providerFor } from './private/custom-resources';
 import { createKeyStoreAlarms } from './private/key-alarms';
 import { hsmKeyHome, KEY_HOME } from './private/key-home';
-import { acknowledgeKeyStoreCalls } from './private/nag';
 
 /**
  * Properties of a CustomKeyStore.
@@ -100,17 +99,8 @@ export class CustomKeyStore extends Construct {
     this.cluster = props.cluster;
     const stack = Stack.of(this);
 
-    const { provider, handlerPolicy, handlerRole, isCompletePolicy } = providerFor(this, KEY_STORE_HANDLER);
+    const { provider, handlerPolicy, handlerRole } = providerFor(this, KEY_STORE_HANDLER);
     const secret = props.kmsUserPassword;
-    once(handlerPolicy, () => {
-      handlerPolicy.addStatements(...keyStoreCalls());
-      isCompletePolicy!.addStatements(new iam.PolicyStatement({
-        actions: ['kms:DescribeCustomKeyStores', 'kms:ConnectCustomKeyStore', 'cloudhsm:DescribeClusters'],
-        resources: ['*'],
-      }));
-      acknowledgeKeyStoreCalls(handlerPolicy);
-      acknowledgeKeyStoreCalls(isCompletePolicy!);
-    });
     handlerPolicy.addStatements(new iam.PolicyStatement({
       actions: ['secretsmanager:GetSecretValue'],
       resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
@@ -155,11 +145,7 @@ export class CustomKeyStore extends Construct {
    * @param props the key's properties
    */
   public addKey(id: string, props: ClassifiedKeyProps): ClassifiedKey {
-    const { provider, handlerPolicy, handlerRole } = providerFor(this, HSM_KEY_HANDLER);
-    once(handlerPolicy, () => {
-      handlerPolicy.addStatements(...hsmKeyCalls(Stack.of(this).account));
-      acknowledgeKeyStoreCalls(handlerPolicy);
-    });
+    const { provider, handlerRole } = providerFor(this, HSM_KEY_HANDLER);
     return new ClassifiedKey(this, id, {
       ...props,
       [KEY_HOME]: hsmKeyHome({ serviceToken: provider.serviceToken, handlerRoleArn: handlerRole.roleArn, customKeyStoreId: this.customKeyStoreId }),
@@ -186,7 +172,13 @@ const KEY_STORE_HANDLER = {
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new CustomKeyStoreFunction(scope, id, options),
   // Disconnecting takes seconds; the function waits up to 3 minutes for it.
   timeout: Duration.minutes(5),
+  statements: () => keyStoreCalls(),
+  wildcardReason: 'KMS custom key store actions, ListKeys and cloudhsm:DescribeClusters take no resource ARN (IAM only)',
   isComplete: {
+    statements: () => [new iam.PolicyStatement({
+      actions: ['kms:DescribeCustomKeyStores', 'kms:ConnectCustomKeyStore', 'cloudhsm:DescribeClusters'],
+      resources: ['*'],
+    })],
     makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new CustomKeyStoreConnectionFunction(scope, id, options),
     queryInterval: Duration.seconds(30),
     // KMS connects a store in up to 20 minutes.
@@ -200,6 +192,8 @@ const HSM_KEY_HANDLER = {
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new HsmKeyFunction(scope, id, options),
   // A create looks through the account's keys for one a first attempt made.
   timeout: Duration.minutes(5),
+  statements: (stack: Stack) => hsmKeyCalls(stack.account),
+  wildcardReason: 'ListKeys and CreateKey take no resource ARN, and the keys the handler manages are made by it: its statements on keys are held to keys of CloudHSM origin (kms:KeyOrigin) in the account (aws:ResourceAccount)',
 };
 
 /**
@@ -251,15 +245,6 @@ function hsmKeyCalls(account: string): iam.PolicyStatement[] {
       conditions: { StringEquals: { 'aws:ResourceAccount': account } },
     }),
   ];
-}
-
-const WRITTEN = new WeakSet<object>();
-
-/** Runs `write` once for a stack's policy: the stores and keys of a stack share their handlers. */
-function once(policy: iam.ManagedPolicy, write: () => void): void {
-  if (WRITTEN.has(policy)) return;
-  WRITTEN.add(policy);
-  write();
 }
 
 function validateStoreName(name: string): void {

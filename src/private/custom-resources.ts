@@ -8,7 +8,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
 import { DataClassification } from '../classification';
 import { ClassifiedKey } from '../classified-key';
-import { acknowledgeCustomResourceFunction, acknowledgeFrameworkInvoke, acknowledgeProviderWaiter } from './nag';
+import { acknowledgeCustomResourceFunction, acknowledgeFrameworkInvoke, acknowledgeProviderWaiter, acknowledgeWildcardResources } from './nag';
 
 /*
  * The library's custom resources run on aws-cdk-lib's Provider framework. This module
@@ -25,8 +25,17 @@ export interface HandlerSpec {
   readonly makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => lambda.Function;
   /** How long one call of the handler may take. */
   readonly timeout: Duration;
+  /** What the handler calls whatever the custom resource, in the provider's stack. */
+  readonly statements?: (stack: Stack) => iam.PolicyStatement[];
+  /**
+   * Why the handler's (and its wait's) statements name `*`: for cdk-nag's
+   * AwsSolutions-IAM5, which the provider then acknowledges with this reason.
+   */
+  readonly wildcardReason?: string;
   /** A wait for what the handler started, run by the framework until it says it is done. */
   readonly isComplete?: {
+    /** What the wait calls. */
+    readonly statements: () => iam.PolicyStatement[];
     /** Makes the wait's function (a projen-bundled `*.lambda.ts`) with these options. */
     readonly makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => lambda.Function;
     /** How often the framework asks. */
@@ -43,8 +52,6 @@ export interface HandlerProvider {
   readonly handlerPolicy: iam.ManagedPolicy;
   /** The handler's role, for policies that must name it. */
   readonly handlerRole: iam.IRole;
-  /** The wait's policy, when the handler has a wait. */
-  readonly isCompletePolicy?: iam.ManagedPolicy;
 }
 
 /** The provider of a handler in the scope's stack, made on first use. */
@@ -90,6 +97,8 @@ class CustomResourceSupport extends Construct {
     });
     handler.node.addDependency(handlerAccess.policy);
     acknowledgeCustomResourceFunction(handler);
+    handlerAccess.policy.addStatements(...spec.statements?.(Stack.of(this)) ?? []);
+    if (spec.wildcardReason) acknowledgeWildcardResources(handlerAccess.policy, spec.wildcardReason);
 
     let isComplete: lambda.Function | undefined;
     let isCompleteAccess: { role: iam.IRole; policy: iam.ManagedPolicy } | undefined;
@@ -104,6 +113,8 @@ class CustomResourceSupport extends Construct {
       });
       isComplete.node.addDependency(isCompleteAccess.policy);
       acknowledgeCustomResourceFunction(isComplete);
+      isCompleteAccess.policy.addStatements(...spec.isComplete.statements());
+      if (spec.wildcardReason) acknowledgeWildcardResources(isCompleteAccess.policy, spec.wildcardReason);
     }
 
     // The framework's functions call the handlers (any version) and read their
@@ -162,7 +173,7 @@ class CustomResourceSupport extends Construct {
       }));
       acknowledgeProviderWaiter(waiter, frameworkFunctions.filter(fn => fn.node.id !== 'framework-onEvent').map(logicalId));
     }
-    const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role, isCompletePolicy: isCompleteAccess?.policy };
+    const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role };
     this.providers.set(spec.name, made);
     return made;
   }

@@ -70,15 +70,9 @@ export function acknowledgeKeyLookup(policy: IConstruct, keysArn: string): void 
     'the primary key\'s ID is unknown until it exists in another Region\'s stack; the statement allows kms:DescribeKey only when the request names the key by the set\'s alias (kms:RequestAlias)');
 }
 
-/**
- * Acknowledges the wildcard resources of the custom key store and HSM key handlers:
- * KMS's custom key store actions, ListKeys and CreateKey take no resource ARN, and a
- * key is known by ARN only once made (the statements on keys hold them to CloudHSM's
- * origin).
- */
-export function acknowledgeKeyStoreCalls(policy: IConstruct): void {
-  acknowledge(policy, ['AwsSolutions-IAM5[Resource::*]'],
-    'KMS custom key store actions, ListKeys and CreateKey take no resource ARN (IAM only), and the keys the handler manages are made by it: their statements are held to keys of CloudHSM origin (kms:KeyOrigin) in the account (aws:ResourceAccount)');
+/** Acknowledges the `*` resources of a custom-resource handler's policy, for the handler's reason. */
+export function acknowledgeWildcardResources(policy: IConstruct, reason: string): void {
+  acknowledge(policy, ['AwsSolutions-IAM5[Resource::*]'], reason);
 }
 
 /**
