@@ -20,8 +20,9 @@
 import { CreateCustomKeyStoreCommand, DeleteCustomKeyStoreCommand, KMSClient, UpdateCustomKeyStoreCommand } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { isError } from './private/handler-errors';
 import { connect, describeStore, disconnect, findStoreByName, keysInStore, readPassword } from './private/key-store-api';
-import { explain, isError } from './private/key-store-errors';
+import { explain } from './private/key-store-errors';
 
 /** The custom resource's properties, as the construct writes them. */
 export interface KeyStoreProperties {

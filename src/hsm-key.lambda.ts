@@ -26,8 +26,9 @@ import {
   UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { isError } from './private/handler-errors';
 import { keysInStore } from './private/key-store-api';
-import { explain, isError } from './private/key-store-errors';
+import { explain } from './private/key-store-errors';
 
 /** The tag by which a key names the custom resource that made it. */
 export const RESOURCE_TAG = 'cdk-kms-constructs:resource';

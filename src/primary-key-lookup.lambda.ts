@@ -18,6 +18,7 @@
  */
 import { DescribeKeyCommand, KeyMetadata, KMSClient } from '@aws-sdk/client-kms';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { explainAwsError } from './private/handler-errors';
 
 /** The custom resource's properties, as the construct writes them. */
 export interface LookupProperties {
@@ -80,32 +81,23 @@ async function describe(props: LookupProperties): Promise<KeyMetadata> {
     if (!key?.Arn || !key.KeyId) throw new Error(`KMS described ${where} without an ARN or key ID`);
     return key;
   } catch (error) {
-    throw new Error(`Cannot read the primary key of ${where}: ${explain(error)}`);
+    throw new Error(`Cannot read the primary key of ${where}: ${explainAwsError(error, LOOKUP_ERRORS)}`);
   } finally {
     kms.destroy();
   }
 }
 
-/** A KMS error as what to do about it. */
-function explain(error: unknown): string {
-  const name = (error as { name?: string }).name ?? 'Error';
-  const message = (error as { message?: string }).message ?? String(error);
-  switch (name) {
-    case 'NotFoundException':
-      return `there is no such alias (NotFoundException: ${message}). Deploy the primary Region's stack first; the replica stacks depend on it`;
-    case 'AccessDeniedException':
-      return `the lookup's role may not describe it (AccessDeniedException: ${message}). The role allows kms:DescribeKey only through this alias; check for a service control policy or permissions boundary that denies it`;
-    case 'InvalidArnException':
-      return `KMS refused the alias name (InvalidArnException: ${message})`;
-    case 'DependencyTimeoutException':
-    case 'KMSInternalException':
-    case 'ThrottlingException':
-    case 'ServiceUnavailableException':
-      return `KMS could not answer (${name}: ${message}). This is transient; retry the deployment`;
-    default:
-      return `${name}: ${message}`;
-  }
-}
+/** The errors DescribeKey documents, as what to do. */
+const TRANSIENT = 'KMS could not answer; this is transient, retry the deployment';
+const LOOKUP_ERRORS: Record<string, string> = {
+  NotFoundException: 'there is no such alias: deploy the primary Region\'s stack first; the replica stacks depend on it',
+  AccessDeniedException: 'the lookup\'s role may not describe it: the role allows kms:DescribeKey only through this alias; check for a service control policy or permissions boundary that denies it',
+  InvalidArnException: 'KMS refused the alias name',
+  DependencyTimeoutException: TRANSIENT,
+  KMSInternalException: TRANSIENT,
+  ThrottlingException: TRANSIENT,
+  ServiceUnavailableException: TRANSIENT,
+};
 
 function check(props: LookupProperties, key: KeyMetadata, previous: string | undefined): void {
   const where = `alias ${props.AliasName} in ${props.PrimaryRegion}`;

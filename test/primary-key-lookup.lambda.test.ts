@@ -72,12 +72,12 @@ describe('create', () => {
   });
 
   test.each([
-    ['NotFoundException', 'there is no such alias (NotFoundException: NotFoundException from KMS). Deploy the primary Region\'s stack first; the replica stacks depend on it'],
-    ['AccessDeniedException', 'the lookup\'s role may not describe it (AccessDeniedException: AccessDeniedException from KMS). The role allows kms:DescribeKey only through this alias; check for a service control policy or permissions boundary that denies it'],
+    ['NotFoundException', 'there is no such alias: deploy the primary Region\'s stack first; the replica stacks depend on it (NotFoundException: NotFoundException from KMS)'],
+    ['AccessDeniedException', 'the lookup\'s role may not describe it: the role allows kms:DescribeKey only through this alias; check for a service control policy or permissions boundary that denies it (AccessDeniedException: AccessDeniedException from KMS)'],
     ['InvalidArnException', 'KMS refused the alias name (InvalidArnException: InvalidArnException from KMS)'],
-    ['DependencyTimeoutException', 'KMS could not answer (DependencyTimeoutException: DependencyTimeoutException from KMS). This is transient; retry the deployment'],
-    ['KMSInternalException', 'KMS could not answer (KMSInternalException: KMSInternalException from KMS). This is transient; retry the deployment'],
-    ['ThrottlingException', 'KMS could not answer (ThrottlingException: ThrottlingException from KMS). This is transient; retry the deployment'],
+    ['DependencyTimeoutException', 'KMS could not answer; this is transient, retry the deployment (DependencyTimeoutException: DependencyTimeoutException from KMS)'],
+    ['KMSInternalException', 'KMS could not answer; this is transient, retry the deployment (KMSInternalException: KMSInternalException from KMS)'],
+    ['ThrottlingException', 'KMS could not answer; this is transient, retry the deployment (ThrottlingException: ThrottlingException from KMS)'],
     ['UnrecognizedClientException', 'UnrecognizedClientException: UnrecognizedClientException from KMS'],
   ])('%s becomes what to do', async (name, explanation) => {
     kms.on(DescribeKeyCommand).rejects(awsError(name));

@@ -14,7 +14,8 @@ import {
   Tag,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CONNECTION_ERRORS, explain, isError } from './key-store-errors';
+import { isError } from './handler-errors';
+import { CONNECTION_ERRORS, explain } from './key-store-errors';
 
 /** How long to wait between two looks at a store's state, in ms (tests set 0). */
 const POLL_MS = Number(process.env.KEY_STORE_POLL_MS ?? 5000);

@@ -4,6 +4,7 @@
  * bundled into each (no AWS SDK import here).
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/fix-keystore.html
  */
+import { explainAwsError } from './handler-errors';
 
 /** A store's ConnectionErrorCode, as the step that is missing. */
 export const CONNECTION_ERRORS: Record<string, string> = {
@@ -41,15 +42,8 @@ const API_ERRORS: Record<string, string> = {
   AccessDeniedException: 'the handler\'s role may not make this call; check for a service control policy or permissions boundary that denies it',
 };
 
-/** An AWS SDK error as `<what to do> (<name>: <message>)`. */
+/** An AWS SDK error of the key store and HSM key handlers as what to do. */
 export function explain(error: unknown): string {
-  const name = (error as { name?: string }).name ?? 'Error';
-  const message = (error as { message?: string }).message ?? String(error);
-  const remedy = API_ERRORS[name];
-  return remedy ? `${remedy} (${name}: ${message})` : `${name}: ${message}`;
+  return explainAwsError(error, API_ERRORS);
 }
 
-/** Whether an error is the AWS error of this name. */
-export function isError(error: unknown, name: string): boolean {
-  return (error as { name?: string }).name === name;
-}
