@@ -116,6 +116,10 @@ describe('the store', () => {
     const [throttle, unhealthy] = store.alarms.map(a => template.Resources[idOf(a)]);
     expect(JSON.stringify(throttle.Properties.Metrics[0].Expression)).toContain('SELECT SUM(CloudHSMKeyStoreThrottle) FROM \\"AWS/KMS\\" WHERE CustomKeyStoreId =');
     expect(unhealthy.Properties.Metrics[0].Expression).toBe(`SELECT MAX(HsmUnhealthy) FROM "AWS/CloudHSM" WHERE ClusterId = '${CLUSTER}'`);
+    // The store's metric is the query its alarm watches.
+    const metric = store.metricThrottle().toMetricConfig().mathExpression!;
+    expect(stack.resolve(metric.expression)).toEqual(throttle.Properties.Metrics[0].Expression);
+    expect(metric.period).toBe(300);
     for (const alarm of [throttle, unhealthy]) {
       expect(alarm.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
       expect(template.Resources[alarm.Properties.AlarmActions[0].Ref].Type).toBe('AWS::SNS::Topic');
