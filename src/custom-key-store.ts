@@ -124,6 +124,9 @@ export class CustomKeyStore extends Construct {
       },
       removalPolicy,
     });
+    // A cluster of the app is ready once its HSMs (and initialization) are: the store
+    // connects only after them.
+    resource.node.addDependency(props.cluster);
     this.customKeyStoreId = resource.getAttString('CustomKeyStoreId');
 
     const trail = KeyAuditTrail.of(this);

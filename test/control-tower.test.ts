@@ -8,7 +8,9 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -47,7 +49,7 @@ const EXCEPTIONS = {
 /** The constructs whose resources are the library's. */
 function libraryScopes(stacks: Stack[]): IConstruct[] {
   return stacks.flatMap(stack => stack.node.findAll().filter(c => ClassifiedKey.isClassifiedKey(c) || KeyAuditTrail.isKeyAuditTrail(c)
-    || c instanceof CustomKeyStore || (c.node.id === 'KmsConstructsCustomResources' && c.node.scope === stack)));
+    || c instanceof CustomKeyStore || c instanceof CloudHsmCluster || (c.node.id === 'KmsConstructsCustomResources' && c.node.scope === stack)));
 }
 
 /** The Control Tower failures of the library's resources in the stacks, as `<control> <path>`. */
@@ -215,6 +217,30 @@ describe('CustomKeyStore', () => {
       'CustomKeyStore/Handler', 'CustomKeyStore/IsComplete', 'CustomKeyStore/Provider/framework-isComplete',
       'CustomKeyStore/Provider/framework-onEvent', 'CustomKeyStore/Provider/framework-onTimeout',
       'HsmKey/Handler', 'HsmKey/Provider/framework-onEvent',
+    ].map(path => `TestStack/KmsConstructsCustomResources/${path}/Resource`));
+  });
+});
+
+describe('CloudHsmCluster', () => {
+  test('a new cluster, its HSMs, its initialization and a client\'s access pass but the documented exceptions', () => {
+    const stack = newBareStack();
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['us-east-1a', 'us-east-1b'],
+      isolatedSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+    });
+    const certificateAuthority = acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, 'Ca',
+      `arn:aws:acm-pca:${REGION}:${ACCOUNT}:certificate-authority/11111111-2222-3333-4444-555555555555`);
+    const cluster = new CloudHsmCluster(stack, 'Cluster', { vpc, certificateAuthority });
+    cluster.connections.allowDefaultPortFrom(ec2.Peer.ipv4('10.0.0.0/16'));
+    const failures = libraryFailures(stack);
+    expect(failures).toEqual(documentedExceptions(stack));
+    expect(failures.filter(f => f.startsWith('CT.LAMBDA.PR.3')).map(f => f.split(' ')[1])).toEqual([
+      'CloudHsmClusterInitialization/Handler', 'CloudHsmClusterInitialization/IsComplete',
+      'CloudHsmClusterInitialization/Provider/framework-isComplete', 'CloudHsmClusterInitialization/Provider/framework-onEvent',
+      'CloudHsmClusterInitialization/Provider/framework-onTimeout',
+      'CloudHsmHsms/Handler', 'CloudHsmHsms/IsComplete', 'CloudHsmHsms/Provider/framework-isComplete',
+      'CloudHsmHsms/Provider/framework-onEvent', 'CloudHsmHsms/Provider/framework-onTimeout',
     ].map(path => `TestStack/KmsConstructsCustomResources/${path}/Resource`));
   });
 });

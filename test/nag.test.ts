@@ -1,5 +1,7 @@
 import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -123,3 +125,27 @@ describe('cdk-nag on a custom key store and its keys', () => {
     expect(nagFindings(app)).toEqual([]);
   });
 });
+
+describe('cdk-nag on a new CloudHSM cluster', () => {
+  test('the cluster, its HSMs, its initialization, their handlers, roles, Provider frameworks and waiters have no finding', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Cluster', { env: { account: '111111111111', region: 'us-east-1' } });
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['us-east-1a', 'us-east-1b'],
+      isolatedSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+    });
+    const certificateAuthority = acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, 'Ca',
+      'arn:aws:acm-pca:us-east-1:111111111111:certificate-authority/11111111-2222-3333-4444-555555555555');
+    const cluster = new CloudHsmCluster(stack, 'Cluster', { vpc, certificateAuthority, activated: true, hsmsPerCluster: 3 });
+    const store = new CustomKeyStore(stack, 'Store', {
+      cluster,
+      customKeyStoreName: 'payments-hsm',
+      trustAnchorCertificate: cluster.trustAnchorCertificate!,
+      kmsUserPassword: secretsmanager.Secret.fromSecretNameV2(stack, 'Password', 'kmsuser-password'),
+    });
+    store.addKey('Restricted', { classification: DataClassification.RESTRICTED, viaServices: ['s3'] });
+    expect(nagFindings(app)).toEqual([]);
+  });
+});
+

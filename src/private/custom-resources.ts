@@ -52,6 +52,8 @@ export interface HandlerProvider {
   readonly handlerPolicy: iam.ManagedPolicy;
   /** The handler's role, for policies that must name it. */
   readonly handlerRole: iam.IRole;
+  /** The wait's policy, when the handler has a wait: add what each custom resource needs it to call. */
+  readonly isCompletePolicy?: iam.ManagedPolicy;
 }
 
 /** The provider of a handler in the scope's stack, made on first use. */
@@ -173,7 +175,7 @@ class CustomResourceSupport extends Construct {
       }));
       acknowledgeProviderWaiter(waiter, frameworkFunctions.filter(fn => fn.node.id !== 'framework-onEvent').map(logicalId));
     }
-    const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role };
+    const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role, isCompletePolicy: isCompleteAccess?.policy };
     this.providers.set(spec.name, made);
     return made;
   }

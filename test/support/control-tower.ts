@@ -9,7 +9,7 @@ import { CfnElement, Stack, Stage } from 'aws-cdk-lib';
  * @see https://docs.aws.amazon.com/controltower/latest/controlreference/proactive-controls.html
  */
 export const CONTROL_TOWER_FOLDERS = [
-  'keymanagementservice', 'cloudtrail', 'cloudwatch', 's3', 'identityandaccessmanagement', 'sns', 'lambda', 'sqs', 'stepfunctions',
+  'keymanagementservice', 'cloudtrail', 'cloudwatch', 's3', 'identityandaccessmanagement', 'sns', 'lambda', 'sqs', 'stepfunctions', 'ec2',
 ];
 
 const RULES = join(require.resolve('@cdklabs/cdk-validator-cfnguard/package.json'), '..', 'rules', 'control-tower', 'cfn-guard');

@@ -685,6 +685,11 @@ export class PolicySimulator {
       'AWS::CloudWatch::Alarm': { Arn: () => arn('cloudwatch', `alarm:${name()}`) },
       'AWS::Events::Rule': { Arn: () => arn('events', `rule/${name()}`) },
       'AWS::SecretsManager::Secret': { Arn: () => arn('secretsmanager', `secret:${name()}-AbCdEf`) },
+      'AWS::CloudHSM::Cluster': {
+        Arn: () => arn('cloudhsm', `cluster/${fakeClusterId(id)}`),
+        ClusterId: () => fakeClusterId(id),
+        SecurityGroup: () => `sg-${createHash('sha256').update(id).digest('hex').slice(0, 17)}`,
+      },
     };
     const resolver = byType[res.Type]?.[attr];
     if (resolver) return resolver();
@@ -810,6 +815,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function fakeKeyId(logicalId: string): string {
   const h = createHash('sha256').update(logicalId).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A CloudHSM cluster ID (cluster- and 11 letters or digits 2-7) derived from the logical id. */
+function fakeClusterId(logicalId: string): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  return `cluster-${[...createHash('sha256').update(logicalId).digest()].slice(0, 11).map(b => alphabet[b % 32]).join('')}`;
 }
 
 /** An IAM unique id (AROA..., AIDA...) derived from the logical id. */
