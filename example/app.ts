@@ -4,10 +4,12 @@
  * into cdk.out/ and prints what each key is (example/summary.ts). No AWS account or
  * credentials are needed. In your own app, import from 'cdk-kms-constructs'.
  */
-import { readFileSync, writeFileSync } from 'fs';
+import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { App, Stack } from 'aws-cdk-lib';
+import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { PaymentsPlatform } from './platform';
@@ -47,13 +49,28 @@ new dynamodb.TableV2(orderTables, 'Orders', {
 });
 
 // Card numbers are tokenized with a RESTRICTED key whose material never leaves the
-// bank's own HSMs: a custom key store on its CloudHSM cluster (an example cluster ID;
-// see the README's ceremony for making one ready).
+// bank's own HSMs: a CloudHSM cluster in two zones of its HSM network, initialized by its root CA
+// in ACM Private CA (an example ARN), and a custom key store on it. This is the
+// second deployment of the README's ceremony: the cluster was activated and kmsuser
+// created, so `activated` lets the cluster have all its HSMs.
 const vault = new Stack(app, 'CardVault', { env: { account: orderKeys.account, region: 'eu-west-1' } });
+// The bank's HSM network (example IDs): isolated subnets in two zones.
+const vpc = ec2.Vpc.fromVpcAttributes(vault, 'HsmVpc', {
+  vpcId: 'vpc-0a1b2c3d4e5f60718',
+  availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+  isolatedSubnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002'],
+});
+const cluster = new CloudHsmCluster(vault, 'Cluster', {
+  vpc,
+  certificateAuthority: acmpca.CertificateAuthority.fromCertificateAuthorityArn(vault, 'RootCa',
+    `arn:aws:acm-pca:eu-west-1:${orderKeys.account}:certificate-authority/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0`),
+  hsmsPerCluster: 2,
+  activated: true,
+});
 const store = new CustomKeyStore(vault, 'HsmKeyStore', {
-  cluster: CloudHsmCluster.fromClusterAttributes(vault, 'Cluster', { clusterId: 'cluster-jxhlf7644ne' }),
+  cluster,
   customKeyStoreName: 'card-vault',
-  trustAnchorCertificate: readFileSync(join(__dirname, 'customerCA.crt'), 'utf8'),
+  trustAnchorCertificate: cluster.trustAnchorCertificate!,
   kmsUserPassword: secretsmanager.Secret.fromSecretNameV2(vault, 'KmsUserPassword', 'card-vault/kmsuser'),
 });
 const cardKey = store.addKey('CardTokens', {

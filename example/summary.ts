@@ -75,7 +75,8 @@ function main(outdir: string): void {
       row('classification', [tag('data-classification'), tag('owner') && `owner ${tag('owner')}`, tag('compliance-scope') && `scope ${tag('compliance-scope')}`].filter(Boolean).join(', '));
       if (key.Type === 'Custom::KmsHsmKey') {
         const store = resources[props.CustomKeyStoreId?.['Fn::GetAtt']?.[0]]?.Properties ?? {};
-        row('key', `SYMMETRIC_DEFAULT for ENCRYPT_DECRYPT, material in custom key store ${store.CustomKeyStoreName} (CloudHSM cluster ${store.CloudHsmClusterId})`);
+        row('key', `SYMMETRIC_DEFAULT for ENCRYPT_DECRYPT, material in custom key store ${store.CustomKeyStoreName}`);
+        row('cluster', describeCluster(store.CloudHsmClusterId, resources, pathOf));
         row('rotation', 'never (KMS does not rotate keys in a CloudHSM key store)');
       } else if (key.Type === 'AWS::KMS::ReplicaKey') {
         // The primary is found at deploy time through its alias, in its Region.
@@ -94,7 +95,7 @@ function main(outdir: string): void {
         row('failover', `${who.join(', ')} may promote a replica (UpdatePrimaryRegion)`);
       }
       const administrators = principals(a => a.includes(ADMINISTRATION))
-        .map(p => (mfa && !p.startsWith('account root') && !p.startsWith('deploy role') ? `${p} (MFA required)` : p));
+        .map(p => (mfa && !/^(account root|deploy role|the HSM keys)/.test(p) ? `${p} (MFA required)` : p));
       row('administered by', administrators.join(', '));
       row('used by', principals(a => a.some(x => CRYPTOGRAPHY.test(x))).join(', ') + (narrowing ? ` (${narrowing})` : ''));
       const own = Object.values(resources)
@@ -127,6 +128,19 @@ function main(outdir: string): void {
   }
 }
 
+/** A key store's cluster: adopted by its ID, or made by the stack with its HSMs. */
+function describeCluster(clusterId: Json, resources: Record<string, Json>, pathOf: (id: string) => string): string {
+  if (typeof clusterId === 'string') return `CloudHSM cluster ${clusterId} (adopted)`;
+  const logicalId = clusterId?.['Fn::GetAtt']?.[0];
+  const cluster = resources[logicalId]?.Properties ?? {};
+  const refersTo = (r: Json) => JSON.stringify(r.Properties?.ClusterId) === JSON.stringify({ 'Fn::GetAtt': [logicalId, 'ClusterId'] });
+  const hsms = Object.values(resources).find(r => r.Type === 'Custom::CloudHsmHsms' && refersTo(r))?.Properties ?? {};
+  const init = Object.values(resources).find(r => r.Type === 'Custom::CloudHsmClusterInitialization' && refersTo(r))?.Properties;
+  const count = hsms.Activated === 'true' ? `${hsms.HsmCount} HSMs` : `1 HSM until activated, then ${hsms.HsmCount}`;
+  const ca = init === undefined ? 'initialized by hand' : `initialized by ${typeof init.CertificateAuthorityArn === 'string' ? init.CertificateAuthorityArn.split('/').pop() : 'a CA of the stack'}`;
+  return `new CloudHSM cluster ${pathOf(logicalId)}: ${count} of ${cluster.HsmType} in ${cluster.Mode} mode over ${cluster.SubnetIds?.length} zones, ${ca}`;
+}
+
 function describePrincipal(principal: Json, pathOf: (id: string) => string, ownRegion: string): string {
   // An ARN written literally, or with Fn::Sub where the account is known only at deploy time.
   const arn = typeof principal === 'string' ? principal : principal['Fn::Sub'];
@@ -140,7 +154,12 @@ function describePrincipal(principal: Json, pathOf: (id: string) => string, ownR
   }
   if (typeof arn === 'string' && arn.includes(':role/')) return `role ${arn.split(':role/')[1]}`;
   if (typeof arn === 'string') return arn;
-  if (principal['Fn::GetAtt']) return pathOf(principal['Fn::GetAtt'][0]);
+  if (principal['Fn::GetAtt']) {
+    // The keys' handler of a custom key store writes the key policy, as KMS asks of
+    // whoever creates the key; it never uses the key.
+    const path = pathOf(principal['Fn::GetAtt'][0]);
+    return /\/KmsConstructsCustomResources\/HsmKey\//.test(path) ? 'the HSM keys\' handler (writes the policy at deployment)' : path;
+  }
   const joined = JSON.stringify(principal);
   if (joined.includes(':root')) return 'account root (lockout guard)';
   if (joined.includes('cfn-exec-role')) return 'deploy role (creating resources through their services)';
