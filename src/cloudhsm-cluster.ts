@@ -1,4 +1,4 @@
-import { CfnResource, CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aws, CfnResource, CustomResource, Duration, ITaggable, RemovalPolicy, Stack, TagManager, TagType, Token } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -144,7 +144,8 @@ export interface CloudHsmClusterProps {
 
   /**
    * How long the cluster's certificate signed by `certificateAuthority` is valid, in
-   * whole days; it must end before the CA's own certificate does.
+   * whole days; it must end before the CA's own certificate does. It is used once,
+   * when the cluster is initialized: a cluster is never initialized again.
    *
    * @default Duration.days(1825) (five years)
    */
@@ -152,10 +153,11 @@ export interface CloudHsmClusterProps {
 
   /**
    * What happens to the cluster and its HSMs when they leave the stack. With DESTROY
-   * the HSMs are deleted and then the cluster; CloudHSM keeps its backups for
-   * `backupRetention`.
+   * the HSMs are deleted and then the cluster; CloudHSM keeps the cluster's last
+   * backup. The default keeps them, except when the deployment that creates them
+   * fails: its rollback deletes them rather than leave HSMs billed outside any stack.
    *
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -226,21 +228,18 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
       throw new Error('clusterCertificateValidity is used only with certificateAuthority, which signs the cluster\'s certificate; set both, or neither');
     }
     const validityDays = wholeDays('clusterCertificateValidity', props.clusterCertificateValidity ?? Duration.days(1825), 1, 36500);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
     if (removalPolicy === RemovalPolicy.SNAPSHOT) {
       throw new Error('removalPolicy must be RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY for a CloudHSM cluster, got SNAPSHOT: CloudHSM backs clusters up itself (backupRetention)');
     }
     const subnetIds = selectClusterSubnets(props.vpc, props.vpcSubnets);
     this.hsmsPerCluster = hsmsPerCluster;
 
-    const cluster = new CfnResource(this, 'Resource', {
-      type: 'AWS::CloudHSM::Cluster',
-      properties: {
-        HsmType: hsmType.name,
-        SubnetIds: subnetIds,
-        Mode: mode,
-        BackupRetentionPolicy: { Type: 'DAYS', Value: String(retentionDays) },
-      },
+    const cluster = new ClusterResource(this, 'Resource', {
+      HsmType: hsmType.name,
+      SubnetIds: subnetIds,
+      Mode: mode,
+      BackupRetentionPolicy: { Type: 'DAYS', Value: String(retentionDays) },
     });
     cluster.applyRemovalPolicy(removalPolicy);
     this.clusterId = cluster.getAtt('ClusterId').toString();
@@ -266,10 +265,19 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
     if (props.certificateAuthority) {
       const ca = props.certificateAuthority.certificateAuthorityArn;
       const initProvider = providerFor(this, INITIALIZATION_HANDLER);
-      initProvider.handlerPolicy.addStatements(new iam.PolicyStatement({
-        actions: ['acm-pca:DescribeCertificateAuthority', 'acm-pca:IssueCertificate', 'acm-pca:GetCertificateAuthorityCertificate'],
-        resources: [ca],
-      }));
+      initProvider.handlerPolicy.addStatements(
+        new iam.PolicyStatement({
+          actions: ['acm-pca:DescribeCertificateAuthority', 'acm-pca:GetCertificateAuthorityCertificate'],
+          resources: [ca],
+        }),
+        // An end-entity certificate only: the root never signs a CA through this role.
+        // https://docs.aws.amazon.com/privateca/latest/userguide/UsingTemplates.html
+        new iam.PolicyStatement({
+          actions: ['acm-pca:IssueCertificate'],
+          resources: [ca],
+          conditions: { StringEquals: { 'acm-pca:TemplateArn': `arn:${Aws.PARTITION}:acm-pca:::template/EndEntityCertificate/V1` } },
+        }),
+      );
       initProvider.isCompletePolicy!.addStatements(
         new iam.PolicyStatement({ actions: ['acm-pca:GetCertificate', 'acm-pca:GetCertificateAuthorityCertificate'], resources: [ca] }),
         new iam.PolicyStatement({ actions: ['cloudhsm:InitializeCluster'], resources: [clusterArn] }),
@@ -293,6 +301,9 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
 function selectClusterSubnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | undefined): string[] {
   const selected = vpc.selectSubnets(selection ?? { onePerAz: true });
   const subnets = selected.subnets;
+  if (selected.hasPublic) {
+    throw new Error(`vpcSubnets must select private subnets: an HSM's network interface has no public address, and a cluster belongs in the private network; got public subnets ${subnets.map(s => Token.isUnresolved(s.subnetId) ? s.node.path : s.subnetId).join(', ')}`);
+  }
   const describe = () => subnets.map(s => `${Token.isUnresolved(s.subnetId) ? s.node.path : s.subnetId} (${s.availabilityZone})`).join(', ') || 'none';
   const zones = subnets.map(s => s.availabilityZone).filter(zone => !Token.isUnresolved(zone));
   const repeated = zones.find((zone, i) => zones.indexOf(zone) !== i);
@@ -325,7 +336,9 @@ const HSMS_HANDLER = {
     makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new CloudhsmHsmsReadyFunction(scope, id, options),
     queryInterval: Duration.seconds(30),
     // CloudHSM makes HSMs in parallel, each in 10 to 20 minutes; deleting is quicker.
-    totalTimeout: Duration.hours(2),
+    // Under CloudFormation's hour for a custom resource, so that the wait has stopped
+    // before CloudFormation gives up and rolls back.
+    totalTimeout: Duration.minutes(55),
   },
 };
 
@@ -364,11 +377,17 @@ function hsmCalls(stack: Stack, cluster: { clusterArn: string; subnetIds: string
       actions: ['ec2:CreateNetworkInterface'],
       resources: [...subnetArns, ec2Arn('security-group', cluster.securityGroupId)],
     }),
-    // The HSM's network interface is named by CloudHSM, so any one in the subnets.
+    // The HSM's network interface is named by CloudHSM: made in the cluster's subnets,
+    // deleted in its VPC (the subnets of a cluster the stack replaced included).
     new iam.PolicyStatement({
-      actions: ['ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface'],
+      actions: ['ec2:CreateNetworkInterface'],
       resources: ['*'],
       conditions: { ArnEquals: { 'ec2:Subnet': subnetArns } },
+    }),
+    new iam.PolicyStatement({
+      actions: ['ec2:DeleteNetworkInterface'],
+      resources: ['*'],
+      conditions: { ArnEquals: { 'ec2:Vpc': vpcArn } },
     }),
     new iam.PolicyStatement({
       actions: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupEgress'],
@@ -385,4 +404,17 @@ function hsmCalls(stack: Stack, cluster: { clusterArn: string; subnetIds: string
       resources: ['*'],
     }),
   ];
+}
+
+/**
+ * The cluster's resource: taggable, so that the stack's tags reach the cluster
+ * (KEY_VALUE renders `Key` and `Value` as CloudFormation spells them; a raw resource
+ * has no property mapper to do it).
+ */
+class ClusterResource extends CfnResource implements ITaggable {
+  public readonly tags = new TagManager(TagType.KEY_VALUE, 'AWS::CloudHSM::Cluster', undefined, { tagPropertyName: 'Tags' });
+
+  constructor(scope: Construct, id: string, properties: Record<string, unknown>) {
+    super(scope, id, { type: 'AWS::CloudHSM::Cluster', properties });
+  }
 }

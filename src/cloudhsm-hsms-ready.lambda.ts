@@ -16,7 +16,8 @@
 import { CloudHSMV2Client, CreateHsmCommand, DeleteHsmCommand, Hsm } from '@aws-sdk/client-cloudhsm-v2';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import {
-  clusterZones, describeCluster, describeHsms, explainCloudHsm, findCluster, hsmsToRemove, isActivated, isChanging, liveHsms, readHsmsProperties,
+  clusterZones, describeCluster, describeHsms, explainCloudHsm, findCluster, hsmsToRemove, isActivated, isChanging, liveHsms, pollingThrough,
+  readHsmsProperties,
   targetHsms, zonesForNewHsms,
 } from './private/cloudhsm-api';
 import { isError } from './private/handler-errors';
@@ -30,9 +31,9 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
   const props = readHsmsProperties(event.ResourceProperties);
   const client = new CloudHSMV2Client({});
   try {
-    return event.RequestType === 'Delete'
-      ? await removeAll(client, props.ClusterId)
-      : await reconcile(client, props.ClusterId, props.count);
+    return await pollingThrough(() => event.RequestType === 'Delete'
+      ? removeAll(client, props.ClusterId)
+      : reconcile(client, props.ClusterId, props.count));
   } finally {
     client.destroy();
   }
@@ -50,8 +51,18 @@ async function reconcile(client: CloudHSMV2Client, clusterId: string, count: num
   }
   const target = targetHsms(cluster, count);
   if (hsms.length < target) {
+    let created = 0;
     for (const zone of zonesForNewHsms(clusterZones(cluster), hsms, target - hsms.length)) {
-      await createHsm(client, clusterId, zone);
+      try {
+        await createHsm(client, clusterId, zone);
+        created++;
+      } catch (error) {
+        // Once an HSM of this poll is under way, the rest wait for the next poll,
+        // which asks again: a failure then, with nothing started, fails the wait.
+        if (created === 0) throw error;
+        console.log(JSON.stringify({ level: 'WARN', message: `${(error as Error).message}; asking again at the next poll` }));
+        break;
+      }
     }
     return { IsComplete: false };
   }

@@ -30,6 +30,12 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
     if (cluster.State === 'DELETE_IN_PROGRESS' || cluster.State === 'DELETED') {
       throw new Error(`CloudHSM cluster ${props.ClusterId} is ${cluster.State}: it cannot take HSMs`);
     }
+    const replaced = event.RequestType === 'Update' ? String(event.OldResourceProperties.ClusterId ?? '') : '';
+    if (props.activated && !isActivated(cluster) && replaced !== '' && replaced !== props.ClusterId) {
+      throw new Error(`CloudHSM cluster ${props.ClusterId} is new, replacing ${replaced} (its subnets, mode or HSM type changed): `
+        + `a new cluster has no keys and is ${cluster.State}. To keep ${replaced}, put its subnets, mode and HSM type back; `
+        + 'to start over, deploy with activated: false and go through the ceremony again');
+    }
     if (props.activated && !isActivated(cluster)) {
       throw new Error(`CloudHSM cluster ${props.ClusterId} is ${cluster.State}, not activated, so it takes only one HSM: `
         + (cluster.State === 'UNINITIALIZED' || cluster.State === 'CREATE_IN_PROGRESS'

@@ -14,7 +14,7 @@
 import { ACMPCAClient, GetCertificateCommand } from '@aws-sdk/client-acm-pca';
 import { CloudHSMV2Client, InitializeClusterCommand } from '@aws-sdk/client-cloudhsm-v2';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { describeCluster, explainCloudHsm, isInitialized, readInitializationProperties } from './private/cloudhsm-api';
+import { describeCluster, explainCloudHsm, InitializationProperties, isInitialized, pollingThrough, readInitializationProperties } from './private/cloudhsm-api';
 import { readAuthorityCertificate } from './private/cluster-certificates';
 import { isError } from './private/handler-errors';
 
@@ -22,6 +22,9 @@ export interface InitializationReadyResponse {
   readonly IsComplete: boolean;
   readonly Data?: { readonly TrustAnchorCertificate: string };
 }
+
+/** The longest trust anchor returned, leaving room in CloudFormation's 4,096 bytes for the rest of the response. */
+const MAX_TRUST_ANCHOR = 3000;
 
 type WaitEvent = CloudFormationCustomResourceEvent & { readonly Data?: { readonly CertificateArn?: string } };
 
@@ -31,37 +34,49 @@ export async function handler(event: WaitEvent): Promise<InitializationReadyResp
   const cloudhsm = new CloudHSMV2Client({});
   const pca = new ACMPCAClient({});
   try {
-    const cluster = await describeCluster(cloudhsm, props.ClusterId);
-    if (cluster.State === 'INITIALIZE_IN_PROGRESS') return { IsComplete: false };
-    const trustAnchor = await readAuthorityCertificate(pca, props.CertificateAuthorityArn);
-    if (isInitialized(cluster)) return { IsComplete: true, Data: { TrustAnchorCertificate: trustAnchor } };
-    if (cluster.State !== 'UNINITIALIZED') {
-      throw new Error(`CloudHSM cluster ${props.ClusterId} became ${cluster.State} while it was being initialized${cluster.StateMessage ? `: ${cluster.StateMessage}` : ''}`);
-    }
-    const certificateArn = event.Data?.CertificateArn;
-    if (!certificateArn) {
-      throw new Error(`The initialization wait of CloudHSM cluster ${props.ClusterId} was called without the certificate onEvent asked for: the custom resource was not written by CloudHsmCluster`);
-    }
-    let signed: string | undefined;
-    try {
-      ({ Certificate: signed } = await pca.send(new GetCertificateCommand({
-        CertificateAuthorityArn: props.CertificateAuthorityArn,
-        CertificateArn: certificateArn,
-      })));
-    } catch (error) {
-      // ACM Private CA issues within seconds; until then it says so.
-      if (isError(error, 'RequestInProgressException')) return { IsComplete: false };
-      throw new Error(`Cannot read the certificate ${certificateArn} of CloudHSM cluster ${props.ClusterId}: ${explainCloudHsm(error)}`);
-    }
-    if (!signed) return { IsComplete: false };
-    try {
-      await cloudhsm.send(new InitializeClusterCommand({ ClusterId: props.ClusterId, SignedCert: signed, TrustAnchor: trustAnchor }));
-    } catch (error) {
-      throw new Error(`Cannot initialize CloudHSM cluster ${props.ClusterId}: ${explainCloudHsm(error)}`);
-    }
-    return { IsComplete: false };
+    return await pollingThrough(() => step(cloudhsm, pca, props, event.Data?.CertificateArn));
   } finally {
     cloudhsm.destroy();
     pca.destroy();
   }
+}
+
+/** One poll: the step the cluster is ready for. */
+async function step(
+  cloudhsm: CloudHSMV2Client, pca: ACMPCAClient, props: InitializationProperties, certificateArn: string | undefined,
+): Promise<InitializationReadyResponse> {
+  const cluster = await describeCluster(cloudhsm, props.ClusterId);
+  if (cluster.State === 'INITIALIZE_IN_PROGRESS') return { IsComplete: false };
+  const trustAnchor = await readAuthorityCertificate(pca, props.CertificateAuthorityArn);
+  if (isInitialized(cluster)) {
+    // CloudFormation takes at most 4,096 bytes from a custom resource, Data included.
+    if (trustAnchor.length > MAX_TRUST_ANCHOR) {
+      throw new Error(`The certificate of certificateAuthority ${props.CertificateAuthorityArn} is ${trustAnchor.length} characters, more than a custom resource can return to CloudFormation (${MAX_TRUST_ANCHOR} here): the cluster is initialized; give the key store that certificate (GetCertificateAuthorityCertificate) as trustAnchorCertificate and drop certificateAuthority`);
+    }
+    return { IsComplete: true, Data: { TrustAnchorCertificate: trustAnchor } };
+  }
+  if (cluster.State !== 'UNINITIALIZED') {
+    throw new Error(`CloudHSM cluster ${props.ClusterId} became ${cluster.State} while it was being initialized${cluster.StateMessage ? `: ${cluster.StateMessage}` : ''}`);
+  }
+  if (!certificateArn) {
+    throw new Error(`The initialization wait of CloudHSM cluster ${props.ClusterId} was called without the certificate onEvent asked for: the custom resource was not written by CloudHsmCluster`);
+  }
+  let signed: string | undefined;
+  try {
+    ({ Certificate: signed } = await pca.send(new GetCertificateCommand({
+      CertificateAuthorityArn: props.CertificateAuthorityArn,
+      CertificateArn: certificateArn,
+    })));
+  } catch (error) {
+    // ACM Private CA issues within seconds; until then it says so.
+    if (isError(error, 'RequestInProgressException')) return { IsComplete: false };
+    throw new Error(`Cannot read the certificate ${certificateArn} of CloudHSM cluster ${props.ClusterId}: ${explainCloudHsm(error)}`);
+  }
+  if (!signed) return { IsComplete: false };
+  try {
+    await cloudhsm.send(new InitializeClusterCommand({ ClusterId: props.ClusterId, SignedCert: signed, TrustAnchor: trustAnchor }));
+  } catch (error) {
+    throw new Error(`Cannot initialize CloudHSM cluster ${props.ClusterId}: ${explainCloudHsm(error)}`);
+  }
+  return { IsComplete: false };
 }

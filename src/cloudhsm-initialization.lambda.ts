@@ -57,6 +57,9 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
         CertificateAuthorityArn: props.CertificateAuthorityArn,
         Csr: new TextEncoder().encode(csr),
         SigningAlgorithm: signingAlgorithm,
+        // An end-entity certificate, as AWS's own openssl signing makes; the role may
+        // issue no other kind.
+        TemplateArn: `arn:${props.CertificateAuthorityArn.split(':')[1]}:acm-pca:::template/EndEntityCertificate/V1`,
         Validity: { Type: 'DAYS', Value: props.validityDays },
         // A call retried within five minutes gets the certificate the first one asked for.
         IdempotencyToken: createHash('sha256').update(`${props.ClusterId} ${props.CertificateAuthorityArn}`).digest('hex').slice(0, 36),

@@ -6,7 +6,7 @@
  * @see https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_CreateCluster.html
  * @see https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudhsm.html
  */
-import { App, CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -51,14 +51,16 @@ const only = (template: any, type: string) => {
 };
 
 describe('the cluster', () => {
-  test('is an AWS::CloudHSM::Cluster of hsm2m.medium HSMs in FIPS mode, in one private subnet per zone, backed up for 90 days, kept', () => {
+  test('is an AWS::CloudHSM::Cluster of hsm2m.medium HSMs in FIPS mode, in one private subnet per zone, backed up for 90 days, kept but on a failed create', () => {
     const stack = newStack();
     const vpc = vpcIn(stack, 3);
     const cluster = clusterIn(stack);
     const template = Template.fromStack(stack).toJSON();
     const [id, resource] = only(template, 'AWS::CloudHSM::Cluster');
     expect(id).toBe(idOf(cluster));
-    expect(resource).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    // Kept when it leaves the stack or is replaced; deleted by the rollback of the
+    // deployment that failed to create it, rather than left billed outside any stack.
+    expect(resource).toMatchObject({ DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
     expect(resource.Properties).toEqual({
       HsmType: 'hsm2m.medium',
       Mode: 'FIPS',
@@ -87,6 +89,14 @@ describe('the cluster', () => {
       SubnetIds: stack.resolve(vpc.isolatedSubnets.slice(0, 2).map(s => s.subnetId)),
     });
     expect(HsmType.of('hsm3.large').name).toBe('hsm3.large');
+  });
+
+  test('the stack\'s tags reach the cluster', () => {
+    const stack = newStack();
+    clusterIn(stack);
+    Tags.of(stack).add('cost-center', 'payments');
+    const [, resource] = only(Template.fromStack(stack).toJSON(), 'AWS::CloudHSM::Cluster');
+    expect(resource.Properties.Tags).toEqual([{ Key: 'cost-center', Value: 'payments' }]);
   });
 
   test('its security group lets hosts reach the HSMs on TCP 2223-2225', () => {
@@ -120,7 +130,7 @@ describe('its HSMs', () => {
     const stack = newStack();
     clusterIn(stack);
     const [, hsms] = only(Template.fromStack(stack).toJSON(), 'Custom::CloudHsmHsms');
-    expect(hsms).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(hsms).toMatchObject({ DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
     expect(hsms.Properties).toMatchObject({ HsmCount: '2', Activated: 'false' });
   });
 
@@ -132,13 +142,13 @@ describe('its HSMs', () => {
     expect(cluster.hsmsPerCluster).toBe(4);
   });
 
-  test('the deployment waits for them: every 30 seconds, for up to 2 hours', () => {
+  test('the deployment waits for them: every 30 seconds, for up to 55 minutes, within CloudFormation\'s hour for a custom resource', () => {
     const stack = newStack();
     clusterIn(stack);
     const [, machine] = only(Template.fromStack(stack).toJSON(), 'AWS::StepFunctions::StateMachine');
     const definition = JSON.stringify(machine.Properties.DefinitionString);
     expect(definition).toContain('\\"IntervalSeconds\\":30');
-    expect(definition).toContain('\\"MaxAttempts\\":240');
+    expect(definition).toContain('\\"MaxAttempts\\":110');
   });
 
   test('by policy evaluation: the wait may create HSMs in this cluster only, with network interfaces in its subnets only', async () => {
@@ -165,8 +175,22 @@ describe('its HSMs', () => {
     expect(await sim.can(wait, 'ec2:CreateNetworkInterface', subnet(vpc.isolatedSubnets[2]))).toBe(false);
     expect(await sim.can(wait, 'ec2:CreateNetworkInterface', subnet(vpc.publicSubnets[0]))).toBe(false);
     const inSubnet = (s: ec2.ISubnet) => ({ context: { 'ec2:Subnet': subnet(s) } });
-    expect(await sim.can(wait, 'ec2:DeleteNetworkInterface', eni, inSubnet(vpc.isolatedSubnets[1]))).toBe(true);
-    expect(await sim.can(wait, 'ec2:DeleteNetworkInterface', eni, inSubnet(vpc.publicSubnets[0]))).toBe(false);
+    expect(await sim.can(wait, 'ec2:CreateNetworkInterface', eni, inSubnet(vpc.isolatedSubnets[1]))).toBe(true);
+    expect(await sim.can(wait, 'ec2:CreateNetworkInterface', eni, inSubnet(vpc.isolatedSubnets[2]))).toBe(false);
+    expect(await sim.can(wait, 'ec2:CreateNetworkInterface', eni)).toBe(false);
+    const clusterGroup = `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/${sim.resolve({ 'Fn::GetAtt': [clusterId, 'SecurityGroup'] })}`;
+    const otherGroup = `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/sg-0fedcba9876543210`;
+    expect(await sim.can(wait, 'ec2:CreateNetworkInterface', clusterGroup)).toBe(true);
+    expect(await sim.can(wait, 'ec2:CreateNetworkInterface', otherGroup)).toBe(false);
+    expect(await sim.can(wait, 'ec2:AuthorizeSecurityGroupIngress', clusterGroup)).toBe(true);
+    expect(await sim.can(wait, 'ec2:AuthorizeSecurityGroupIngress', otherGroup)).toBe(false);
+    expect(await sim.can(wait, 'ec2:RevokeSecurityGroupEgress', otherGroup)).toBe(false);
+    // Deleting an HSM deletes its interface in the cluster's VPC: in a subnet the cluster
+    // no longer has too (a replaced cluster's), never in another VPC.
+    const vpcArnOf = (id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:vpc/${id}`;
+    const ownVpc = vpcArnOf(sim.resolve(stack.resolve(vpc.vpcId)) as string);
+    expect(await sim.can(wait, 'ec2:DeleteNetworkInterface', eni, { context: { 'ec2:Vpc': ownVpc } })).toBe(true);
+    expect(await sim.can(wait, 'ec2:DeleteNetworkInterface', eni, { context: { 'ec2:Vpc': vpcArnOf('vpc-0123456789abcdef0') } })).toBe(false);
     const vpcArn = `arn:aws:ec2:${REGION}:${ACCOUNT}:vpc/${sim.resolve(stack.resolve(vpc.vpcId))}`;
     const newGroup = `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/sg-0123456789abcdef0`;
     expect(await sim.can(wait, 'ec2:CreateSecurityGroup', vpcArn)).toBe(true);
@@ -219,8 +243,12 @@ describe('initialization with ACM Private CA', () => {
     const [clusterId] = sim.logicalIdsOfType('AWS::CloudHSM::Cluster');
     const clusterArn = sim.resolve({ 'Fn::GetAtt': [clusterId, 'Arn'] }) as string;
 
-    expect(await sim.can(onEvent, 'acm-pca:IssueCertificate', CA_ARN)).toBe(true);
-    expect(await sim.can(onEvent, 'acm-pca:IssueCertificate', OTHER_CA_ARN)).toBe(false);
+    const template = (name: string) => ({ context: { 'acm-pca:TemplateArn': `arn:aws:acm-pca:::template/${name}` } });
+    expect(await sim.can(onEvent, 'acm-pca:IssueCertificate', CA_ARN, template('EndEntityCertificate/V1'))).toBe(true);
+    expect(await sim.can(onEvent, 'acm-pca:IssueCertificate', OTHER_CA_ARN, template('EndEntityCertificate/V1'))).toBe(false);
+    // The root never signs a CA through this role.
+    expect(await sim.can(onEvent, 'acm-pca:IssueCertificate', CA_ARN, template('SubordinateCACertificate_PathLen0/V1'))).toBe(false);
+    expect(await sim.can(onEvent, 'acm-pca:IssueCertificate', CA_ARN)).toBe(false);
     expect(await sim.can(onEvent, 'acm-pca:DescribeCertificateAuthority', CA_ARN)).toBe(true);
     expect(await sim.can(onEvent, 'cloudhsm:InitializeCluster', clusterArn)).toBe(false);
     expect(await sim.can(wait, 'acm-pca:GetCertificate', CA_ARN)).toBe(true);
@@ -259,6 +287,14 @@ describe('bad input is refused at synth, naming the prop and the value', () => {
   test('subnets in one Availability Zone', () => {
     const stack = newStack();
     expect(() => clusterIn(stack, { vpc: vpcIn(stack, 1) })).toThrow(/vpcSubnets must select subnets in two Availability Zones at least.*got Hsm\/Vpc\/hsmSubnet1 \(dummy1a\)$/);
+  });
+
+  test('public subnets', () => {
+    const stack = newStack();
+    const vpc = vpcIn(stack, 2);
+    expect(() => clusterIn(stack, { vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }))
+      .toThrow(/vpcSubnets must select private subnets.*got public subnets Hsm\/Vpc\/publicSubnet1, Hsm\/Vpc\/publicSubnet2$/);
+    expect(vpc.publicSubnets).toHaveLength(2);
   });
 
   test('two subnets in the same Availability Zone', () => {

@@ -70,9 +70,9 @@ function hsm(id: string, zone: string, state = 'ACTIVE'): Hsm {
   return { HsmId: id, AvailabilityZone: zone, ClusterId: CLUSTER_ID, State: state };
 }
 
-function cluster(state: string, hsms: Hsm[] = [], zones: string[] = TWO_ZONES): Cluster {
+function cluster(state: string, hsms: Hsm[] = [], zones: string[] = TWO_ZONES, id = CLUSTER_ID): Cluster {
   return {
-    ClusterId: CLUSTER_ID,
+    ClusterId: id,
     State: state,
     HsmType: 'hsm1.medium',
     SubnetMapping: Object.fromEntries(zones.map((zone, i) => [zone, `subnet-0000000${i}`])),
@@ -231,7 +231,7 @@ describe('onEvent', () => {
     const destroy = jest.spyOn(CloudHSMV2Client.prototype, 'destroy');
     describes(cluster('ACTIVE'));
     await handler(event('Create'));
-    client.on(DescribeClustersCommand).rejects(awsError('ThrottlingException'));
+    client.on(DescribeClustersCommand).rejects(awsError('CloudHsmAccessDeniedException'));
     await failure(handler(event('Create')));
     await failure(waitForHsms(event('Create')));
     expect(destroy).toHaveBeenCalledTimes(3);
@@ -385,14 +385,20 @@ describe('the wait (isComplete) on Create and Update', () => {
     expect(error.message).toBe(`Cannot create an HSM in us-east-1a for CloudHSM cluster ${CLUSTER_ID}: ${remedy} (${name}: ${name} from AWS)`);
   });
 
-  test('a failed CreateHsm stops the poll: no HSM is asked for after it', async () => {
+  test('a CreateHsm failing after one of the poll started stops the poll, and the next poll asks again', async () => {
     describes(cluster('ACTIVE', [], THREE_ZONES));
     client.on(CreateHsmCommand).resolvesOnce({ Hsm: hsm('hsm-a1', 'us-east-1a', 'CREATE_IN_PROGRESS') })
       .rejects(awsError('CloudHsmResourceLimitExceededException'));
+    await expect(waitForHsms(event('Update', { HsmCount: '3', Activated: 'true' }))).resolves.toEqual({ IsComplete: false });
+    expect(createdZones()).toEqual(['us-east-1a', 'us-east-1b']);
+    // The next poll, once the first is active, fails as nothing of its own started.
+    client.reset();
+    describes(cluster('ACTIVE', [hsm('hsm-a1', 'us-east-1a')], THREE_ZONES));
+    client.on(CreateHsmCommand).rejects(awsError('CloudHsmResourceLimitExceededException'));
     await expect(waitForHsms(event('Update', { HsmCount: '3', Activated: 'true' }))).rejects.toThrow(
       `Cannot create an HSM in us-east-1b for CloudHSM cluster ${CLUSTER_ID}: a CloudHSM quota is reached`,
     );
-    expect(createdZones()).toEqual(['us-east-1a', 'us-east-1b']);
+    expect(createdZones()).toEqual(['us-east-1b']);
   });
 
   test('a cluster with no subnet has no zone for an HSM', async () => {
@@ -414,11 +420,29 @@ describe('the wait (isComplete) on Create and Update', () => {
     await expect(waitForHsms(event('Update'))).rejects.toThrow(`CloudHSM cluster ${CLUSTER_ID} does not exist in this account and Region`);
   });
 
-  test('DescribeClusters failing fails the wait with what to do', async () => {
-    client.on(DescribeClustersCommand).rejects(awsError('ThrottlingException'));
+  test.each(['ThrottlingException', 'CloudHsmInternalFailureException', 'CloudHsmServiceException'])(
+    'DescribeClusters failing with %s, which is transient, only means not done yet: the next poll asks again', async name => {
+      client.on(DescribeClustersCommand).rejects(awsError(name));
+      await expect(waitForHsms(event('Create'))).resolves.toEqual({ IsComplete: false });
+      await expect(waitForHsms(event('Delete'))).resolves.toEqual({ IsComplete: false });
+      expect(created()).toEqual([]);
+    });
+
+  test('DescribeClusters failing otherwise fails the wait with what to do', async () => {
+    client.on(DescribeClustersCommand).rejects(awsError('CloudHsmAccessDeniedException'));
     await expect(waitForHsms(event('Create'))).rejects.toThrow(
-      `Cannot describe CloudHSM cluster ${CLUSTER_ID}: the request was throttled; retry the deployment (ThrottlingException: ThrottlingException from AWS)`,
+      `Cannot describe CloudHSM cluster ${CLUSTER_ID}: CloudHSM refused the request: the handler's role, a service control policy or a permissions boundary does not allow it (CloudHsmAccessDeniedException: CloudHsmAccessDeniedException from AWS)`,
     );
+  });
+
+  test('activated: true on a new cluster that replaced the old one says so, and how to keep the old one', async () => {
+    describes(cluster('UNINITIALIZED', [], TWO_ZONES, 'cluster-2newclusterab'));
+    const error = await failure(handler(event('Update', { ClusterId: 'cluster-2newclusterab', Activated: 'true' }, {
+      OldResourceProperties: { ...PROPS, Activated: 'true' },
+    })));
+    expect(error.message).toBe(`CloudHSM cluster cluster-2newclusterab is new, replacing ${CLUSTER_ID} (its subnets, mode or HSM type changed): `
+      + `a new cluster has no keys and is UNINITIALIZED. To keep ${CLUSTER_ID}, put its subnets, mode and HSM type back; `
+      + 'to start over, deploy with activated: false and go through the ceremony again');
   });
 });
 

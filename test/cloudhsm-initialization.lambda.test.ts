@@ -146,6 +146,8 @@ describe('onEvent: create on an UNINITIALIZED cluster', () => {
     expect(input).toEqual({
       CertificateAuthorityArn: CA,
       SigningAlgorithm: 'SHA256WITHRSA',
+      // An end-entity certificate, the only kind the role may have the CA issue.
+      TemplateArn: 'arn:aws:acm-pca:::template/EndEntityCertificate/V1',
       Validity: { Type: 'DAYS', Value: 3650 },
     });
     expect(Buffer.from(Csr!).toString('utf8')).toBe(CSR);
@@ -378,6 +380,28 @@ describe('isComplete: the wait for the initialization', () => {
     expect(cloudhsm.commandCalls(InitializeClusterCommand)).toHaveLength(0);
   });
 
+  test.each(['DEGRADED', 'UPDATE_IN_PROGRESS', 'MODIFY_IN_PROGRESS'])('%s with its signed certificate is initialized: complete', async state => {
+    cloudhsm.on(DescribeClustersCommand).resolves(cluster(state, { Certificates: { ClusterCertificate: SIGNED_BY_A } }));
+    await expect(waitForInitialization(waitEvent())).resolves.toEqual({ IsComplete: true, Data: { TrustAnchorCertificate: ROOT_A } });
+    expect(cloudhsm.commandCalls(InitializeClusterCommand)).toHaveLength(0);
+  });
+
+  test.each(['ThrottlingException', 'CloudHsmInternalFailureException'])('DescribeClusters failing with %s only means not done yet', async name => {
+    cloudhsm.on(DescribeClustersCommand).rejects(awsError(name));
+    await expect(waitForInitialization(waitEvent())).resolves.toEqual({ IsComplete: false });
+    expect(cloudhsm.commandCalls(InitializeClusterCommand)).toHaveLength(0);
+  });
+
+  test('a trust anchor too long for CloudFormation\'s 4,096-byte response fails, saying what to do', async () => {
+    cloudhsm.on(DescribeClustersCommand).resolves(cluster('INITIALIZED', { Certificates: { ClusterCertificate: SIGNED_BY_A } }));
+    const long = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(3100)}\n-----END CERTIFICATE-----`;
+    pca.on(GetCertificateAuthorityCertificateCommand).resolves({ Certificate: long });
+    await expect(waitForInitialization(waitEvent())).rejects.toThrow(
+      `The certificate of certificateAuthority ${CA} is ${long.length} characters, more than a custom resource can return to CloudFormation (3000 here): `
+      + 'the cluster is initialized; give the key store that certificate (GetCertificateAuthorityCertificate) as trustAnchorCertificate and drop certificateAuthority',
+    );
+  });
+
   test('an update of an initialized cluster (no certificate asked for) is complete', async () => {
     cloudhsm.on(DescribeClustersCommand).resolves(cluster('ACTIVE'));
     await expect(waitForInitialization(waitEvent('Update', null))).resolves.toEqual({ IsComplete: true, Data: { TrustAnchorCertificate: ROOT_A } });
@@ -480,10 +504,12 @@ describe('isComplete: the wait for the initialization', () => {
   test.each([
     ['DELETE_IN_PROGRESS', 'The cluster is being deleted'],
     ['DEGRADED', 'The HSM hsm-aaaaaaaaaaa is unreachable'],
+    ['UPDATE_IN_PROGRESS', 'An HSM is being added'],
+    ['MODIFY_IN_PROGRESS', 'The backup retention is being changed'],
   ])('a cluster that becomes %s before it is initialized is an error with its state message', async (state, stateMessage) => {
-    // Not initialized: the cluster still has only its CSR, no ClusterCertificate. DEGRADED
-    // fails today: isInitialized (src/private/cloudhsm-api.ts) counts every DEGRADED cluster
-    // as initialized, so the wait ends with a trust anchor the cluster was never given.
+    // Not initialized: the cluster still has only its CSR, no ClusterCertificate, so its
+    // state alone does not make it initialized (the wait would end with a trust anchor
+    // the cluster was never given).
     cloudhsm.on(DescribeClustersCommand).resolves(cluster(state, { StateMessage: stateMessage, Certificates: { ClusterCsr: CSR } }));
     pca.on(GetCertificateCommand).resolves({ Certificate: SIGNED_BY_A });
     await expect(waitForInitialization(waitEvent())).rejects.toThrow(

@@ -26,13 +26,33 @@ export function readHsmsProperties(raw: Record<string, unknown>): HsmsProperties
   return { ...(raw as unknown as HsmsProperties), count, activated: String(raw.Activated) === 'true' };
 }
 
+/** An error a wait meets that the next poll may not: throttling, or CloudHSM failing internally. */
+export class TransientError extends Error {}
+
+const TRANSIENT = new Set(['ThrottlingException', 'CloudHsmInternalFailureException', 'CloudHsmServiceException']);
+
 /** The cluster with this ID, or undefined when the account and Region have none. */
 export async function findCluster(client: CloudHSMV2Client, clusterId: string): Promise<Cluster | undefined> {
   try {
     const { Clusters: clusters } = await client.send(new DescribeClustersCommand({ Filters: { clusterIds: [clusterId] } }));
     return clusters?.find(c => c.ClusterId === clusterId);
   } catch (error) {
-    throw new Error(`Cannot describe CloudHSM cluster ${clusterId}: ${explainCloudHsm(error)}`);
+    const message = `Cannot describe CloudHSM cluster ${clusterId}: ${explainCloudHsm(error)}`;
+    throw TRANSIENT.has((error as { name?: string }).name ?? '') ? new TransientError(message) : new Error(message);
+  }
+}
+
+/**
+ * A wait's step, where a transient error only means "not done yet": the next poll
+ * tries again, and the Provider framework's timeout still bounds the whole wait.
+ */
+export async function pollingThrough<T extends { IsComplete: boolean }>(step: () => Promise<T>): Promise<T | { IsComplete: false }> {
+  try {
+    return await step();
+  } catch (error) {
+    if (!(error instanceof TransientError)) throw error;
+    console.log(JSON.stringify({ level: 'WARN', message: `${error.message}; asking again at the next poll` }));
+    return { IsComplete: false };
   }
 }
 
@@ -167,14 +187,15 @@ export function readInitializationProperties(raw: Record<string, unknown>): Init
   return { ...(raw as unknown as InitializationProperties), validityDays };
 }
 
-/** Cluster states once InitializeCluster was called: it is never called twice. */
-const INITIALIZED = new Set(['INITIALIZE_IN_PROGRESS', 'INITIALIZED', 'ACTIVE', 'UPDATE_IN_PROGRESS', 'MODIFY_IN_PROGRESS']);
+/** Cluster states that come only after InitializeCluster was called: it is never called twice. */
+const INITIALIZED = new Set(['INITIALIZE_IN_PROGRESS', 'INITIALIZED', 'ACTIVE']);
 
 /**
- * Whether the cluster was initialized (or is being). A DEGRADED cluster (an HSM
- * unhealthy) may be either: it was if it has its signed certificate.
+ * Whether the cluster was initialized (or is being). A cluster in another state
+ * (DEGRADED, UPDATE_IN_PROGRESS, MODIFY_IN_PROGRESS) may be either: it was if it has
+ * its signed certificate.
  */
 export function isInitialized(cluster: Cluster): boolean {
-  if (cluster.State === 'DEGRADED') return Boolean(cluster.Certificates?.ClusterCertificate);
-  return INITIALIZED.has(cluster.State ?? '');
+  if (INITIALIZED.has(cluster.State ?? '')) return true;
+  return ACTIVATED.has(cluster.State ?? '') && Boolean(cluster.Certificates?.ClusterCertificate);
 }
