@@ -20,6 +20,7 @@ import { AwsCommand, mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
 import { handler as waitForHsms } from '../src/cloudhsm-hsms-ready.lambda';
 import { handler } from '../src/cloudhsm-hsms.lambda';
+import { awsError, failure } from './support/aws-errors';
 import {
   clusterZones, explainCloudHsm, hsmsToRemove, isActivated, liveHsms, readHsmsProperties, targetHsms, zonesForNewHsms,
 } from '../src/private/cloudhsm-api';
@@ -83,20 +84,6 @@ function cluster(state: string, hsms: Hsm[] = [], zones: string[] = TWO_ZONES, i
 /** DescribeClusters answers with this cluster (or none). */
 function describes(found: Cluster | undefined): void {
   client.on(DescribeClustersCommand).resolves({ Clusters: found ? [found] : [] });
-}
-
-function awsError(name: string): Error {
-  return Object.assign(new Error(`${name} from AWS`), { name, $fault: 'client' });
-}
-
-/** The error a call fails with; a call that succeeds fails the test. */
-async function failure(call: Promise<unknown>): Promise<Error> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const created = () => client.commandCalls(CreateHsmCommand).map(call => call.args[0].input);

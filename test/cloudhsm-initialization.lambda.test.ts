@@ -24,6 +24,7 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { AwsCommand, mockClient } from 'aws-sdk-client-mock';
 import { handler as waitForInitialization } from '../src/cloudhsm-initialization-ready.lambda';
 import { handler } from '../src/cloudhsm-initialization.lambda';
+import { awsError, failure } from './support/aws-errors';
 import { checkIssuedBy, readAuthorityCertificate } from '../src/private/cluster-certificates';
 
 /*
@@ -110,20 +111,6 @@ function authority(extra: Partial<CertificateAuthority> = {}): { CertificateAuth
       ...extra,
     },
   };
-}
-
-function awsError(name: string): Error {
-  return Object.assign(new Error(`${name} from AWS`), { name, $fault: 'client' });
-}
-
-/** The error a call fails with; a call that succeeds fails the test. */
-async function failure(call: Promise<unknown>): Promise<Error> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 beforeEach(() => {

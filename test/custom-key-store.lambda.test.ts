@@ -24,6 +24,7 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as waitForConnection } from '../src/custom-key-store-connection.lambda';
 import { handler } from '../src/custom-key-store.lambda';
+import { awsError, failure } from './support/aws-errors';
 import { CONNECTION_ERRORS } from '../src/private/key-store-errors';
 
 const kms = mockClient(KMSClient);
@@ -66,21 +67,7 @@ function store(state: string, extra: Partial<CustomKeyStoresListEntry> = {}): { 
   };
 }
 
-function awsError(name: string): Error {
-  return Object.assign(new Error(`${name} from AWS`), { name, $fault: 'client' });
-}
-
 const notFound = () => awsError('CustomKeyStoreNotFoundException');
-
-/** The error a call fails with; a call that succeeds fails the test. */
-async function failure(call: Promise<unknown>): Promise<Error> {
-  try {
-    await call;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 beforeEach(() => {
   kms.reset();

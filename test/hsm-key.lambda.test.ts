@@ -20,6 +20,7 @@ import {
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler, RESOURCE_TAG } from '../src/hsm-key.lambda';
+import { awsError } from './support/aws-errors';
 
 const kms = mockClient(KMSClient);
 const STORE = 'cks-1234567890abcdef0';
@@ -50,10 +51,6 @@ function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unkno
     ...(type === 'Create' ? {} : { PhysicalResourceId: KEY_ID, OldResourceProperties: PROPS }),
     ...extra,
   } as CloudFormationCustomResourceEvent;
-}
-
-function awsError(name: string): Error {
-  return Object.assign(new Error(`${name} from AWS`), { name, $fault: 'client' });
 }
 
 /** The account's keys: id -> its store, and its tags. */

@@ -8,6 +8,7 @@ import { DescribeKeyCommand, KeyMetadata, KMSClient } from '@aws-sdk/client-kms'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../src/primary-key-lookup.lambda';
+import { awsError } from './support/aws-errors';
 
 const kms = mockClient(KMSClient);
 const ACCOUNT = '111111111111';
@@ -48,10 +49,6 @@ function primary(overrides: Partial<KeyMetadata> = {}): KeyMetadata {
   };
 }
 
-function awsError(name: string, message = `${name} from KMS`): Error {
-  return Object.assign(new Error(message), { name, $fault: 'client' });
-}
-
 beforeEach(() => kms.reset());
 
 describe('create', () => {
@@ -80,7 +77,7 @@ describe('create', () => {
     ['ThrottlingException', 'KMS could not answer; this is transient, retry the deployment (ThrottlingException: ThrottlingException from KMS)'],
     ['UnrecognizedClientException', 'UnrecognizedClientException: UnrecognizedClientException from KMS'],
   ])('%s becomes what to do', async (name, explanation) => {
-    kms.on(DescribeKeyCommand).rejects(awsError(name));
+    kms.on(DescribeKeyCommand).rejects(awsError(name, `${name} from KMS`));
     await expect(handler(event('Create'))).rejects.toThrow(`Cannot read the primary key of alias alias/confidential/Orders in us-east-1: ${explanation}`);
   });
 
