@@ -8,7 +8,7 @@ import { CloudhsmHsmsFunction } from './cloudhsm-hsms-function';
 import { CloudhsmHsmsReadyFunction } from './cloudhsm-hsms-ready-function';
 import { CloudhsmInitializationFunction } from './cloudhsm-initialization-function';
 import { CloudhsmInitializationReadyFunction } from './cloudhsm-initialization-ready-function';
-import { providerFor } from './private/custom-resources';
+import { policyForResource, providerFor } from './private/custom-resources';
 import { validateClusterId } from './private/validation';
 
 /**
@@ -252,20 +252,25 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
     const clusterArn = cluster.getAtt('Arn').toString();
 
     const hsmsProvider = providerFor(this, HSMS_HANDLER);
-    hsmsProvider.isCompletePolicy!.addStatements(...hsmCalls(Stack.of(this), {
-      clusterArn, subnetIds, securityGroupId, vpcId: props.vpc.vpcId,
-    }));
     const hsms = new CustomResource(this, 'Hsms', {
       serviceToken: hsmsProvider.provider.serviceToken,
       resourceType: 'Custom::CloudHsmHsms',
       properties: { ClusterId: this.clusterId, HsmCount: String(hsmsPerCluster), Activated: String(props.activated ?? false) },
       removalPolicy,
     });
+    policyForResource(hsms, 'HsmsPolicy', hsmsProvider.isCompleteRole!, hsmCalls(Stack.of(this), {
+      clusterArn, subnetIds, securityGroupId, vpcId: props.vpc.vpcId,
+    }), HSMS_HANDLER.wildcardReason);
 
     if (props.certificateAuthority) {
       const ca = props.certificateAuthority.certificateAuthorityArn;
       const initProvider = providerFor(this, INITIALIZATION_HANDLER);
-      initProvider.handlerPolicy.addStatements(
+      const initialization = new CustomResource(this, 'Initialization', {
+        serviceToken: initProvider.provider.serviceToken,
+        resourceType: 'Custom::CloudHsmClusterInitialization',
+        properties: { ClusterId: this.clusterId, CertificateAuthorityArn: ca, ValidityDays: String(validityDays) },
+      });
+      policyForResource(initialization, 'InitializationPolicy', initProvider.handlerRole, [
         new iam.PolicyStatement({
           actions: ['acm-pca:DescribeCertificateAuthority', 'acm-pca:GetCertificateAuthorityCertificate'],
           resources: [ca],
@@ -277,16 +282,11 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
           resources: [ca],
           conditions: { StringEquals: { 'acm-pca:TemplateArn': `arn:${Aws.PARTITION}:acm-pca:::template/EndEntityCertificate/V1` } },
         }),
-      );
-      initProvider.isCompletePolicy!.addStatements(
+      ]);
+      policyForResource(initialization, 'InitializationWaitPolicy', initProvider.isCompleteRole!, [
         new iam.PolicyStatement({ actions: ['acm-pca:GetCertificate', 'acm-pca:GetCertificateAuthorityCertificate'], resources: [ca] }),
         new iam.PolicyStatement({ actions: ['cloudhsm:InitializeCluster'], resources: [clusterArn] }),
-      );
-      const initialization = new CustomResource(this, 'Initialization', {
-        serviceToken: initProvider.provider.serviceToken,
-        resourceType: 'Custom::CloudHsmClusterInitialization',
-        properties: { ClusterId: this.clusterId, CertificateAuthorityArn: ca, ValidityDays: String(validityDays) },
-      });
+      ]);
       // CloudHSM makes the certificate signing request once the first HSM is active.
       initialization.node.addDependency(hsms);
       this.trustAnchorCertificate = initialization.getAttString('TrustAnchorCertificate');

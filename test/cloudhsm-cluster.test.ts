@@ -36,7 +36,7 @@ function clusterIn(stack: Stack, props: Partial<CloudHsmClusterProps> = {}): Clo
   return new CloudHsmCluster(stack, 'Cluster', { vpc: (stack.node.tryFindChild('Vpc') as ec2.Vpc | undefined) ?? vpcIn(stack), ...props });
 }
 
-const caIn = (stack: Stack, arn = CA_ARN) => acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, `Ca${arn.slice(-4)}${arn.slice(-40, -36)}`, arn);
+const caIn = (stack: Stack, arn = CA_ARN) => acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, `Ca${arn.split('/').pop()}`, arn);
 
 const idOf = (construct: { node: { defaultChild?: unknown } }) => {
   const element = construct.node.defaultChild as CfnElement;
@@ -201,6 +201,33 @@ describe('its HSMs', () => {
     expect(await sim.can(onEvent, 'cloudhsm:DescribeClusters', '*')).toBe(true);
     expect(await sim.can(onEvent, 'cloudhsm:CreateHsm', clusterArn)).toBe(false);
     expect(await sim.can(onEvent, 'cloudhsm:DeleteHsm', '*')).toBe(false);
+  });
+});
+
+describe('several clusters in a stack', () => {
+  test('share their handlers; each cluster\'s calls are in a policy of its own, in place before its HSMs are made', () => {
+    const stack = newStack();
+    const vpc = vpcIn(stack, 2);
+    const first = new CloudHsmCluster(stack, 'First', { vpc, certificateAuthority: caIn(stack) });
+    const second = new CloudHsmCluster(stack, 'Second', { vpc, certificateAuthority: caIn(stack, OTHER_CA_ARN) });
+    const template = Template.fromStack(stack).toJSON();
+    expect(resourcesOfType(template, 'AWS::Lambda::Function').filter(([id]) => /CloudHsmHsmsIsComplete[0-9A-F]{8}$/.test(id))).toHaveLength(1);
+    const policies = resourcesOfType(template, 'AWS::IAM::ManagedPolicy');
+    for (const [cluster, ca] of [[first, CA_ARN], [second, OTHER_CA_ARN]] as const) {
+      const [hsmsId, hsms] = resourcesOfType(template, 'Custom::CloudHsmHsms').find(([id]) => id.startsWith(cluster.node.id))!;
+      const [policyId, policy] = policies.find(([id]) => id.startsWith(`${cluster.node.id}HsmsPolicy`))!;
+      expect(hsms.DependsOn).toContain(policyId);
+      const text = JSON.stringify(policy.Properties.PolicyDocument);
+      expect(text).toContain(idOf(cluster));
+      expect(text).not.toContain(idOf(cluster === first ? second : first));
+      expect(policy.Properties.Roles).toEqual([{ Ref: expect.stringMatching(/CloudHsmHsmsIsCompleteRole/) }]);
+      const [, init] = policies.find(([id]) => id.startsWith(`${cluster.node.id}InitializationPolicy`))!;
+      expect(JSON.stringify(init.Properties.PolicyDocument)).toContain(ca);
+      expect(hsmsId).toBeDefined();
+    }
+    // The shared wait policy holds only what every cluster's wait does.
+    const [, shared] = policies.find(([id]) => /CloudHsmHsmsIsCompletePolicy/.test(id))!;
+    expect(JSON.stringify(shared.Properties.PolicyDocument)).not.toMatch(/CreateHsm|ec2:/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -52,13 +52,32 @@ export interface HandlerProvider {
   readonly handlerPolicy: iam.ManagedPolicy;
   /** The handler's role, for policies that must name it. */
   readonly handlerRole: iam.IRole;
-  /** The wait's policy, when the handler has a wait: add what each custom resource needs it to call. */
-  readonly isCompletePolicy?: iam.ManagedPolicy;
+  /** The wait's role, when the handler has a wait. */
+  readonly isCompleteRole?: iam.IRole;
 }
 
 /** The provider of a handler in the scope's stack, made on first use. */
 export function providerFor(scope: IConstruct, spec: HandlerSpec): HandlerProvider {
   return CustomResourceSupport.of(scope).provider(spec);
+}
+
+/**
+ * What a role of a provider may do for one custom resource alone, as a managed policy
+ * of the resource's own: attached to the role before CloudFormation sends the
+ * resource, kept until it is deleted, and one per resource, so that the provider's
+ * shared policy does not grow with each (a managed policy holds 6,144 characters).
+ */
+export function policyForResource(
+  resource: CustomResource, id: string, role: iam.IRole, statements: iam.PolicyStatement[], wildcardReason?: string,
+): iam.ManagedPolicy {
+  const policy = new iam.ManagedPolicy(resource.node.scope as Construct, id, {
+    description: `What cdk-kms-constructs' custom resource ${resource.node.path} needs its functions to call`,
+    roles: [role],
+    statements,
+  });
+  resource.node.addDependency(policy);
+  if (wildcardReason) acknowledgeWildcardResources(policy, wildcardReason);
+  return policy;
 }
 
 class CustomResourceSupport extends Construct {
@@ -175,7 +194,7 @@ class CustomResourceSupport extends Construct {
       }));
       acknowledgeProviderWaiter(waiter, frameworkFunctions.filter(fn => fn.node.id !== 'framework-onEvent').map(logicalId));
     }
-    const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role, isCompletePolicy: isCompleteAccess?.policy };
+    const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role, isCompleteRole: isCompleteAccess?.role };
     this.providers.set(spec.name, made);
     return made;
   }
