@@ -8,9 +8,10 @@
  * - Create and Update: the cluster must exist. An uninitialized cluster gets one HSM
  *   (CloudHSM takes no second one before activation); once activated, all of them.
  *   `Activated: true` on a cluster that was not activated fails with the step missing.
- * - Delete (only with RemovalPolicy.DESTROY; otherwise CloudFormation keeps the HSMs
- *   with the cluster and calls nothing): the wait deletes every HSM of the cluster,
- *   as CloudHSM deletes a cluster only once it has none.
+ * - Delete (with RemovalPolicy.DESTROY, or on the rollback of the deployment that
+ *   created them; otherwise CloudFormation keeps the HSMs with the cluster and calls
+ *   nothing): the wait deletes every HSM of the cluster, as CloudHSM deletes a
+ *   cluster only once it has none.
  * @see https://docs.aws.amazon.com/cloudhsm/latest/userguide/create-hsm.html
  */
 import { CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
