@@ -20,7 +20,7 @@ import { AwsCommand, mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
 import { handler as waitForHsms } from '../src/cloudhsm-hsms-ready.lambda';
 import { handler } from '../src/cloudhsm-hsms.lambda';
-import { awsError, failure } from './support/aws-errors';
+import { awsError, customResourceEvent, failure } from './support/handlers';
 import {
   clusterZones, explainCloudHsm, hsmsToRemove, isActivated, liveHsms, readHsmsProperties, targetHsms, zonesForNewHsms,
 } from '../src/private/cloudhsm-api';
@@ -50,21 +50,12 @@ const PROPS = {
 const TWO_ZONES = ['us-east-1b', 'us-east-1a'];
 const THREE_ZONES = ['us-east-1c', 'us-east-1a', 'us-east-1b'];
 
+const RESOURCE = { resourceType: 'Custom::CloudHsmHsms', logicalId: 'ClusterHsms', properties: PROPS, physicalId: PHYSICAL_ID };
+
 function event(
   type: 'Create' | 'Update' | 'Delete', props: Record<string, unknown> = {}, extra: Record<string, unknown> = {},
 ): CloudFormationCustomResourceEvent {
-  return {
-    RequestType: type,
-    ServiceToken: PROPS.ServiceToken,
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: 'arn:aws:cloudformation:us-east-1:111111111111:stack/Hsm/guid',
-    RequestId: 'request',
-    LogicalResourceId: 'ClusterHsms',
-    ResourceType: 'Custom::CloudHsmHsms',
-    ResourceProperties: { ...PROPS, ...props },
-    ...(type === 'Create' ? {} : { PhysicalResourceId: PHYSICAL_ID, OldResourceProperties: PROPS }),
-    ...extra,
-  } as CloudFormationCustomResourceEvent;
+  return customResourceEvent(RESOURCE, type, { ResourceProperties: { ...PROPS, ...props }, ...extra });
 }
 
 function hsm(id: string, zone: string, state = 'ACTIVE'): Hsm {

@@ -24,7 +24,7 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { AwsCommand, mockClient } from 'aws-sdk-client-mock';
 import { handler as waitForInitialization } from '../src/cloudhsm-initialization-ready.lambda';
 import { handler } from '../src/cloudhsm-initialization.lambda';
-import { awsError, failure } from './support/aws-errors';
+import { awsError, customResourceEvent, failure } from './support/handlers';
 import { checkIssuedBy, readAuthorityCertificate } from '../src/private/cluster-certificates';
 
 /*
@@ -71,19 +71,10 @@ const PROPS = {
 
 type Type = 'Create' | 'Update' | 'Delete';
 
+const RESOURCE = { resourceType: 'Custom::CloudHsmClusterInitialization', logicalId: 'ClusterInitialization', properties: PROPS, physicalId: PHYSICAL_ID };
+
 function event(type: Type, extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
-  return {
-    RequestType: type,
-    ServiceToken: PROPS.ServiceToken,
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: 'arn:aws:cloudformation:us-east-1:111111111111:stack/Hsm/guid',
-    RequestId: 'request',
-    LogicalResourceId: 'ClusterInitialization',
-    ResourceType: 'Custom::CloudHsmClusterInitialization',
-    ResourceProperties: PROPS,
-    ...(type === 'Create' ? {} : { PhysicalResourceId: PHYSICAL_ID, OldResourceProperties: PROPS }),
-    ...extra,
-  } as CloudFormationCustomResourceEvent;
+  return customResourceEvent(RESOURCE, type, extra);
 }
 
 /** The isComplete event: onEvent's event with its PhysicalResourceId and Data (none when null), as the Provider framework passes it. */

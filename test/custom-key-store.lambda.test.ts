@@ -24,7 +24,7 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as waitForConnection } from '../src/custom-key-store-connection.lambda';
 import { handler } from '../src/custom-key-store.lambda';
-import { awsError, failure } from './support/aws-errors';
+import { awsError, customResourceEvent, failure } from './support/handlers';
 import { CONNECTION_ERRORS } from '../src/private/key-store-errors';
 
 const kms = mockClient(KMSClient);
@@ -39,19 +39,10 @@ const PROPS = {
   PasswordSecretArn: SECRET,
 };
 
+const RESOURCE = { resourceType: 'Custom::KmsCustomKeyStore', logicalId: 'Store', properties: PROPS, physicalId: ID };
+
 function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
-  return {
-    RequestType: type,
-    ServiceToken: PROPS.ServiceToken,
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: 'arn:aws:cloudformation:us-east-1:111111111111:stack/Hsm/guid',
-    RequestId: 'request',
-    LogicalResourceId: 'Store',
-    ResourceType: 'Custom::KmsCustomKeyStore',
-    ResourceProperties: PROPS,
-    ...(type === 'Create' ? {} : { PhysicalResourceId: ID, OldResourceProperties: PROPS }),
-    ...extra,
-  } as CloudFormationCustomResourceEvent;
+  return customResourceEvent(RESOURCE, type, extra);
 }
 
 function store(state: string, extra: Partial<CustomKeyStoresListEntry> = {}): { CustomKeyStores: CustomKeyStoresListEntry[] } {

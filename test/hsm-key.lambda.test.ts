@@ -20,7 +20,7 @@ import {
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler, RESOURCE_TAG } from '../src/hsm-key.lambda';
-import { awsError } from './support/aws-errors';
+import { awsError, customResourceEvent } from './support/handlers';
 
 const kms = mockClient(KMSClient);
 const STORE = 'cks-1234567890abcdef0';
@@ -38,19 +38,10 @@ const PROPS = {
   Tags: [{ Key: 'data-classification', Value: 'confidential' }, { Key: 'owner', Value: 'payments' }],
 };
 
+const RESOURCE = { resourceType: 'Custom::KmsHsmKey', logicalId: 'PaymentsKey', properties: PROPS, physicalId: KEY_ID, stackId: STACK };
+
 function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
-  return {
-    RequestType: type,
-    ServiceToken: PROPS.ServiceToken,
-    ResponseURL: 'https://example/',
-    StackId: STACK,
-    RequestId: 'request',
-    LogicalResourceId: 'PaymentsKey',
-    ResourceType: 'Custom::KmsHsmKey',
-    ResourceProperties: PROPS,
-    ...(type === 'Create' ? {} : { PhysicalResourceId: KEY_ID, OldResourceProperties: PROPS }),
-    ...extra,
-  } as CloudFormationCustomResourceEvent;
+  return customResourceEvent(RESOURCE, type, extra);
 }
 
 /** The account's keys: id -> its store, and its tags. */

@@ -8,7 +8,7 @@ import { DescribeKeyCommand, KeyMetadata, KMSClient } from '@aws-sdk/client-kms'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../src/primary-key-lookup.lambda';
-import { awsError } from './support/aws-errors';
+import { awsError, customResourceEvent } from './support/handlers';
 
 const kms = mockClient(KMSClient);
 const ACCOUNT = '111111111111';
@@ -22,19 +22,10 @@ const PROPS = {
   KeyKind: 'SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS',
 };
 
+const RESOURCE = { resourceType: 'Custom::KmsPrimaryKeyLookup', logicalId: 'OrdersPrimaryKey', properties: PROPS, physicalId: ARN, stackId: `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Orders-eu-west-1/guid` };
+
 function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
-  return {
-    RequestType: type,
-    ServiceToken: PROPS.ServiceToken,
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Orders-eu-west-1/guid`,
-    RequestId: 'request',
-    LogicalResourceId: 'OrdersPrimaryKey',
-    ResourceType: 'Custom::KmsPrimaryKeyLookup',
-    ResourceProperties: PROPS,
-    ...(type === 'Create' ? {} : { PhysicalResourceId: ARN, OldResourceProperties: PROPS }),
-    ...extra,
-  } as CloudFormationCustomResourceEvent;
+  return customResourceEvent(RESOURCE, type, extra);
 }
 
 function primary(overrides: Partial<KeyMetadata> = {}): KeyMetadata {
