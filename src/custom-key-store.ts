@@ -13,7 +13,7 @@ import { CustomKeyStoreFunction } from './custom-key-store-function';
 import { HsmKeyFunction } from './hsm-key-function';
 import { KeyAuditTrail } from './key-audit-trail';
 import { providerFor } from './private/custom-resources';
-import { createKeyStoreAlarms } from './private/key-alarms';
+import { createKeyStoreAlarms, keyStoreThrottleQuery } from './private/key-alarms';
 import { hsmKeyHome, KEY_HOME } from './private/key-home';
 
 /**
@@ -161,7 +161,7 @@ export class CustomKeyStore extends Construct {
    */
   public metricThrottle(props?: cloudwatch.MathExpressionOptions): cloudwatch.IMetric {
     return new cloudwatch.MathExpression({
-      expression: `SELECT SUM(CloudHSMKeyStoreThrottle) FROM "AWS/KMS" WHERE CustomKeyStoreId = '${this.customKeyStoreId}'`,
+      expression: keyStoreThrottleQuery(this.customKeyStoreId),
       usingMetrics: {},
       period: Duration.minutes(5),
       ...props,

@@ -101,12 +101,11 @@ export interface KeyStoreAlarmOptions {
  */
 export function createKeyStoreAlarms(scope: Construct, options: KeyStoreAlarmOptions): cloudwatch.Alarm[] {
   return [
-    queryAlarm(scope, 'KeyStoreThrottleAlarm',
-      `SELECT SUM(CloudHSMKeyStoreThrottle) FROM "AWS/KMS" WHERE CustomKeyStoreId = '${options.customKeyStoreId}'`, {
-        threshold: 1,
-        comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        description: `Custom key store ${options.storeName}: KMS throttled requests to its keys (CloudHSMKeyStoreThrottle) in 5 minutes`,
-      }),
+    queryAlarm(scope, 'KeyStoreThrottleAlarm', keyStoreThrottleQuery(options.customKeyStoreId), {
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      description: `Custom key store ${options.storeName}: KMS throttled requests to its keys (CloudHSMKeyStoreThrottle) in 5 minutes`,
+    }),
     queryAlarm(scope, 'HsmUnhealthyAlarm',
       `SELECT MAX(HsmUnhealthy) FROM "AWS/CloudHSM" WHERE ClusterId = '${options.clusterId}'`, {
         threshold: 1,
@@ -116,12 +115,17 @@ export function createKeyStoreAlarms(scope: Construct, options: KeyStoreAlarmOpt
   ];
 }
 
+/** Requests to a store's keys that KMS throttled, summed over the operations and key specs KMS publishes them by. */
+export function keyStoreThrottleQuery(customKeyStoreId: string): string {
+  return `SELECT SUM(CloudHSMKeyStoreThrottle) FROM "AWS/KMS" WHERE CustomKeyStoreId = '${customKeyStoreId}'`;
+}
+
 /** The query of one audit event, one time series per key. */
 export function perKeyQuery(namespace: string, event: AuditEvent): string {
   return `SELECT SUM(${event.metricName}) FROM SCHEMA("${namespace}", ${KEY_ARN_DIMENSION}) GROUP BY ${KEY_ARN_DIMENSION} ORDER BY SUM() DESC`;
 }
 
-interface ContributorAlarmOptions {
+interface QueryAlarmOptions {
   readonly threshold: number;
   readonly comparison: cloudwatch.ComparisonOperator;
   readonly description: string;
@@ -132,7 +136,7 @@ interface ContributorAlarmOptions {
  * (each key) is a contributor with its own state. A series exists only while it has
  * data, so missing data is no breach.
  */
-function queryAlarm(scope: Construct, id: string, query: string, options: ContributorAlarmOptions): cloudwatch.Alarm {
+function queryAlarm(scope: Construct, id: string, query: string, options: QueryAlarmOptions): cloudwatch.Alarm {
   return new cloudwatch.Alarm(scope, id, {
     metric: new cloudwatch.MathExpression({ expression: query, usingMetrics: {}, period: PERIOD }),
     alarmDescription: options.description,
