@@ -12,6 +12,7 @@ import * as actions from './private/actions';
 import { AuditEvent, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './private/audit-events';
 import { ConsumerRegistry } from './private/consumer-registry';
 import { creationActions, creationUses } from './private/consumers';
+import { addStackDependency } from './private/dependencies';
 import { Grantee, granteeOf, GranteeKind } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
 import { KEY_HOME, KeyHome, STANDARD_HOME } from './private/key-home';
@@ -476,7 +477,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     resource.applyRemovalPolicy(removalPolicy);
     // KMS refuses a policy that names a role before it exists. On the role alone: its
     // policies may name the key.
-    if (admin.named) resource.addDependency(this.adminRole.node.defaultChild as CfnResource);
+    if (admin.named) resource.node.addDependency(this.adminRole.node.defaultChild!);
     if (imported) acknowledgeImportedMaterial(resource);
 
     this.keyArn = keyArn;
@@ -868,7 +869,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
           errors.push(`the key is used by ${where}, whose stack ${foreign.node.path} is deployed before this key's stack ${Stack.of(this).node.path}, which depends on it: put the resource in a stack of its own in ${foreign.region}, which then deploys after every Region's key it names`);
           continue;
         }
-        foreign.addDependency(Stack.of(this), `${where} uses ${this.node.path}`);
+        addStackDependency(foreign, Stack.of(this), `${where} uses ${this.node.path}`);
       }
       const encrypts = uses.length > 0 || ['AWS::Logs::LogGroup', 'AWS::SNS::Topic'].includes(resource.cfnResourceType);
       if (encrypts && (this.keySpec !== kms.KeySpec.SYMMETRIC_DEFAULT || this.keyUsage !== kms.KeyUsage.ENCRYPT_DECRYPT)) {

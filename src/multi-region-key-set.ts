@@ -11,6 +11,7 @@ import { KeyAuditTrail } from './key-audit-trail';
 import { PrimaryKeyLookupFunction } from './primary-key-lookup-function';
 import { KEY_REFERENCE } from './private/consumer-registry';
 import { providerFor } from './private/custom-resources';
+import { addStackDependency } from './private/dependencies';
 import { KEY_HOME, multiRegionPrimaryHome, replicaHome } from './private/key-home';
 import { RestrictedAdministration } from './private/key-policy';
 import { adminPrincipal, deployRoleArnOf } from './private/key-roles';
@@ -290,7 +291,7 @@ export class MultiRegionKeySet extends Construct {
       }
     }
     const primaryStack = this.stacks.get(this.primaryRegion)!;
-    for (const region of replicas) this.stacks.get(region)!.addDependency(primaryStack, `${id}: a replica is made from the primary key`);
+    for (const region of replicas) addStackDependency(this.stacks.get(region)!, primaryStack, `${id}: a replica is made from the primary key`);
 
     const defaultAlias = props.alias ?? deriveAlias([rulesFor(props.classification).tagValue, ...this.node.scopes.slice(1).map(s => s.node.id)]);
     validateAlias('alias', defaultAlias);

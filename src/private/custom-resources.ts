@@ -56,6 +56,62 @@ export interface HandlerProvider {
   readonly isCompleteRole?: iam.IRole;
 }
 
+/**
+ * The context key that pins the Node.js runtime of the library's functions, as
+ * `nodejs24.x`, where the newest one aws-cdk-lib knows is not yet offered (a partition
+ * that gets runtimes later, say).
+ */
+export const HANDLER_RUNTIME_CONTEXT = '@cdk-kms-constructs/handler-runtime';
+
+/** The oldest Node.js the handlers are bundled for (esbuild's `--target`). */
+const OLDEST_HANDLER_NODE = 24;
+
+/**
+ * The Node.js runtime of the library's functions: the newest one the app's aws-cdk-lib
+ * knows, as cdk-nag's AwsSolutions-L1 asks, so that a newer aws-cdk-lib moves the
+ * functions to its newer runtime without a release of this library; or the one pinned
+ * by the `@cdk-kms-constructs/handler-runtime` context key.
+ */
+export function handlerRuntime(scope: IConstruct): lambda.Runtime {
+  const version = (runtime: lambda.Runtime) => Number(/^nodejs(\d+)\.x$/.exec(runtime.name)?.[1] ?? NaN);
+  const known = lambda.Runtime.ALL.filter(runtime => runtime.family === lambda.RuntimeFamily.NODEJS && version(runtime) >= OLDEST_HANDLER_NODE);
+  const pinned: unknown = scope.node.tryGetContext(HANDLER_RUNTIME_CONTEXT);
+  if (pinned !== undefined) {
+    const runtime = known.find(r => r.name === pinned);
+    if (!runtime) {
+      throw new Error(`context ${HANDLER_RUNTIME_CONTEXT} must name a Node.js runtime of Lambda from nodejs${OLDEST_HANDLER_NODE}.x on that aws-cdk-lib knows `
+        + `(${known.map(r => r.name).join(', ')}), got ${JSON.stringify(pinned)}`);
+    }
+    return runtime;
+  }
+  if (known.length === 0) throw new Error(`aws-cdk-lib knows no Node.js runtime from nodejs${OLDEST_HANDLER_NODE}.x on: upgrade aws-cdk-lib`);
+  return known.reduce((newest, runtime) => (version(runtime) > version(newest) ? runtime : newest));
+}
+
+/**
+ * A function of a handler, made by its projen-generated class, on the runtime
+ * `handlerRuntime` picks. Its code is the handler's esbuild bundle under `assets/`,
+ * which a package of the library always has, and a clone of its repository only
+ * after `npx projen bundle` (which every task that runs the library runs first).
+ */
+export function handlerFunction(
+  make: (scope: Construct, id: string, options: lambda.FunctionOptions) => lambda.Function,
+  scope: Construct, id: string, options: lambda.FunctionOptions,
+): lambda.Function {
+  let fn: lambda.Function;
+  try {
+    fn = make(scope, id, options);
+  } catch (error) {
+    if (error instanceof Error && /Cannot find asset/.test(error.message)) {
+      throw new Error(`the bundled handler of ${scope.node.path}/${id} is missing: run "npx projen bundle" in the library's repository `
+        + `(a fresh clone has no assets/ until then; compile, test, example, integ and bench bundle first). ${error.message}`);
+    }
+    throw error;
+  }
+  (fn.node.defaultChild as lambda.CfnFunction).runtime = handlerRuntime(scope).name;
+  return fn;
+}
+
 /** The provider of a handler in the scope's stack, made on first use. */
 export function providerFor(scope: IConstruct, spec: HandlerSpec): HandlerProvider {
   return CustomResourceSupport.of(scope).provider(spec);
@@ -109,7 +165,7 @@ class CustomResourceSupport extends Construct {
     if (existing) return existing;
     const scope = new Construct(this, spec.name);
     const handlerAccess = this.access(scope, 'Handler', `Runs the ${spec.name} handler of cdk-kms-constructs`);
-    const handler = spec.makeFunction(scope, 'Handler', {
+    const handler = handlerFunction(spec.makeFunction, scope, 'Handler', {
       description: `cdk-kms-constructs ${spec.name} custom resource handler`,
       role: handlerAccess.role,
       logGroup: this.logGroup,
@@ -125,7 +181,7 @@ class CustomResourceSupport extends Construct {
     let isCompleteAccess: { role: iam.IRole; policy: iam.ManagedPolicy } | undefined;
     if (spec.isComplete) {
       isCompleteAccess = this.access(scope, 'IsComplete', `Waits for what the ${spec.name} handler of cdk-kms-constructs started`);
-      isComplete = spec.isComplete.makeFunction(scope, 'IsComplete', {
+      isComplete = handlerFunction(spec.isComplete.makeFunction, scope, 'IsComplete', {
         description: `cdk-kms-constructs ${spec.name} custom resource wait`,
         role: isCompleteAccess.role,
         logGroup: this.logGroup,
@@ -170,7 +226,7 @@ class CustomResourceSupport extends Construct {
       framework.node.addDependency(framework.node.id === 'framework-onEvent' ? frameworkAccess.policy : waitAccess!.policy);
       // The framework's runtime comes from the Region's facts, which lag the newest
       // runtime aws-cdk-lib knows (cdk-nag's AwsSolutions-L1); its code runs on either.
-      (framework.node.defaultChild as lambda.CfnFunction).runtime = lambda.Runtime.NODEJS_24_X.name;
+      (framework.node.defaultChild as lambda.CfnFunction).runtime = handlerRuntime(this).name;
       acknowledgeCustomResourceFunction(framework);
     }
     const logicalId = (fn: lambda.Function) => Stack.of(this).resolve((fn.node.defaultChild as lambda.CfnFunction).logicalId);
