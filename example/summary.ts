@@ -26,6 +26,16 @@ function main(outdir: string): void {
       environment: artifact.environment as string,
       resources: (JSON.parse(readFileSync(join(outdir, artifact.properties.templateFile), 'utf8')).Resources ?? {}) as Record<string, Json>,
     }));
+  // Roles named by ARN in key policies (the library's admin roles have names): their
+  // construct paths, in whichever stack they are.
+  const roleByName = new Map<string, string>();
+  for (const stack of stacks) {
+    for (const resource of Object.values(stack.resources)) {
+      if (resource.Type === 'AWS::IAM::Role' && typeof resource.Properties?.RoleName === 'string') {
+        roleByName.set(resource.Properties.RoleName, resource.Metadata?.['aws:cdk:path']?.replace(/\/Resource$/, '') ?? resource.Properties.RoleName);
+      }
+    }
+  }
   // The audit trail's shared alarms watch every key of their account and Region.
   const sharedAlarms = (environment: string, imported: boolean) => stacks
     .filter(stack => stack.environment === environment)
@@ -46,10 +56,21 @@ function main(outdir: string): void {
         .filter(r => r.Type === 'AWS::KMS::Alias' && JSON.stringify(r.Properties.TargetKeyId).includes(`"${logicalId}"`))
         .map(r => r.Properties.AliasName);
       const statements: Json[] = props.KeyPolicy.Statement.filter((s: Json) => s.Effect === 'Allow');
-      const principals = (match: (actions: string[]) => boolean) => unique(statements
-        .filter(s => match([s.Action].flat()))
-        .flatMap(s => [s.Principal.AWS ?? s.Principal.Service].flat())
-        .map(p => describePrincipal(p, pathOf, environment.split('/').pop()!)));
+      // Who a statement allows, with the services it holds them to (kms:ViaService); a
+      // principal allowed by one statement without that condition is not held to any.
+      const principals = (match: (actions: string[]) => boolean) => {
+        const through = new Map<string, Set<string> | undefined>();
+        for (const statement of statements.filter(s => match([s.Action].flat()))) {
+          const via = viaServicesOf(statement);
+          for (const principal of [statement.Principal.AWS ?? statement.Principal.Service].flat()) {
+            const who = describePrincipal(principal, pathOf, environment.split('/').pop()!, roleByName);
+            const known = through.has(who) ? through.get(who) : new Set<string>();
+            through.set(who, via && known ? new Set([...known, ...via]) : undefined);
+          }
+        }
+        const withVia = (who: string, via: string) => (who.endsWith(')') ? `${who.slice(0, -1)}; through ${via})` : `${who} (through ${via})`);
+        return Array.from(through, ([who, via]) => (via && via.size > 0 ? withVia(who, Array.from(via).join(', ')) : who));
+      };
       // MFA is asked either by the created admin role's trust policy or, for an
       // adopted admin role, by the key policy's administration statement.
       // The admin role is named in the key policy by its ARN (a role of the library's
@@ -66,7 +87,6 @@ function main(outdir: string): void {
         .filter(Boolean);
       const mfa = adminRoles.some(r => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('aws:MultiFactorAuthPresent'))
         || statements.some(s => s.Sid === 'KeyAdministrationWithMfa');
-      const narrowing = narrowingOf(statements.find(s => s.Sid === 'KeyUsage'));
       const nagLine = nag === undefined
         ? 'not run'
         : summarizeNag(nag.findings.filter((f: Json) => f.path?.startsWith(`${keyPath}/`)), nag.packs);
@@ -91,13 +111,14 @@ function main(outdir: string): void {
       }
       const promotion = statements.find(s => s.Sid?.startsWith('UpdatePrimaryRegionInSet'));
       if (promotion) {
-        const who = [promotion.Principal.AWS].flat().map((p: Json) => describePrincipal(p, pathOf, environment.split('/').pop()!));
+        const who = [promotion.Principal.AWS].flat().map((p: Json) => describePrincipal(p, pathOf, environment.split('/').pop()!, roleByName));
         row('failover', `${who.join(', ')} may promote a replica (UpdatePrimaryRegion)`);
       }
       const administrators = principals(a => a.includes(ADMINISTRATION))
         .map(p => (mfa && !/^(account root|deploy role|the HSM keys)/.test(p) ? `${p} (MFA required)` : p));
       row('administered by', administrators.join(', '));
-      row('used by', principals(a => a.some(x => CRYPTOGRAPHY.test(x))).join(', ') + (narrowing ? ` (${narrowing})` : ''));
+      const users = principals(a => a.some(x => CRYPTOGRAPHY.test(x)));
+      row('used by', users.length > 0 ? users.join(', ') : 'nobody yet (a grant, or a resource that uses the key, adds its users)');
       const own = Object.values(resources)
         .filter(r => r.Type === 'AWS::CloudWatch::Alarm' && r.Metadata?.['aws:cdk:path']?.startsWith(`${keyPath}/`))
         .map(r => `${r.Metadata['aws:cdk:path'].split('/').slice(-2, -1)[0]} (${r.Properties.AlarmDescription.split(': ').slice(1).join(': ')})`);
@@ -124,7 +145,10 @@ function main(outdir: string): void {
     const others = nag.findings.filter((f: Json) => !keyPaths.some(p => f.path?.startsWith(`${p}/`)));
     const trail = others.filter((f: Json) => /\/KeyAuditTrail\//.test(f.path ?? ''));
     console.log(`cdk-nag on the audit trail:    ${summarizeNag(trail, nag.packs)}`);
-    console.log(`cdk-nag on the example's own consumers (bucket, table, queue, roles; not part of the library): ${others.length - trail.length} findings`);
+    const consumers = others.filter((f: Json) => !trail.includes(f));
+    const owners = unique(consumers.map((f: Json) => String(f.path).split('/').slice(0, 2).join('/')));
+    console.log(`cdk-nag on the example's own consumers (not part of the library): ${consumers.length} findings`
+      + (owners.length > 0 ? `, on ${owners.join(', ')}` : ''));
   }
 }
 
@@ -141,7 +165,7 @@ function describeCluster(clusterId: Json, resources: Record<string, Json>, pathO
   return `new CloudHSM cluster ${pathOf(logicalId)}: ${count} of ${cluster.HsmType} in ${cluster.Mode} mode over ${cluster.SubnetIds?.length} zones, ${ca}`;
 }
 
-function describePrincipal(principal: Json, pathOf: (id: string) => string, ownRegion: string): string {
+function describePrincipal(principal: Json, pathOf: (id: string) => string, ownRegion: string, roleByName: Map<string, string>): string {
   // An ARN written literally, or with Fn::Sub where the account is known only at deploy time.
   const arn = typeof principal === 'string' ? principal : principal['Fn::Sub'];
   if (typeof arn === 'string' && arn.endsWith(':root')) return 'account root (lockout guard)';
@@ -149,10 +173,13 @@ function describePrincipal(principal: Json, pathOf: (id: string) => string, ownR
     // Another Region's deploy role creates a global table's replica with this key.
     const region = /-([a-z]+-[a-z]+-\d)$/.exec(arn)?.[1];
     return region !== undefined && region !== ownRegion
-      ? `deploy role of ${region} (creating its resources' replicas here through their services)`
-      : 'deploy role (creating resources through their services)';
+      ? `deploy role of ${region} (creating its resources' replicas here)`
+      : 'deploy role (creating resources)';
   }
-  if (typeof arn === 'string' && arn.includes(':role/')) return `role ${arn.split(':role/')[1]}`;
+  if (typeof arn === 'string' && arn.includes(':role/')) {
+    const name = arn.split(':role/')[1].split('/').pop()!;
+    return `role ${roleByName.get(name) ?? name}`;
+  }
   if (typeof arn === 'string') return arn;
   if (principal['Fn::GetAtt']) {
     // The keys' handler of a custom key store writes the key policy, as KMS asks of
@@ -162,14 +189,15 @@ function describePrincipal(principal: Json, pathOf: (id: string) => string, ownR
   }
   const joined = JSON.stringify(principal);
   if (joined.includes(':root')) return 'account root (lockout guard)';
-  if (joined.includes('cfn-exec-role')) return 'deploy role (creating resources through their services)';
+  if (joined.includes('cfn-exec-role')) return 'deploy role (creating resources)';
   return joined;
 }
 
-function narrowingOf(statement: Json | undefined): string | undefined {
-  const via = statement?.Condition?.StringEquals?.['kms:ViaService'];
+/** The services a statement holds its principals to (`kms:ViaService`), by name. */
+function viaServicesOf(statement: Json): string[] | undefined {
+  const via = statement.Condition?.StringEquals?.['kms:ViaService'] ?? statement.Condition?.StringLike?.['kms:ViaService'];
   if (!via) return undefined;
-  return `only via ${[via].flat().map((v: Json) => (typeof v === 'string' ? v : JSON.stringify(v).match(/"([a-z0-9-]+)\./)?.[1]) ?? '?').join(', ')}`;
+  return [via].flat().map((v: Json) => (typeof v === 'string' ? v : JSON.stringify(v)).match(/^"?([a-z0-9-]+)\./)?.[1] ?? '?');
 }
 
 function summarizeNag(findings: Json[], packs: string[]): string {
