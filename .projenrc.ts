@@ -1,4 +1,5 @@
 import { awscdk, javascript, JsonFile } from 'projen';
+import { RunBundleTask } from 'projen/lib/javascript';
 
 // aws-cdk-lib 2.257.0 is the newest release whose cloud assembly integ-runner 2.197.x
 // can read; it is both the development version and the minimum peer.
@@ -24,7 +25,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   defaultReleaseBranch: 'main',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
+  // Apps use the library on the Node.js their aws-cdk-lib runs on: 20 or newer (20 is
+  // end of life since 2026-10-30). The library's own tests run on 20, 22 and 24; its
+  // workflows build on 24, which jsii supports.
   minNodeVersion: '20.0.0',
+  workflowNodeVersion: '24.x',
 
   // Bindings for the other jsii languages. They are built and published by the
   // release workflow on machines that reach those registries; here only JS is packed.
@@ -69,12 +74,16 @@ const project = new awscdk.AwsCdkConstructLibrary({
   ],
 
   // Handlers (`src/*.lambda.ts`) are bundled with esbuild into `assets/` and shipped in
-  // the package; the AWS SDK v3 is the runtime's. nodejs24.x is the newest runtime
-  // aws-cdk-lib knows, which cdk-nag's AwsSolutions-L1 asks for.
+  // the package; the AWS SDK v3 is the runtime's. The bundles are built for Node.js 24;
+  // the functions run on the newest Node.js runtime the app's aws-cdk-lib knows
+  // (`handlerRuntime` in src/private/custom-resources.ts), whatever the generated
+  // classes say.
   lambdaOptions: {
     runtime: awscdk.LambdaRuntime.NODEJS_24_X,
     bundlingOptions: { externals: ['@aws-sdk/*'], sourcemap: false },
   },
+  // Bundled first by every task that runs the library (below), not only by a build.
+  bundlerOptions: { runBundleTask: RunBundleTask.MANUAL },
 
   jestOptions: {
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
@@ -82,8 +91,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testTimeout: 60_000,
     },
   },
-  gitignore: ['cdk.out/', 'integ/*.snapshot/asset.*', 'bench/results/', '.tmp/'],
-  npmIgnoreOptions: { ignorePatterns: ['example/', 'bench/', 'integ/', '.ci/', 'cdk.out/'] },
+  gitignore: ['cdk.out/', 'integ/*.snapshot/asset.*', 'bench/results/', '.tmp/', '/.jsii.tabl.json'],
+  npmIgnoreOptions: { ignorePatterns: ['example/', 'bench/', 'integ/', '.ci/', 'cdk.out/', '.tmp/'] },
   githubOptions: { mergify: false },
   depsUpgrade: false,
 });
@@ -109,15 +118,47 @@ project.eslint?.allowDevDeps('src/private/key-store-api.ts');
 project.eslint?.allowDevDeps('src/private/cloudhsm-api.ts');
 project.eslint?.allowDevDeps('src/private/cluster-certificates.ts');
 
+// The handlers' bundles (assets/) are made first by every task that runs the library,
+// so that a fresh clone works whichever task it starts with. The bundle task runs the
+// esbuild command of each handler itself: spawning the per-handler tasks costs a
+// second each (projen evaluates the task environment for every task).
+const bundle = project.tasks.tryFind('bundle')!;
+const handlerBundles = bundle.steps.map(step => project.tasks.tryFind(step.spawn!)!);
+bundle.reset();
+for (const handlerBundle of handlerBundles) {
+  for (const step of handlerBundle.steps) bundle.execArgs(step.execArgs!, { name: handlerBundle.name });
+}
+project.compileTask.prependSpawn(bundle);
+project.testTask.prependSpawn(bundle);
+
+// The README's examples are translated by jsii-rosetta for the other jsii languages;
+// every one must compile (`--strict`), or the Python README would show TypeScript.
+// The tablet ships in the package, which the release workflow packs the other
+// languages from.
+project.postCompileTask.prependExec('jsii-rosetta extract --compile --strict');
+// What README examples import beyond the package's own dependencies.
+project.package.addField('jsiiRosetta', { exampleDependencies: { 'cdk-nag': '^3.0.2' } });
+
+// The package holds what apps load: lib/ without the handlers' sources (their bundles
+// are in assets/) and what only the handlers import (the AWS SDK, which is not a
+// dependency of the package); the jsii assembly and its translated examples; the docs.
+// `npx projen test:package` checks the list.
+project.npmignore?.addPatterns(
+  '!/.jsii.tabl.json',
+  '/lib/**/*.lambda.js', '/lib/**/*.lambda.d.ts',
+  ...['key-store-api', 'cloudhsm-api', 'cluster-certificates', 'key-store-errors', 'handler-errors']
+    .flatMap(name => [`/lib/private/${name}.js`, `/lib/private/${name}.d.ts`]),
+);
+
 // Integ snapshots are verified offline on every test run. `integ:update` rewrites them
 // after an intended change; deploying them needs an AWS account.
 const integ = project.addTask('integ', {
   description: 'Verify the integ test snapshots (no AWS account needed)',
-  exec: 'integ-runner --directory integ --language typescript',
+  steps: [{ spawn: bundle.name }, { exec: 'integ-runner --directory integ --language typescript' }],
 });
 project.addTask('integ:update', {
   description: 'Rewrite the integ test snapshots after an intended change',
-  exec: 'integ-runner --directory integ --language typescript --dry-run --update-on-failed',
+  steps: [{ spawn: bundle.name }, { exec: 'integ-runner --directory integ --language typescript --dry-run --update-on-failed' }],
 });
 project.testTask.spawn(integ);
 
@@ -125,6 +166,7 @@ project.testTask.spawn(integ);
 project.addTask('example', {
   description: 'Synthesize the example app into cdk.out/ and print a summary of its keys',
   steps: [
+    { spawn: bundle.name },
     { exec: `cdk synth --quiet --app "${TS_NODE} example/app.ts" --output cdk.out` },
     { exec: `${TS_NODE} example/summary.ts cdk.out` },
   ],
@@ -132,7 +174,7 @@ project.addTask('example', {
 
 project.addTask('bench', {
   description: 'Benchmark ClassifiedKey synthesis against plain kms.Key',
-  exec: `${TS_NODE} bench/synth.bench.ts`,
+  steps: [{ spawn: bundle.name }, { exec: `${TS_NODE} bench/synth.bench.ts` }],
 });
 
 // Only the JS package can be built on machines that reach npm alone; the release
@@ -142,10 +184,18 @@ project.packageTask.spawn(project.tasks.tryFind('package:js')!);
 
 // After a full build nothing tracked may have changed: API.md, projen's generated
 // files and the integ snapshots must all be committed as the build regenerates them.
+// The packed library as users get it: its contents, a user's app with the pinned and
+// the newest aws-cdk-lib, the other languages' READMEs (test/package/check.ts).
+const testPackage = project.addTask('test:package', {
+  description: 'Check the packed library in dist/js in a user\'s app, with the pinned and the newest aws-cdk-lib',
+  exec: `${TS_NODE} test/package/check.ts`,
+});
+
 const ci = project.addTask('ci', {
-  description: 'The full check CI runs: compile, lint, test, integ, API.md, JS package',
+  description: 'The full check CI runs: compile, lint, test, integ, API.md, JS package and its use in an app',
 });
 ci.spawn(project.buildTask);
+ci.spawn(testPackage);
 ci.exec('git diff --exit-code --stat', { name: 'generated files are up to date' });
 
 project.synth();
