@@ -182,8 +182,6 @@ project.addTask('bench', {
 project.packageTask.reset();
 project.packageTask.spawn(project.tasks.tryFind('package:js')!);
 
-// After a full build nothing tracked may have changed: API.md, projen's generated
-// files and the integ snapshots must all be committed as the build regenerates them.
 // The packed library as users get it: its contents, a user's app with the pinned and
 // the newest aws-cdk-lib, the other languages' READMEs (test/package/check.ts).
 const testPackage = project.addTask('test:package', {
@@ -191,6 +189,8 @@ const testPackage = project.addTask('test:package', {
   exec: `${TS_NODE} test/package/check.ts`,
 });
 
+// After a full build nothing tracked may have changed: API.md, projen's generated
+// files and the integ snapshots must all be committed as the build regenerates them.
 const ci = project.addTask('ci', {
   description: 'The full check CI runs: compile, lint, test, integ, API.md, JS package and its use in an app',
 });
