@@ -42,7 +42,7 @@ function main(outdir: string): void {
     .flatMap(stack => Object.values(stack.resources))
     .filter(r => r.Type === 'AWS::CloudWatch::Alarm')
     .map(r => r.Metadata?.['aws:cdk:path']?.split('/').slice(-2, -1)[0])
-    .filter(id => id === 'KeyStateChangesAlarm' || id === 'KeyPolicyOrGrantChangesAlarm' || (imported && id === 'KeyMaterialExpiryAlarm'));
+    .filter(id => ['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm'].includes(id) || (imported && id === 'KeyMaterialExpiryAlarm'));
   for (const { stackName, environment, resources } of stacks) {
     const pathOf = (logicalId: string) => resources[logicalId]?.Metadata?.['aws:cdk:path']?.replace(/\/Resource$/, '') ?? logicalId;
     for (const [logicalId, key] of Object.entries(resources)) {

@@ -9,7 +9,7 @@ import { Construct, IDependable } from 'constructs';
 import { ClassificationRules, DataClassification, rulesFor } from './classification';
 import { KeyAuditTrail } from './key-audit-trail';
 import * as actions from './private/actions';
-import { AuditEvent, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './private/audit-events';
+import { AuditEvent, KEY_ALIAS_CHANGES, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './private/audit-events';
 import { ConsumerRegistry } from './private/consumer-registry';
 import { creationActions, creationUses } from './private/consumers';
 import { addStackDependency } from './private/dependencies';
@@ -548,6 +548,14 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    */
   public metricPolicyOrGrantChanges(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.auditMetric(KEY_POLICY_OR_GRANT_CHANGES, props);
+  }
+
+  /**
+   * Aliases of the key created, moved or deleted, and its tags changed, counted from
+   * the audit trail (sum over 5 minutes).
+   */
+  public metricAliasOrTagChanges(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.auditMetric(KEY_ALIAS_CHANGES, props);
   }
 
   /** Requests to the key that KMS denied, counted from the audit trail (sum over 5 minutes). */

@@ -232,6 +232,12 @@ export class KeyAuditTrail extends Construct {
    * or created outside an AWS service: each key is a contributor, named by its ARN.
    */
   public readonly keyPolicyOrGrantChangesAlarm: cloudwatch.Alarm;
+  /**
+   * Any key of the account and Region whose alias was created, moved or deleted, or
+   * whose tags changed (aliases direct encryption to a key, tags drive access
+   * control): each key is a contributor, named by its ARN.
+   */
+  public readonly keyAliasOrTagChangesAlarm: cloudwatch.Alarm;
 
   private createdImplicitly = false;
   /** The name of the trail this construct creates. */
@@ -293,8 +299,10 @@ export class KeyAuditTrail extends Construct {
     const shared = createSharedKeyAlarms(this, this.metricNamespace, this.where());
     this.keyStateChangesAlarm = shared.stateChanges;
     this.keyPolicyOrGrantChangesAlarm = shared.policyOrGrantChanges;
+    this.keyAliasOrTagChangesAlarm = shared.aliasOrTagChanges;
     this._notify(shared.stateChanges);
     this._notify(shared.policyOrGrantChanges);
+    this._notify(shared.aliasOrTagChanges);
 
     // The audit key exists when something of ours must be encrypted: the trail and
     // its log group, or the alarm topic.
@@ -356,7 +364,7 @@ export class KeyAuditTrail extends Construct {
         metricNamespace: this.metricNamespace,
         metricName: event.metricName,
         metricValue: '1',
-        dimensions: { [KEY_ARN_DIMENSION]: KEY_ARN_SELECTOR },
+        dimensions: { [KEY_ARN_DIMENSION]: event.keyArnSelector ?? KEY_ARN_SELECTOR },
         unit: cloudwatch.Unit.COUNT,
       });
     }
@@ -429,7 +437,7 @@ export class KeyAuditTrail extends Construct {
    * @internal
    */
   public _sharedAlarmsFor(importedMaterial: boolean): cloudwatch.Alarm[] {
-    const alarms = [this.keyStateChangesAlarm, this.keyPolicyOrGrantChangesAlarm];
+    const alarms = [this.keyStateChangesAlarm, this.keyPolicyOrGrantChangesAlarm, this.keyAliasOrTagChangesAlarm];
     if (importedMaterial) {
       if (!this.keyMaterialExpiryAlarm) {
         this.keyMaterialExpiryAlarm = createKeyMaterialExpiryAlarm(this, this.where());

@@ -6,12 +6,15 @@
 import { ACCOUNT, APP, Json, KEY_ARN, KEY_ID, KEY_RESOURCES, REGION, kmsEvent, viaService } from './support/cloudtrail';
 import { matchesFilterPattern, parseFilterPattern, selectField } from './support/filter-pattern';
 import {
+  AuditEvent,
   CIS_KEY_DISABLED_OR_DELETED_PATTERN,
+  KEY_ALIAS_CHANGES,
   KEY_ARN_SELECTOR,
   KEY_DENIED_REQUESTS,
   KEY_EVENTS,
   KEY_POLICY_OR_GRANT_CHANGES,
   KEY_STATE_CHANGES,
+  KEY_TAG_CHANGES,
   keyArnsOf,
 } from '../src/private/audit-events';
 
@@ -50,11 +53,21 @@ const PATTERNS = {
   Cis: CIS_KEY_DISABLED_OR_DELETED_PATTERN,
   KeyStateChanges: KEY_STATE_CHANGES.patternFor(KEYS),
   KeyPolicyOrGrantChanges: KEY_POLICY_OR_GRANT_CHANGES.patternFor(KEYS),
+  KeyAliasChanges: KEY_ALIAS_CHANGES.patternFor(KEYS),
+  KeyTagChanges: KEY_TAG_CHANGES.patternFor(KEYS),
   KeyDeniedRequests: KEY_DENIED_REQUESTS.patternFor(KEYS),
 };
 type PatternName = keyof typeof PATTERNS;
+/** The per-key events, by the name the expectations use. */
+const PER_KEY_EVENTS: Partial<Record<PatternName, AuditEvent>> = {
+  KeyStateChanges: KEY_STATE_CHANGES,
+  KeyPolicyOrGrantChanges: KEY_POLICY_OR_GRANT_CHANGES,
+  KeyAliasChanges: KEY_ALIAS_CHANGES,
+  KeyTagChanges: KEY_TAG_CHANGES,
+  KeyDeniedRequests: KEY_DENIED_REQUESTS,
+};
 /** The patterns of metric filters that publish the KeyArn dimension. */
-const PER_KEY: readonly PatternName[] = ['KeyStateChanges', 'KeyPolicyOrGrantChanges', 'KeyDeniedRequests'];
+const PER_KEY = Object.keys(PER_KEY_EVENTS) as PatternName[];
 
 function matchingPatterns(event: unknown): PatternName[] {
   return (Object.keys(PATTERNS) as PatternName[]).filter(name => matchesFilterPattern(PATTERNS[name], event));
@@ -209,6 +222,70 @@ const CASES: readonly Case[] = [
       requestParameters: { keyId: KEY_ARN, grantId: '1ab0ac0d0b0c0d0e0f0a0b0c0d0e0f0a0b0c0d0e0f0a0b0c0d0e0f0a0b0c0d0e' },
     }),
     matches: [],
+  },
+
+  // Aliases and tags: aliases send encryption to a key, tags drive access control.
+  // Records as in the KMS developer guide: alias records list the key and the alias
+  // in either order (or the alias alone) and name the key in responseElements.keyId.
+  {
+    name: 'CreateAlias (the key listed first)',
+    event: kmsEvent('CreateAlias', {
+      requestParameters: { aliasName: 'alias/payments', targetKeyId: KEY_ID },
+      responseElements: { keyId: KEY_ARN },
+      resources: [...KEY_RESOURCES, { accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments` }],
+    }),
+    matches: ['KeyAliasChanges'],
+  },
+  {
+    name: 'UpdateAlias (the alias listed first): an alias moved to the key',
+    event: kmsEvent('UpdateAlias', {
+      requestParameters: { aliasName: 'alias/payments', targetKeyId: KEY_ID },
+      responseElements: { keyId: KEY_ARN },
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments` }, ...KEY_RESOURCES],
+    }),
+    matches: ['KeyAliasChanges'],
+  },
+  {
+    name: 'DeleteAlias (only the alias listed)',
+    event: kmsEvent('DeleteAlias', {
+      requestParameters: { aliasName: 'alias/payments' },
+      responseElements: { keyId: KEY_ARN },
+      resources: [{ accountId: ACCOUNT, ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments` }],
+    }),
+    matches: ['KeyAliasChanges'],
+  },
+  {
+    name: 'UpdateAlias moving an alias to a key of another Region\'s trail',
+    event: kmsEvent('UpdateAlias', {
+      awsRegion: 'eu-west-1',
+      requestParameters: { aliasName: 'alias/payments', targetKeyId: KEY_ID },
+      responseElements: { keyId: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${KEY_ID}` },
+      resources: [{ accountId: ACCOUNT, ARN: `arn:aws:kms:eu-west-1:${ACCOUNT}:alias/payments` }],
+    }),
+    matches: [],
+  },
+  {
+    name: 'TagResource',
+    event: kmsEvent('TagResource', {
+      requestParameters: { keyId: KEY_ARN, tags: [{ tagKey: 'data-classification', tagValue: 'public' }] },
+      responseElements: null,
+    }),
+    matches: ['KeyTagChanges'],
+  },
+  {
+    name: 'UntagResource',
+    event: kmsEvent('UntagResource', { requestParameters: { keyId: KEY_ARN, tagKeys: ['data-classification'] }, responseElements: null }),
+    matches: ['KeyTagChanges'],
+  },
+  {
+    name: 'TagResource denied (a denied request, not a tag change)',
+    event: kmsEvent('TagResource', {
+      userIdentity: APP,
+      requestParameters: { keyId: KEY_ARN, tags: [{ tagKey: 'data-classification', tagValue: 'public' }] },
+      errorCode: 'AccessDenied',
+      errorMessage: `User: ${APP.arn} is not authorized to perform: kms:TagResource on resource: ${KEY_ARN}`,
+    }),
+    matches: ['KeyDeniedRequests'],
   },
 
   // Denied requests.
@@ -377,6 +454,8 @@ describe('audit event patterns', () => {
     expect(KEY_EVENTS.map(e => e.patternFor(KEYS))).toEqual([
       PATTERNS.KeyStateChanges,
       PATTERNS.KeyPolicyOrGrantChanges,
+      PATTERNS.KeyAliasChanges,
+      PATTERNS.KeyTagChanges,
       PATTERNS.KeyDeniedRequests,
     ]);
   });
@@ -397,15 +476,22 @@ describe('audit event patterns', () => {
     expect(perKeyMatches.length).toBeGreaterThanOrEqual(8);
   });
 
-  test.each(perKeyMatches)('$name: the KeyArn dimension is the key ARN', ({ event }) => {
-    expect(selectField(event, KEY_ARN_SELECTOR)).toBe(KEY_ARN);
+  test.each(perKeyMatches)('$name: the KeyArn dimension of each filter that counts it is the key ARN', ({ event, matches }) => {
+    for (const name of matches.filter(m => PER_KEY.includes(m))) {
+      expect([name, selectField(event, PER_KEY_EVENTS[name]!.keyArnSelector ?? KEY_ARN_SELECTOR)]).toEqual([name, KEY_ARN]);
+    }
   });
 
-  test('every event a per-key pattern counts names a key ARN as its first resource', () => {
+  test('every event a per-key pattern counts names a key ARN where that filter reads its dimension', () => {
     for (const { event } of CASES) {
-      if (!PER_KEY.some(name => matchesFilterPattern(PATTERNS[name], event))) continue;
-      expect(selectField(event, KEY_ARN_SELECTOR)).toMatch(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/);
+      for (const name of PER_KEY.filter(n => matchesFilterPattern(PATTERNS[n], event))) {
+        expect(selectField(event, PER_KEY_EVENTS[name]!.keyArnSelector ?? KEY_ARN_SELECTOR)).toMatch(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/);
+      }
     }
+  });
+
+  test('alias and tag changes count in one metric', () => {
+    expect(KEY_ALIAS_CHANGES.metricName).toBe(KEY_TAG_CHANGES.metricName);
   });
 });
 

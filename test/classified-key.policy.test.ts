@@ -365,20 +365,25 @@ describe.each(KEY_CASES)('$name', (c) => {
       expect(await fx.verdicts(KMS_STAR_ADMIN, CRYPTOGRAPHIC, withKmsStar)).toEqual(every(CRYPTOGRAPHIC, 'denied'));
     });
 
-    test('may administer the key (account lockout guard), but not change its policy', async () => {
-      const guarded = ['kms:DescribeKey', 'kms:ScheduleKeyDeletion', 'kms:DisableKey'];
+    test('may read the key\'s settings through its own policy (AWS Config, inventories)', async () => {
+      const reads = adminAllowed.filter(a => /^kms:(Describe|Get|List)/.test(a));
       const directly = (action: string) => ({ identityPolicies: KMS_STAR, context: directContext(c, action) });
-      expect(await fx.verdicts(KMS_STAR_ADMIN, guarded, directly)).toEqual(every(guarded, 'allowed'));
+      expect(await fx.verdicts(KMS_STAR_ADMIN, reads, directly)).toEqual(every(reads, 'allowed'));
       // Only through its own policy: the key policy delegates to IAM, it names no one.
       expect(await fx.sim.can(KMS_STAR_ADMIN, 'kms:DescribeKey', fx.keyArn, { context: directContext(c, 'kms:DescribeKey') })).toBe(false);
-      // IAM alone cannot rewrite the key policy to give itself use.
-      expect(await fx.verdicts(KMS_STAR_ADMIN, ['kms:PutKeyPolicy'], favourable)).toEqual({ 'kms:PutKeyPolicy': 'denied' });
     });
 
-    test('the deploy role and the account\'s root user may change the key policy, so it is never locked out', async () => {
+    test('is DENIED every change: lifecycle, aliases, tags, rotation, grants and the key policy', async () => {
+      // The lockout guard lets only the deploy role and the root user through the account.
+      const changes = [...MANAGEMENT, 'kms:RevokeGrant'];
+      expect(await fx.verdicts(KMS_STAR_ADMIN, changes, withKmsStar)).toEqual(every(changes, 'denied'));
+    });
+
+    test('the deploy role and the account\'s root user may manage the key and change its policy, so it is never locked out', async () => {
+      const changes = adminAllowed.filter(a => !/^kms:(Describe|Get|List)/.test(a));
       const allowedByIam = (_action: string) => ({ identityPolicies: KMS_STAR });
-      expect(await fx.verdicts(DEPLOY_ROLE, ['kms:PutKeyPolicy'], allowedByIam)).toEqual({ 'kms:PutKeyPolicy': 'allowed' });
-      expect(await fx.verdicts(`arn:aws:iam::${ACCOUNT}:root`, ['kms:PutKeyPolicy'], () => ({}))).toEqual({ 'kms:PutKeyPolicy': 'allowed' });
+      expect(await fx.verdicts(DEPLOY_ROLE, changes, allowedByIam)).toEqual(every(changes, 'allowed'));
+      expect(await fx.verdicts(`arn:aws:iam::${ACCOUNT}:root`, changes, () => ({}))).toEqual(every(changes, 'allowed'));
       // The deploy role needs its own IAM permission too: the key policy delegates to the account.
       expect(await fx.verdicts(DEPLOY_ROLE, ['kms:PutKeyPolicy'], () => ({}))).toEqual({ 'kms:PutKeyPolicy': 'denied' });
     });
@@ -681,9 +686,9 @@ describe('INTERNAL key with importKeyMaterial', () => {
     expect(await fx.verdicts(fx.adminArn, IMPORT, () => ({}))).toEqual(every(IMPORT, 'allowed'));
   });
 
-  test('an IAM principal of this account with kms:* is DENIED import (the lockout guard excludes it), but may still administer', async () => {
+  test('an IAM principal of this account with kms:* is DENIED import and administration', async () => {
     expect(await fx.verdicts(KMS_STAR_ADMIN, IMPORT, withKmsStar)).toEqual(every(IMPORT, 'denied'));
-    expect(await fx.sim.can(KMS_STAR_ADMIN, 'kms:ScheduleKeyDeletion', fx.keyArn, { identityPolicies: KMS_STAR })).toBe(true);
+    expect(await fx.sim.can(KMS_STAR_ADMIN, 'kms:ScheduleKeyDeletion', fx.keyArn, { identityPolicies: KMS_STAR })).toBe(false);
   });
 
   test('the user role is DENIED import', async () => {

@@ -133,7 +133,7 @@ describe('separated roles', () => {
     const bare = Template.fromStack(stack);
     expect(Object.keys(bare.findResources('AWS::IAM::Role'))).toEqual(['InternalKeyAdminsC6F2AEEA']);
     const sids = onlyResource(bare, 'AWS::KMS::Key').properties.KeyPolicy.Statement.map((s: any) => s.Sid);
-    expect(sids).toEqual(['KeyAdministration', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
+    expect(sids).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
   });
 
   test('a user role first asked for after synthesis is an error, not a role missing from the template', () => {
@@ -525,7 +525,7 @@ describe('narrowing conditions', () => {
     key.userRole;
     const statements = onlyResource(Template.fromStack(stack), 'AWS::KMS::Key').properties.KeyPolicy.Statement;
     const usage = statements.filter((s: any) => s.Effect === 'Allow'
-      && !['KeyPolicyChanges', 'KeyAdministration'].includes(s.Sid));
+      && !['KeyPolicyChanges', 'KeyAdministration', 'AccountReadsKeySettings'].includes(s.Sid));
     expect(usage.length).toBeGreaterThanOrEqual(4);
     for (const statement of usage) {
       expect(statement.Condition.StringEquals['kms:ViaService']).toEqual(['s3.us-east-1.amazonaws.com', 'dynamodb.us-east-1.amazonaws.com']);

@@ -162,7 +162,7 @@ describe('a key in the store', () => {
     // Never rotated: no rotation administration in its policy.
     expect(JSON.stringify(resource.Properties.KeyPolicy)).not.toContain('kms:EnableKeyRotation');
     expect(key.rotationEnabled).toBe(false);
-    expect(key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'DeniedRequestsAlarm']);
+    expect(key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
   });
 
   test('the handler\'s role writes its policy (KMS requires it of the key\'s creator), and manages only keys of CloudHSM origin', () => {

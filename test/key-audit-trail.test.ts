@@ -67,8 +67,8 @@ describe('the trail a stack gets from its first key', () => {
 
   test('the audit key is itself a CONFIDENTIAL ClassifiedKey, retained and alarmed', () => {
     expect(trail.auditKey!.classification).toBe(DataClassification.CONFIDENTIAL);
-    // The trail's two shared alarms, and its own alarm on denied requests.
-    expect(trail.auditKey!.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'DeniedRequestsAlarm']);
+    // The trail's three shared alarms, and its own alarm on denied requests.
+    expect(trail.auditKey!.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
     template.hasResource('AWS::KMS::Key', {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({ Description: Match.stringLikeRegexp('Encrypts the KMS audit trail') }),
@@ -179,7 +179,7 @@ describe('the trail a stack gets from its first key', () => {
 
   test('every alarm of the stack has an action and actions enabled', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBe(1 + 2 + 1 + 1); // CIS, the shared two, the audit key's and the CONFIDENTIAL key's own
+    expect(alarms.length).toBe(1 + 3 + 1 + 1); // CIS, the shared three, the audit key's and the CONFIDENTIAL key's own
     for (const alarm of alarms) {
       expect(alarm.Properties.ActionsEnabled).toBe(true);
       expect(alarm.Properties.AlarmActions).toHaveLength(1);
@@ -202,7 +202,7 @@ describe('alarms follow the classification', () => {
 
   test.each([DataClassification.PUBLIC, DataClassification.INTERNAL])('%s: the trail\'s shared alarms only, no resource of its own', (classification) => {
     const { alarms, key } = alarmsOf(classification);
-    expect(alarms.map(a => a.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm']);
+    expect(alarms.map(a => a.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm']);
     for (const alarm of key.alarms) expect(alarm.node.scope).toBe(key.auditTrail);
   });
 
@@ -228,8 +228,8 @@ describe('alarms follow the classification', () => {
     [DataClassification.RESTRICTED, 3],
   ])('%s: an alarm of its own on more than %d denied requests in 5 minutes', (classification, threshold) => {
     const { alarms } = alarmsOf(classification);
-    expect(alarms.map(a => a.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'DeniedRequestsAlarm']);
-    expect(alarms[2].props).toMatchObject({
+    expect(alarms.map(a => a.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
+    expect(alarms[3].props).toMatchObject({
       Namespace: 'KmsKeyAudit/TestStack',
       MetricName: 'KeyDeniedRequests',
       Dimensions: [{ Name: 'KeyArn', Value: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } }],
@@ -312,7 +312,7 @@ describe('an organization trail: existingLogGroup', () => {
     template.resourceCountIs('AWS::S3::Bucket', 0);
     template.resourceCountIs('AWS::Logs::LogGroup', 0);
     const filters = Object.values(template.findResources('AWS::Logs::MetricFilter'));
-    expect(filters).toHaveLength(4);
+    expect(filters).toHaveLength(6);
     for (const filter of filters) expect(filter.Properties.LogGroupName).toBe('aws-controltower/CloudTrailLogs');
     // The alarm topic still needs an encryption key: the audit key.
     template.resourceCountIs('AWS::SNS::Topic', 1);
@@ -522,7 +522,7 @@ describe('100 keys in one stack', () => {
       filtersPerLogGroup.set(group, (filtersPerLogGroup.get(group) ?? 0) + 1);
     }
     expect(Math.max(...filtersPerLogGroup.values())).toBeLessThanOrEqual(100);
-    expect([...filtersPerLogGroup.values()]).toEqual([4]);
+    expect([...filtersPerLogGroup.values()]).toEqual([6]);
   });
 
   test('every CONFIDENTIAL key has its own alarm, dimensioned by its own ARN; all share the trail\'s', () => {
@@ -537,7 +537,8 @@ describe('100 keys in one stack', () => {
         expect(props.Dimensions).toEqual([{ Name: 'KeyArn', Value: { 'Fn::GetAtt': [keyId, 'Arn'] } }]);
       }
       const trail = keys[0].auditTrail!;
-      expect(key.alarms.filter(a => a.node.scope !== key)).toEqual([trail.keyStateChangesAlarm, trail.keyPolicyOrGrantChangesAlarm]);
+      const shared = [trail.keyStateChangesAlarm, trail.keyPolicyOrGrantChangesAlarm, trail.keyAliasOrTagChangesAlarm];
+      expect(key.alarms.filter(a => a.node.scope !== key)).toEqual(shared);
     }
   });
 });
@@ -554,7 +555,7 @@ describe('default keys at scale', () => {
     // Two resources per key (key, alias), the shared admin role and the trail.
     expect(resources.filter(r => r.Type === 'AWS::KMS::Alias')).toHaveLength(count + 1);
     expect(resources.filter(r => r.Type === 'AWS::IAM::Role').length).toBeLessThanOrEqual(5);
-    expect(resources.filter(r => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(1 + 2 + 1); // CIS, shared, audit key's own
+    expect(resources.filter(r => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(1 + 3 + 1); // CIS, shared, audit key's own
     // CloudFormation accepts a template of at most 1 MB; KMS a key policy of at most 32 KB.
     expect(Buffer.byteLength(JSON.stringify(template))).toBeLessThan(1024 * 1024);
     for (const key of resources.filter(r => r.Type === 'AWS::KMS::Key')) {
@@ -573,11 +574,11 @@ describe('default keys at scale', () => {
     expect(trail.auditKey).toBeUndefined();
     const types = Object.values<any>(Template.fromStack(stack).toJSON().Resources).map(r => r.Type).sort();
     expect(types).toEqual([
-      ...Array(3).fill('AWS::CloudWatch::Alarm'), // CIS and the two shared
+      ...Array(4).fill('AWS::CloudWatch::Alarm'), // CIS and the three shared
       'AWS::IAM::Role', // the INTERNAL keys' admin role
       ...Array(2).fill('AWS::KMS::Alias'),
       ...Array(2).fill('AWS::KMS::Key'),
-      ...Array(4).fill('AWS::Logs::MetricFilter'),
+      ...Array(6).fill('AWS::Logs::MetricFilter'), // CIS and five per-key
     ]);
   });
 });

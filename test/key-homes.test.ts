@@ -37,8 +37,8 @@ describe('a multi-Region primary', () => {
     const standard = keyIn(multiRegionPrimaryHome([]));
     expect(standard.resource.Type).toBe('AWS::KMS::Key');
     expect(standard.resource.Properties).toMatchObject({ MultiRegion: true, EnableKeyRotation: true, RotationPeriodInDays: 180 });
-    expect(sids(standard.resource)).toEqual(['KeyAdministration', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
-    expect(standard.key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'DeniedRequestsAlarm']);
+    expect(sids(standard.resource)).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
+    expect(standard.key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
   });
 });
 
@@ -59,10 +59,10 @@ describe('a replica', () => {
     for (const property of ['KeySpec', 'KeyUsage', 'Origin', 'EnableKeyRotation', 'RotationPeriodInDays', 'MultiRegion']) {
       expect(resource.Properties).not.toHaveProperty(property);
     }
-    expect(sids(resource)).toEqual(['KeyAdministration', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
+    expect(sids(resource)).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
     const alias = Object.values<any>(template.Resources).find(r => r.Type === 'AWS::KMS::Alias');
     expect(alias.Properties).toEqual({ AliasName: 'alias/confidential/TestStack/Key', TargetKeyId: { 'Fn::GetAtt': [id, 'Arn'] } });
-    expect(key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'DeniedRequestsAlarm']);
+    expect(key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
   });
 
   test('its administrators manage rotation on the primary, not here', () => {

@@ -135,8 +135,8 @@ describe('the members', () => {
       expect(Stack.of(key.auditTrail!).region).toBe(region);
       const template = templateIn(set, region);
       const alarms = Object.values<any>(template.Resources).filter(r => r.Type === 'AWS::CloudWatch::Alarm');
-      // The trail's two shared alarms, the audit key's and this key's denied requests.
-      expect(key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'DeniedRequestsAlarm']);
+      // The trail's three shared alarms, the audit key's and this key's denied requests.
+      expect(key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
       for (const alarm of alarms) {
         expect(alarm.Properties.AlarmActions).toHaveLength(1);
         expect(template.Resources[alarm.Properties.AlarmActions[0].Ref].Type).toBe('AWS::SNS::Topic');

@@ -30,6 +30,20 @@ export const ADMIN = [
   'kms:CancelKeyDeletion',
 ];
 
+/**
+ * Reading a key's settings, changing nothing: what the account's tools call through
+ * IAM (AWS Config and Security Hub, inventories, the library's own lookups).
+ */
+export const SETTINGS_READS = [
+  'kms:DescribeKey',
+  'kms:GetKeyPolicy',
+  'kms:ListKeyPolicies',
+  'kms:ListResourceTags',
+  'kms:ListGrants',
+  'kms:GetKeyRotationStatus',
+  'kms:ListKeyRotations',
+];
+
 /** Rotation management, only for keys that KMS can rotate. */
 export const ADMIN_ROTATION = [
   'kms:GetKeyRotationStatus',

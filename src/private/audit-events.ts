@@ -37,6 +37,11 @@ export interface AuditEvent {
   readonly metricName: string;
   /** What the metric counts, for alarm descriptions. */
   readonly description: string;
+  /**
+   * Where the record names the key, for the `KeyArn` dimension.
+   * @default KEY_ARN_SELECTOR
+   */
+  readonly keyArnSelector?: string;
   /** The filter pattern, for the keys `keyArns` matches (see `keyArnsOf`). */
   patternFor(keyArns: string): string;
 }
@@ -60,6 +65,41 @@ export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
   description: 'key policy changed, a grant revoked, or a grant created outside an AWS service',
 };
 
+/**
+ * What aliases and tags changes count as: one metric, of two filters, since the
+ * records name the key in different places.
+ */
+const ALIAS_OR_TAG_CHANGES = {
+  metricName: 'KeyAliasOrTagChanges',
+  description: 'an alias created, moved or deleted, or a tag changed',
+};
+
+/**
+ * An alias of the key created, moved to it or deleted. Alias records list the alias
+ * and the key in no fixed order, and name the key in `responseElements.keyId` (since
+ * December 2022). Moving an alias needs the old key's permission too, so an alias
+ * moved away from a key is a change, or a denied request, of that key as well.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/ct-createalias.html
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/ct-updatealias.html
+ */
+export const KEY_ALIAS_CHANGES: AuditEvent = {
+  ...ALIAS_OR_TAG_CHANGES,
+  id: 'KeyAliasChanges',
+  keyArnSelector: '$.responseElements.keyId',
+  patternFor: keys => `{ ($.eventSource = kms.amazonaws.com) && ($.responseElements.keyId = "${keys}") && ${SUCCEEDED} && (($.eventName = CreateAlias) || ($.eventName = UpdateAlias) || ($.eventName = DeleteAlias)) }`,
+};
+
+/**
+ * A tag of the key added, changed or removed: tags drive attribute-based access
+ * control and the classification.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/ct-tagresource.html
+ */
+export const KEY_TAG_CHANGES: AuditEvent = {
+  ...ALIAS_OR_TAG_CHANGES,
+  id: 'KeyTagChanges',
+  patternFor: keys => `{ ($.eventSource = kms.amazonaws.com) && ${namesAKey(keys)} && ${SUCCEEDED} && (($.eventName = TagResource) || ($.eventName = UntagResource)) }`,
+};
+
 /** Requests to the key that KMS denied. */
 export const KEY_DENIED_REQUESTS: AuditEvent = {
   id: 'KeyDeniedRequests',
@@ -68,4 +108,4 @@ export const KEY_DENIED_REQUESTS: AuditEvent = {
   description: 'requests denied',
 };
 
-export const KEY_EVENTS = [KEY_STATE_CHANGES, KEY_POLICY_OR_GRANT_CHANGES, KEY_DENIED_REQUESTS];
+export const KEY_EVENTS = [KEY_STATE_CHANGES, KEY_POLICY_OR_GRANT_CHANGES, KEY_ALIAS_CHANGES, KEY_TAG_CHANGES, KEY_DENIED_REQUESTS];

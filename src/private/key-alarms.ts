@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { AuditEvent, KEY_ARN_DIMENSION, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './audit-events';
+import { AuditEvent, KEY_ALIAS_CHANGES, KEY_ARN_DIMENSION, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './audit-events';
 import { ClassificationRules } from '../classification';
 
 /** Imported material this close to expiry raises the expiry alarm. */
@@ -26,6 +26,8 @@ export interface SharedKeyAlarms {
   readonly stateChanges: cloudwatch.Alarm;
   /** Any key's policy changed, or a grant revoked or made outside an AWS service. */
   readonly policyOrGrantChanges: cloudwatch.Alarm;
+  /** Any key's alias created, moved or deleted, or its tags changed. */
+  readonly aliasOrTagChanges: cloudwatch.Alarm;
 }
 
 export function createSharedKeyAlarms(scope: Construct, namespace: string, where: string): SharedKeyAlarms {
@@ -39,6 +41,11 @@ export function createSharedKeyAlarms(scope: Construct, namespace: string, where
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       description: `A KMS key of ${where}: ${KEY_POLICY_OR_GRANT_CHANGES.description} (one contributor per key ARN)`,
+    }),
+    aliasOrTagChanges: queryAlarm(scope, 'KeyAliasOrTagChangesAlarm', perKeyQuery(namespace, KEY_ALIAS_CHANGES), {
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      description: `A KMS key of ${where}: ${KEY_ALIAS_CHANGES.description} (one contributor per key ARN)`,
     }),
   };
 }

@@ -2,7 +2,7 @@ import { Fn, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
-import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
+import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, GRANTS_FOR_AWS_RESOURCES, SETTINGS_READS, TAKES_ENCRYPTION_CONTEXT } from './actions';
 import { Conditions, Grantee, GranteeKind } from './grantee';
 import { KEY_POLICY_MAX_BYTES } from './validation';
 
@@ -14,8 +14,9 @@ export interface KeyPolicyOptions {
   readonly lockoutGuardActions: string[];
   /**
    * The principals, besides the key's administrators and the account's root user,
-   * that may change the key policy through the lockout guard: the deploy role
-   * (CloudFormation writes the policy).
+   * that may manage the key and change its policy through the account (the lockout
+   * guard): the deploy role (CloudFormation creates, tags, updates and deletes the key
+   * and writes its policy), a home's handler.
    */
   readonly policyWriters: string[];
   /**
@@ -65,22 +66,36 @@ export class KeyPolicy {
     // read plainly in the template; a token only for region-agnostic stacks.
     this.urlSuffix = (!Token.isUnresolved(this.region) && domainSuffixOf(this.region)) || stack.urlSuffix;
 
-    // The account root, as a guard against lockout: administrators whom IAM allows,
-    // and CloudFormation, can manage the key, never use it. The key's own
-    // administrators join this statement.
+    // The account root, as a guard against lockout: the key is managed through the
+    // account only by the deploy role (CloudFormation), a home's handler and the
+    // account's root user, by `aws:PrincipalArn`, so that IAM alone (kms:*,
+    // PowerUserAccess) can neither disable, delete, re-tag nor re-point the key, and
+    // CloudFormation and the root user always can (no lockout). The key's own
+    // administrators join this statement; nobody gets cryptography from it.
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
+    // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
     const root = accountRootArn(stack);
+    this.policyWriters = [...options.policyWriters, root];
     this.administration = new iam.PolicyStatement({
       sid: 'KeyAdministration',
       principals: [new iam.ArnPrincipal(root)],
       actions: options.lockoutGuardActions,
       resources: ['*'],
+      conditions: { ArnEquals: { 'aws:PrincipalArn': this.policyWriters } },
     });
     this.document.addStatements(this.administration);
-    // The key policy itself may be changed through the account only by the deploy role
-    // and the root user, so that IAM alone cannot give anyone use of the key, and
-    // CloudFormation can always update it (no lockout); and by the key's administrators.
-    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
-    this.policyWriters = [...options.policyWriters, root];
+    // Reading the key's settings stays with the account's IAM policies: AWS Config,
+    // Security Hub and inventories read every key of the account that way.
+    const reads = options.lockoutGuardActions.filter(a => SETTINGS_READS.includes(a));
+    if (reads.length > 0) {
+      this.document.addStatements(new iam.PolicyStatement({
+        sid: 'AccountReadsKeySettings',
+        principals: [new iam.ArnPrincipal(root)],
+        actions: reads,
+        resources: ['*'],
+      }));
+    }
+    // The key policy itself, likewise; and by whoever the home names as its creator.
     this.policyChanges = new iam.PolicyStatement({
       sid: 'KeyPolicyChanges',
       principals: [new iam.ArnPrincipal(root), ...(options.namedPolicyWriters ?? []).map(arn => new iam.ArnPrincipal(arn))],
@@ -213,6 +228,7 @@ export class KeyPolicy {
     this.administration.addPrincipals(principal);
     this.policyChanges.addPrincipals(principal);
     this.policyWriters.push(...(principal.policyFragment.principalJson.AWS ?? []));
+    this.administration.addCondition('ArnEquals', { 'aws:PrincipalArn': this.policyWriters });
     this.policyChanges.addCondition('ArnEquals', { 'aws:PrincipalArn': this.policyWriters });
     const only = this.options.administratorOnlyActions ?? [];
     if (only.length > 0) {
