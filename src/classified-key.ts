@@ -13,7 +13,7 @@ import { AuditEvent, KEY_ALIAS_CHANGES, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT
 import { ConsumerRegistry } from './private/consumer-registry';
 import { creationActions, creationUses } from './private/consumers';
 import { addStackDependency } from './private/dependencies';
-import { Grantee, granteeOf, GranteeKind } from './private/grantee';
+import { Grantee, granteeOf, GranteeKind, splitPrincipal } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
 import { KEY_HOME, KeyHome, STANDARD_HOME } from './private/key-home';
 import { KeyPolicy, mergeConditions, samePrincipal, TOPIC_PUBLISHERS } from './private/key-policy';
@@ -454,7 +454,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     // Explicit denies keep the roles apart even against IAM policies, which the
     // lockout guard would otherwise let manage the key, or use it with the opt-in.
     this.policy.separateRoles(
-      () => this.namedPrincipals(this.administrators),
+      () => this.namedPrincipals(this.administrators.map(a => (a instanceof iam.Role ? adminPrincipal(a).principal : a))),
       () => this.namedPrincipals(this.users.filter(u => u !== this.deployPrincipal)),
     );
     // Once the app is complete: what the resources that name the key need of it.
@@ -624,13 +624,28 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     }
     if (statement.effect === iam.Effect.ALLOW) {
       const expanded = statement.actions.flatMap(a => actions.expandAction(a));
-      const admin = this.administrators.find(a => statement.principals.some(p => samePrincipal(this, p, a)));
-      if (admin && expanded.some(x => actions.ALL_CRYPTOGRAPHIC.includes(x))) {
+      const cryptographic = expanded.some(x => actions.ALL_CRYPTOGRAPHIC.includes(x));
+      if (statement.notPrincipals.length > 0) {
+        throw new Error(`addToResourcePolicy must not allow with NotPrincipal, got ${statement.notPrincipals.join(', ')}: it allows every principal but those`);
+      }
+      for (const principal of statement.principals) {
+        const view = granteeOf(this, principal);
+        this.assertPrincipalKind('addToResourcePolicy', principal, view);
+        const mayBeRoot = view.kind === GranteeKind.ACCOUNT || view.kind === GranteeKind.UNRESOLVED;
+        if (cryptographic && mayBeRoot && !this.allowAccountRootCryptography) {
+          throw new Error(
+            `addToResourcePolicy must not give cryptographic actions to ${view.kind === GranteeKind.ACCOUNT ? 'an account\'s root' : 'a principal whose ARN is known only at deploy time'} (${principal}) `
+            + `on a ${this.classification} key${this.rules.rootCryptographyAllowed ? ' without allowAccountRootCryptography' : ''}: it would let every IAM principal of the account use the key; grant the roles that use it, by name`,
+          );
+        }
+      }
+      const admin = this.administrators.find(a => statement.principals.some(p => this.sameIdentity(p, a)));
+      if (admin && cryptographic) {
         throw new Error(
           `addToResourcePolicy must not give cryptographic actions to ${this.describePrincipal(admin, this.adminRole, 'the admin role', 'a principal that administers the key')}, got ${statement.actions.join(', ')}`,
         );
       }
-      const user = this.users.find(u => statement.principals.some(p => samePrincipal(this, p, u)));
+      const user = this.users.find(u => statement.principals.some(p => this.sameIdentity(p, u)));
       if (user && expanded.some(x => actions.ALL_ADMINISTRATIVE.includes(x))) {
         throw new Error(
           `addToResourcePolicy must not give administrative actions to ${this.describePrincipal(user, this.userRoleValue, 'the user role', 'a principal that uses the key')}, got ${statement.actions.join(', ')}`,
@@ -701,13 +716,23 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    */
   public grantAdmin(grantee: iam.IGrantable): iam.Grant {
     const principal = grantee.grantPrincipal;
-    const user = this.users.find(u => samePrincipal(this, u, principal));
+    const parts = splitPrincipal(principal);
+    if (parts.length > 1) return parts.map(part => this.grantAdmin({ grantPrincipal: part })).reduce((all, g) => all.combine(g));
+    const user = this.users.find(u => this.sameIdentity(u, principal));
     if (user) {
       throw new Error(
         `grantAdmin must not be given ${this.describePrincipal(user, this.userRoleValue, 'the user role', 'a principal that uses the key')}: users of the key cannot administer it`,
       );
     }
-    const crossStack = this.crossStackGrantee('grantAdmin', principal, granteeOf(this, principal));
+    const view = granteeOf(this, principal);
+    this.assertPrincipalKind('grantAdmin', principal, view);
+    if (view.kind === GranteeKind.ACCOUNT || view.kind === GranteeKind.UNRESOLVED) {
+      throw new Error(
+        `grantAdmin must be given a role or user by name, got ${view.kind === GranteeKind.ACCOUNT ? 'an account\'s root' : 'a principal whose ARN is known only at deploy time'} (${principal}): `
+        + 'administration through an account root reaches every IAM principal of the account that IAM allows kms:*; the account\'s root user and the deploy role manage the key already',
+      );
+    }
+    const crossStack = this.crossStackGrantee('grantAdmin', principal, view);
     if (crossStack) {
       // Named by its literal ARN, as for use: see crossStackGrantee.
       this.administrators.push(new iam.ArnPrincipal(crossStack.arn));
@@ -735,11 +760,21 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    */
   private grantUsage(method: string, grantee: iam.IGrantable, granted: string[]): iam.Grant {
     const principal = grantee.grantPrincipal;
+    // A composite principal is one grant per principal it names, each checked alone.
+    const parts = splitPrincipal(principal);
+    if (parts.length > 1) return parts.map(part => this.grantUsage(method, { grantPrincipal: part }, granted)).reduce((all, g) => all.combine(g));
     this.assertNotAdministrator(method, principal, granted);
     const view = granteeOf(this, principal);
+    this.assertPrincipalKind(method, principal, view);
     switch (view.kind) {
-      case GranteeKind.EVERYONE:
-        throw new Error(`${method} must not be given every principal (${principal}): the key policy names who may use the key`);
+      case GranteeKind.UNRESOLVED:
+        if (!this.rules.rootCryptographyAllowed) {
+          throw new Error(
+            `${method} must be given a principal whose ARN is known at synth for a ${this.classification} key (a role or user of the app, or a literal role or user ARN), `
+            + `got ${principal}: a value known only at deploy time (a parameter, an import) may be an account's root, which would let every IAM principal of the account use the key`,
+          );
+        }
+        break;
       case GranteeKind.ACCOUNT:
         return this.grantToAccount(method, grantee, view, granted);
       case GranteeKind.SERVICE:
@@ -820,7 +855,6 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     const otherAccount = view.account !== undefined
       && Token.compareStrings(view.account, this.env.account) === TokenComparison.DIFFERENT;
     if (this.allowAccountRootCryptography || (otherAccount && this.rules.rootCryptographyAllowed)) {
-      if (!otherAccount) this.policy.allowRootCryptography();
       return this.grantOnKey(grantee, this.policy.usageStatements(view, granted));
     }
     if (otherAccount) {
@@ -965,8 +999,36 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     return arn;
   }
 
+  /** Refuses what no key policy statement of the library names: every principal, or a kind KMS grants no use to. */
+  private assertPrincipalKind(method: string, principal: iam.IPrincipal, view: Grantee): void {
+    if (view.kind === GranteeKind.EVERYONE) {
+      throw new Error(`${method} must not be given every principal (${principal}): the key policy names who may use the key`);
+    }
+    if (view.kind === GranteeKind.UNSUPPORTED) {
+      throw new Error(
+        `${method} must be given an AWS account, role, user or service principal, got ${principal}: key policies name federated and canonical-user principals for no use of the key`,
+      );
+    }
+  }
+
+  /**
+   * Whether two principals are the same: the same object or policy JSON, or the same
+   * literal ARN (an imported role of the admin role's ARN is the admin role).
+   */
+  private sameIdentity(a: iam.IPrincipal, b: iam.IPrincipal): boolean {
+    if (samePrincipal(this, a, b)) return true;
+    const arnA = this.literalArnOf(a);
+    return arnA !== undefined && arnA === this.literalArnOf(b);
+  }
+
+  private literalArnOf(principal: iam.IPrincipal): string | undefined {
+    const named = principal instanceof iam.Role ? adminPrincipal(principal) : undefined;
+    const arn = granteeOf(this, named?.named ? named.principal : principal).arn;
+    return arn === undefined || Token.isUnresolved(arn) ? undefined : arn;
+  }
+
   private assertNotAdministrator(method: string, principal: iam.IPrincipal, granted: string[]): void {
-    const admin = this.administrators.find(a => samePrincipal(this, a, principal));
+    const admin = this.administrators.find(a => this.sameIdentity(a, principal));
     if (admin) {
       throw new Error(
         `${method} must not be given ${this.describePrincipal(admin, this.adminRole, 'the admin role', 'a principal that administers the key')}: administrators manage the key and cannot use it, got ${granted.join(', ')}`,

@@ -10,15 +10,16 @@
  * The attacker: an IAM principal of the key's account whose identity policy allows
  * kms:* on everything, as PowerUserAccess does.
  */
-import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, CfnParameter, Fn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { IConstruct } from 'constructs';
 import {
   ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet,
 } from '../src';
 import { ContextValues, PolicySimulator } from './support/policy-sim';
-import { ACCOUNT, newStack, REGION } from './support/stack';
+import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
 
 const KMS_STAR_PRINCIPAL = `arn:aws:iam::${ACCOUNT}:role/PowerUser`;
 const KMS_STAR = [PolicySimulator.allowPolicy('kms:*')];
@@ -147,5 +148,195 @@ describe.each(Object.keys(HOMES))('%s', (home) => {
         expect(await verdicts(target, target.handlerArn, written, [], { 'kms:KeyOrigin': 'AWS_CLOUDHSM' })).toEqual(all(written, 'Allowed'));
       }
     });
+  });
+});
+
+// -----------------------------------------------------------------------------
+// Path 1: a public principal, in any shape
+// -----------------------------------------------------------------------------
+
+describe('a public principal, in any shape, is refused on every key (path 1)', () => {
+  const EVERYONE = /must not be given every principal|must not allow with NotPrincipal/;
+  const shapes: Array<[string, () => iam.IPrincipal]> = [
+    ['StarPrincipal', () => new iam.StarPrincipal()],
+    ['StarPrincipal with conditions', () => new iam.StarPrincipal().withConditions({ StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' } })],
+    ['AnyPrincipal', () => new iam.AnyPrincipal()],
+    ['ArnPrincipal(\'*\')', () => new iam.ArnPrincipal('*')],
+    ['OrganizationPrincipal', () => new iam.OrganizationPrincipal('o-a1b2c3d4e5')],
+    ['a CompositePrincipal with AnyPrincipal', () => new iam.CompositePrincipal(new iam.ArnPrincipal(`arn:aws:iam::${ACCOUNT}:role/App`), new iam.AnyPrincipal())],
+  ];
+  describe.each(Object.values(DataClassification))('%s key', (classification) => {
+    test.each(shapes)('grantDecrypt(%s) fails at synth', (_shape, make) => {
+      const stack = newStack();
+      const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'] });
+      expect(() => key.grantDecrypt(make())).toThrow(EVERYONE);
+    });
+
+    test.each(shapes)('grantAdmin(%s) fails at synth', (_shape, make) => {
+      const stack = newStack();
+      const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'] });
+      expect(() => key.grantAdmin(make())).toThrow(EVERYONE);
+    });
+
+    test.each(shapes)('addToResourcePolicy allowing %s with a condition fails at synth', (_shape, make) => {
+      const stack = newStack();
+      const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'] });
+      expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
+        principals: [make()],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' } },
+      }))).toThrow(EVERYONE);
+    });
+  });
+
+  test('an allow with NotPrincipal fails at synth', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
+      notPrincipals: [new iam.ArnPrincipal(`arn:aws:iam::${ACCOUNT}:role/Admin`)], actions: ['kms:Decrypt'], resources: ['*'],
+    }))).toThrow(EVERYONE);
+  });
+});
+
+// -----------------------------------------------------------------------------
+// Path 3: the account root under a shape the grant does not look at
+// -----------------------------------------------------------------------------
+
+describe('the account root in a principal shape of its own is refused on CONFIDENTIAL and RESTRICTED keys (path 3)', () => {
+  const root = /must not be given the account root|must be given a principal whose ARN is known at synth|must not give cryptographic actions to (an account's root|a principal whose ARN is known only at deploy time)/;
+  const shapes: Array<[string, (stack: Stack) => iam.IPrincipal]> = [
+    ['a CompositePrincipal of a role and the account root',
+      stack => new iam.CompositePrincipal(new iam.Role(stack, 'App', { assumedBy: new iam.AccountRootPrincipal() }), new iam.AccountRootPrincipal())],
+    ['an ArnPrincipal of Fn::Sub of the root', () => new iam.ArnPrincipal(Fn.sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root'))],
+    ['an ArnPrincipal of the root\'s literal ARN', () => new iam.ArnPrincipal(`arn:aws:iam::${ACCOUNT}:root`)],
+    ['an AccountPrincipal of the key\'s own account', () => new iam.AccountPrincipal(ACCOUNT)],
+    ['a role imported from a parameter (may be the root)', stack => iam.Role.fromRoleArn(stack, 'Imported', new CfnParameter(stack, 'ReaderArn').valueAsString)],
+    ['a role imported from another stack\'s export (may be the root)', stack => iam.Role.fromRoleArn(stack, 'Exported', Fn.importValue('reader-arn'))],
+  ];
+  describe.each([DataClassification.CONFIDENTIAL, DataClassification.RESTRICTED])('%s key', (classification) => {
+    test.each(shapes)('grantDecrypt(%s) fails at synth', (_shape, make) => {
+      const stack = newStack();
+      const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'] });
+      expect(() => key.grantDecrypt(make(stack))).toThrow(root);
+    });
+
+    test.each(shapes)('an escape-hatch statement giving %s decryption fails at synth', (_shape, make) => {
+      const stack = newStack();
+      const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'] });
+      expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
+        principals: [make(stack)],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${REGION}.amazonaws.com` } },
+      }))).toThrow(root);
+    });
+  });
+
+  test('through a service, the root of a composite grant is the deploy role\'s creation calls, never every IAM principal', async () => {
+    // GIVEN a grant through S3, as aws-cdk-lib consumers make them, of a role and the root
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL, viaServices: ['s3'] });
+    const app = new iam.Role(stack, 'App', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantDecrypt(new kms.ViaServicePrincipal(`s3.${REGION}.amazonaws.com`, new iam.CompositePrincipal(app, new iam.AccountRootPrincipal())));
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(key));
+    const viaS3 = { 'kms:ViaService': `s3.${REGION}.amazonaws.com` };
+
+    // THEN the role decrypts through S3, a kms:* principal of the account does not
+    expect(await sim.can(sim.roleArn(logicalId(app)), 'kms:Decrypt', keyArn, { context: viaS3, identityPolicies: KMS_STAR })).toBe(true);
+    expect(await sim.can(KMS_STAR_PRINCIPAL, 'kms:Decrypt', keyArn, { context: viaS3, identityPolicies: KMS_STAR })).toBe(false);
+  });
+
+  test('on an INTERNAL key, a role imported from a parameter is named as given', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    expect(() => key.grantDecrypt(iam.Role.fromRoleArn(stack, 'Imported', new CfnParameter(stack, 'ReaderArn').valueAsString))).not.toThrow();
+  });
+});
+
+// -----------------------------------------------------------------------------
+// Path 4: the admin role under another name
+// -----------------------------------------------------------------------------
+
+describe('the admin role under another name gets no use (path 4)', () => {
+  const adminArnOf = (key: ClassifiedKey) => Stack.of(key).resolve((key.adminRole.node.defaultChild as iam.CfnRole).roleName) as string;
+
+  test.each(Object.values(DataClassification))('%s: grantDecrypt of an imported role of the admin role\'s ARN fails at synth', (classification) => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'] });
+    const imported = iam.Role.fromRoleArn(stack, 'AdminAgain', `arn:aws:iam::${ACCOUNT}:role/${adminArnOf(key)}`);
+    expect(() => key.grantDecrypt(imported)).toThrow(/must not be given the admin role .*: administrators manage the key and cannot use it/);
+    expect(() => key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ArnPrincipal(`arn:aws:iam::${ACCOUNT}:role/${adminArnOf(key)}`)],
+      actions: ['kms:Decrypt'],
+      resources: ['*'],
+      conditions: { Bool: { 'aws:SecureTransport': 'true' } },
+    }))).toThrow(/must not give cryptographic actions to the admin role/);
+  });
+
+  test.each([DataClassification.CONFIDENTIAL, DataClassification.RESTRICTED])(
+    '%s: the key policy denies the administrators every cryptographic action, whatever allows it', async (classification) => {
+      const stack = newStack();
+      const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'] });
+      const sim = PolicySimulator.fromStack(stack);
+      const keyArn = sim.keyArn(logicalId(key));
+      const adminArn = `arn:aws:iam::${ACCOUNT}:role/${adminArnOf(key)}`;
+      for (const action of CRYPTOGRAPHY) {
+        // The deny wins even over an allow naming the admin role (a resource policy written by hand).
+        const handWritten = {
+          Version: '2012-10-17',
+          Statement: [...(sim.keyPolicy(logicalId(key)).Statement as any[]),
+            { Effect: 'Allow', Principal: { AWS: adminArn }, Action: action, Resource: '*' }],
+        };
+        expect([action, await sim.simulate({
+          principalArn: adminArn,
+          action,
+          resourceArn: keyArn,
+          identityPolicies: KMS_STAR,
+          context: favourable(REGION, action),
+          resourcePolicy: handWritten as any,
+        })]).toEqual([action, 'ExplicitlyDenied']);
+      }
+    });
+});
+
+// -----------------------------------------------------------------------------
+// Path 5: cross-account grantees on a key narrowed to services
+// -----------------------------------------------------------------------------
+
+describe('a grantee of another account uses the key from its own account (path 5)', () => {
+  const READER = `arn:aws:iam::${OTHER_ACCOUNT}:role/Reader`;
+  const viaS3 = { 'kms:ViaService': `s3.${REGION}.amazonaws.com` };
+  const shapes: Array<[string, (stack: Stack) => iam.IGrantable]> = [
+    ['an ArnPrincipal of a literal role ARN', () => new iam.ArnPrincipal(READER)],
+    ['an imported role', stack => iam.Role.fromRoleArn(stack, 'Reader', READER)],
+    ['an AccountPrincipal (INTERNAL keys may name another account\'s root)', () => new iam.AccountPrincipal(OTHER_ACCOUNT)],
+  ];
+
+  test.each(shapes)('%s: allowed through the service, with kms:CallerAccount its own', async (_shape, make) => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, viaServices: ['s3'] });
+    key.grantDecrypt(make(stack));
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(key));
+    // The simulator sets kms:CallerAccount to the caller's account, as KMS does.
+    expect(await sim.can(READER, 'kms:Decrypt', keyArn, { context: viaS3, identityPolicies: KMS_STAR })).toBe(true);
+    expect(await sim.can(READER, 'kms:Decrypt', keyArn, { identityPolicies: KMS_STAR })).toBe(false);
+  });
+
+  test('a role of a stack in another account: allowed through the service from its account', async () => {
+    const app = new App();
+    const keys = new Stack(app, 'Keys', { env: { account: ACCOUNT, region: REGION } });
+    const users = new Stack(app, 'Users', { env: { account: OTHER_ACCOUNT, region: REGION } });
+    const key = new ClassifiedKey(keys, 'Key', { classification: DataClassification.CONFIDENTIAL, viaServices: ['s3'], monitoring: true });
+    const reader = new iam.Role(users, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantDecrypt(reader);
+    app.synth();
+    const sim = PolicySimulator.fromStack(keys);
+    const keyArn = sim.keyArn(logicalId(key));
+    const readerArn = `arn:aws:iam::${OTHER_ACCOUNT}:role/${users.resolve((reader.node.defaultChild as iam.CfnRole).roleName)}`;
+    expect(await sim.can(readerArn, 'kms:Decrypt', keyArn, { context: viaS3, identityPolicies: KMS_STAR })).toBe(true);
+    expect(await sim.can(`arn:aws:iam::${OTHER_ACCOUNT}:role/Other`, 'kms:Decrypt', keyArn, { context: viaS3, identityPolicies: KMS_STAR })).toBe(false);
   });
 });

@@ -133,7 +133,7 @@ describe('separated roles', () => {
     const bare = Template.fromStack(stack);
     expect(Object.keys(bare.findResources('AWS::IAM::Role'))).toEqual(['InternalKeyAdminsC6F2AEEA']);
     const sids = onlyResource(bare, 'AWS::KMS::Key').properties.KeyPolicy.Statement.map((s: any) => s.Sid);
-    expect(sids).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
+    expect(sids).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources', 'DenyCryptographyToAdministrators']);
   });
 
   test('a user role first asked for after synthesis is an error, not a role missing from the template', () => {

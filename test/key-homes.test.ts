@@ -37,7 +37,7 @@ describe('a multi-Region primary', () => {
     const standard = keyIn(multiRegionPrimaryHome([]));
     expect(standard.resource.Type).toBe('AWS::KMS::Key');
     expect(standard.resource.Properties).toMatchObject({ MultiRegion: true, EnableKeyRotation: true, RotationPeriodInDays: 180 });
-    expect(sids(standard.resource)).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
+    expect(sids(standard.resource)).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources', 'DenyCryptographyToAdministrators']);
     expect(standard.key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
   });
 });
@@ -59,7 +59,7 @@ describe('a replica', () => {
     for (const property of ['KeySpec', 'KeyUsage', 'Origin', 'EnableKeyRotation', 'RotationPeriodInDays', 'MultiRegion']) {
       expect(resource.Properties).not.toHaveProperty(property);
     }
-    expect(sids(resource)).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources']);
+    expect(sids(resource)).toEqual(['KeyAdministration', 'AccountReadsKeySettings', 'KeyPolicyChanges', 'DenyGrantsNotForAwsResources', 'DenyCryptographyToAdministrators']);
     const alias = Object.values<any>(template.Resources).find(r => r.Type === 'AWS::KMS::Alias');
     expect(alias.Properties).toEqual({ AliasName: 'alias/confidential/TestStack/Key', TargetKeyId: { 'Fn::GetAtt': [id, 'Arn'] } });
     expect(key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);

@@ -1,4 +1,4 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Reference, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 
@@ -7,7 +7,7 @@ export type Conditions = Record<string, Record<string, unknown>>;
 
 /** Who a grant names, read from the principal's policy fragment. */
 export enum GranteeKind {
-  /** `*`: every principal. */
+  /** `*` in any position: every principal. */
   EVERYONE = 'everyone',
   /** An account's root: every IAM principal of that account that IAM allows. */
   ACCOUNT = 'account',
@@ -15,6 +15,13 @@ export enum GranteeKind {
   SERVICE = 'service',
   /** A role, user or other principal named by ARN. */
   NAMED = 'named',
+  /**
+   * An AWS principal whose ARN the policy cannot tell at synth (a parameter, an
+   * import, an intrinsic of another shape): it may be an account's root.
+   */
+  UNRESOLVED = 'unresolved',
+  /** A principal key policies do not name for use: federated, canonical user. */
+  UNSUPPORTED = 'unsupported',
 }
 
 /**
@@ -28,6 +35,8 @@ export interface Grantee {
   readonly principal: iam.IPrincipal;
   /** The principal's account, when it is known at synth. */
   readonly account?: string;
+  /** The principal's ARN, when it is a literal string at synth. */
+  readonly arn?: string;
   /** The services the grant itself is limited to, from its `kms:ViaService` condition. */
   readonly viaServices?: string[];
   /** The grant's other conditions, as the principal carries them. */
@@ -47,7 +56,11 @@ export interface Grantee {
   readonly viaAnyRegion?: boolean;
 }
 
-const ROOT_ARN = /^arn:[^:]+:iam::([0-9]{12}|\$\{Token\[[^\]]+\]\}):root$/;
+const ACCOUNT_ID = /^[0-9]{12}$/;
+/** `arn:<partition>:iam::<account>:root`. */
+const ROOT_ARN = /^arn:[^:]+:iam::([0-9]{12}):root$/;
+/** A role, user or session named by ARN: `arn:<partition>:iam::<account>:role/...`. */
+const NAMED_ARN = /^arn:[^:]+:(?:iam|sts)::([0-9]{12}):(?:role|user|assumed-role|federated-user)\/./;
 
 /** Reads a principal the way the key policy must treat it. */
 export function granteeOf(scope: IConstruct, principal: iam.IPrincipal): Grantee {
@@ -56,29 +69,116 @@ export function granteeOf(scope: IConstruct, principal: iam.IPrincipal): Grantee
   const json = fragment.principalJson;
   const { viaServices, rest } = splitViaService(fragment.conditions as Conditions);
   const bare = new BarePrincipal(json, principal.principalAccount);
-  const aws = json.AWS ?? [];
-  const kind = (json.Service?.length ?? 0) > 0 ? GranteeKind.SERVICE
-    : aws.some(a => a === '*') ? GranteeKind.EVERYONE
-      : aws.length > 0 && aws.every(a => isAccountRoot(stack, a)) ? GranteeKind.ACCOUNT
-        : GranteeKind.NAMED;
+  const types = Object.keys(json).filter(type => (json[type] ?? []).length > 0);
+  const aws = (json.AWS ?? []).map(value => classifyAws(stack, value));
+  let kind: GranteeKind;
+  if (Object.values(json).some(values => values.some(v => v === '*'))) {
+    kind = GranteeKind.EVERYONE;
+  } else if (types.some(type => type !== 'AWS' && type !== 'Service')) {
+    kind = GranteeKind.UNSUPPORTED;
+  } else if (aws.length === 0 && types.includes('Service')) {
+    kind = GranteeKind.SERVICE;
+  } else if (aws.some(a => a.kind === GranteeKind.ACCOUNT)) {
+    // A root among several principals is still a root: see splitPrincipal.
+    kind = GranteeKind.ACCOUNT;
+  } else if (aws.some(a => a.kind === GranteeKind.UNRESOLVED)) {
+    kind = GranteeKind.UNRESOLVED;
+  } else {
+    kind = GranteeKind.NAMED;
+  }
+  const single = aws.length === 1 && types.length === 1 ? aws[0] : undefined;
   return {
     kind,
     principal: bare,
-    account: principal.principalAccount,
+    account: principal.principalAccount ?? single?.account,
+    arn: single?.arn,
     viaServices,
     conditions: rest,
     description: `${principal}`,
   };
 }
 
-/** Whether an AWS principal value is an account's root, as ARN or as a bare account id. */
-function isAccountRoot(stack: Stack, value: string): boolean {
-  if (/^[0-9]{12}$/.test(value)) return true;
+/**
+ * The principals a grantee names, one each, with the grantee's conditions: a
+ * `CompositePrincipal` is as many grants, each classified on its own. A role of the
+ * app stays the role (its identity policy may be needed); any other value becomes a
+ * principal of that ARN.
+ */
+export function splitPrincipal(principal: iam.IPrincipal): iam.IPrincipal[] {
+  const fragment = principal.policyFragment;
+  const json = fragment.principalJson;
+  const entries = Object.entries(json).flatMap(([type, values]) => values.map(value => ({ type, value })));
+  if (entries.length <= 1) return [principal];
+  const conditions = fragment.conditions as Conditions;
+  return entries.map(({ type, value }) => {
+    let part: iam.IPrincipal;
+    if (type === 'Service') {
+      part = new iam.ServicePrincipal(value);
+    } else if (type === 'AWS') {
+      const target = referenceTarget(value);
+      part = target instanceof iam.CfnRole && target.node.scope instanceof iam.Role ? target.node.scope : new iam.ArnPrincipal(value);
+    } else {
+      part = new BarePrincipal({ [type]: [value] }, undefined);
+    }
+    return Object.keys(conditions).length > 0 ? new iam.PrincipalWithConditions(part, conditions) : part;
+  });
+}
+
+/** What one AWS principal value of a policy is, as far as synth can tell. */
+function classifyAws(stack: Stack, value: string): { kind: GranteeKind; account?: string; arn?: string } {
+  if (ACCOUNT_ID.test(value)) return { kind: GranteeKind.ACCOUNT, account: value };
+  // A role or user of the app, by reference: named, in its stack's account.
+  const target = referenceTarget(value);
+  if (target instanceof iam.CfnRole || target instanceof iam.CfnUser) {
+    return { kind: GranteeKind.NAMED, account: Stack.of(target).account };
+  }
   const resolved = stack.resolve(value);
-  if (typeof resolved === 'string') return ROOT_ARN.test(resolved);
-  // arn:${Partition}:iam::${Account}:root, as AccountRootPrincipal renders it.
-  const parts = resolved?.['Fn::Join']?.[1];
-  return Array.isArray(parts) && typeof parts[parts.length - 1] === 'string' && parts[parts.length - 1].endsWith(':root');
+  const text = textOf(resolved);
+  if (text === undefined) return { kind: GranteeKind.UNRESOLVED };
+  if (typeof resolved === 'string') {
+    const root = ROOT_ARN.exec(text);
+    if (root) return { kind: GranteeKind.ACCOUNT, account: root[1], arn: text };
+    const named = NAMED_ARN.exec(text);
+    return named ? { kind: GranteeKind.NAMED, account: named[1], arn: text } : { kind: GranteeKind.UNRESOLVED };
+  }
+  // An ARN written with intrinsics for its partition or account (AccountRootPrincipal,
+  // Role.fromRoleName, Fn::Sub): its literal text says what it names.
+  const shape = text.replace(/\$\{[^}]*\}/g, '{}');
+  if (/^arn:[^:]*:iam::[^:]*:root$/.test(shape)) return { kind: GranteeKind.ACCOUNT };
+  if (/^arn:[^:]*:(?:iam|sts)::[^:]*:(?:role|user|assumed-role|federated-user)\/./.test(shape)) return { kind: GranteeKind.NAMED };
+  return { kind: GranteeKind.UNRESOLVED };
+}
+
+/**
+ * The text of an ARN as a template: a literal string as it is; `Fn::Join` of strings
+ * and pseudo parameters, or `Fn::Sub`, with each intrinsic as `${...}`. Undefined for
+ * any other intrinsic (a parameter, an import, a select), whose value only
+ * deployment tells.
+ */
+function textOf(resolved: unknown): string | undefined {
+  if (typeof resolved === 'string') return resolved;
+  if (resolved === null || typeof resolved !== 'object') return undefined;
+  const obj = resolved as Record<string, unknown>;
+  if (typeof obj['Fn::Sub'] === 'string') return obj['Fn::Sub'];
+  const join = obj['Fn::Join'];
+  if (Array.isArray(join) && join[0] === '' && Array.isArray(join[1])) {
+    const parts = join[1].map((part: unknown) => {
+      if (typeof part === 'string') return part;
+      const ref = (part as Record<string, unknown> | null)?.Ref;
+      return typeof ref === 'string' && ref.startsWith('AWS::') ? `\${${ref}}` : undefined;
+    });
+    return parts.every(part => part !== undefined) ? parts.join('') : undefined;
+  }
+  return undefined;
+}
+
+/** The construct a value references, when it is one reference (a role's ARN). */
+function referenceTarget(value: string): IConstruct | undefined {
+  if (!Token.isUnresolved(value)) return undefined;
+  const fragments = Tokenization.reverseString(value);
+  if (fragments.length !== 1) return undefined;
+  const token = fragments.firstToken;
+  return token instanceof Reference ? token.target : undefined;
 }
 
 /** Takes `kms:ViaService` out of a principal's conditions. */

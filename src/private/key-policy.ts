@@ -1,4 +1,4 @@
-import { Fn, Stack, Token } from 'aws-cdk-lib';
+import { Fn, Reference, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
@@ -51,8 +51,6 @@ export class KeyPolicy {
   private readonly administration: iam.PolicyStatement;
   private readonly policyChanges: iam.PolicyStatement;
   private readonly policyWriters: string[];
-  /** Whether a statement lets this account's root (so IAM policies) use the key. */
-  private rootMayUse = false;
   private renderedOnce = false;
   private readonly account: string;
   private readonly region: string;
@@ -178,9 +176,10 @@ export class KeyPolicy {
           conditions: { ArnEquals: { 'aws:PrincipalArn': arns } },
         }));
       };
-      // Without a statement that lets IAM policies give use of the key, administrators
-      // cannot use it anyway: nothing in the policy allows it to them.
-      if (this.rootMayUse) deny('DenyCryptographyToAdministrators', administrators(), DENIED_TO_ADMINISTRATORS);
+      // Always, even where nothing in the policy allows an administrator cryptography:
+      // a grant that names an administrator under another principal (an imported role
+      // of the same ARN) is then still no way to use the key.
+      deny('DenyCryptographyToAdministrators', administrators(), DENIED_TO_ADMINISTRATORS);
       deny('DenyAdministrationToUsers', users(), DENIED_TO_USERS);
     }
     for (const { from, to } of this.narrowings.splice(0)) {
@@ -271,13 +270,7 @@ export class KeyPolicy {
 
   /** Cryptography for the account root, when the user opts in. */
   public addAccountRootUsage(usageActions: string[]): void {
-    this.rootMayUse = true;
     this.addNamed('AccountRootUsage', this.usageParts(new iam.AccountRootPrincipal(), usageActions, {}));
-  }
-
-  /** Records that a grant lets this account's root use the key. */
-  public allowRootCryptography(): void {
-    this.rootMayUse = true;
   }
 
   /**
@@ -571,10 +564,18 @@ interface UsageParts {
   readonly grants?: iam.PolicyStatement;
 }
 
-/** Whether two principals are the same, including two references to one role. */
+/**
+ * Whether two principals are the same, including two references to one role. A value
+ * of another stack is compared as its token, not resolved here (a role of another
+ * account cannot be resolved in this stack).
+ */
 export function samePrincipal(scope: IConstruct, a: iam.IPrincipal, b: iam.IPrincipal): boolean {
   if (a === b) return true;
   const stack = Stack.of(scope);
-  const render = (p: iam.IPrincipal) => JSON.stringify(stack.resolve(p.policyFragment.principalJson));
+  const render = (p: iam.IPrincipal) => JSON.stringify(p.policyFragment.principalJson, (_key, value) => {
+    if (typeof value !== 'string' || !Token.isUnresolved(value)) return value;
+    const foreign = Tokenization.reverseString(value).tokens.some(t => t instanceof Reference && Stack.of(t.target) !== stack);
+    return foreign ? value : stack.resolve(value);
+  });
   return render(a) === render(b);
 }
