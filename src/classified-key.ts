@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { CfnResource, Duration, Lazy, Names, Reference, Tokenization, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
+import { CfnResource, Duration, Lazy, Reference, Tokenization, RemovalPolicy, Resource, Stack, Tags, Token, TokenComparison } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -11,7 +11,7 @@ import { KeyAuditTrail } from './key-audit-trail';
 import * as actions from './private/actions';
 import { AuditEvent, KEY_ALIAS_CHANGES, KEY_DENIED_REQUESTS, KEY_POLICY_OR_GRANT_CHANGES, KEY_STATE_CHANGES } from './private/audit-events';
 import { ConsumerRegistry } from './private/consumer-registry';
-import { creationActions, creationUses } from './private/consumers';
+import { creationActions, creationUses, encryptionUse } from './private/consumers';
 import { addStackDependency } from './private/dependencies';
 import { Grantee, granteeOf, GranteeKind, splitPrincipal } from './private/grantee';
 import { createKeyAlarms } from './private/key-alarms';
@@ -29,6 +29,7 @@ import {
   validateDescription,
   validateOrganizationId,
   validateServiceNames,
+  claimAlias,
   validateTagValue,
 } from './private/validation';
 
@@ -120,6 +121,16 @@ export interface ClassifiedKeyProps {
    * @see https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
    */
   readonly viaServices?: string[];
+
+  /**
+   * Services KMS integrates with that this library does not list yet, by name, to
+   * accept in `viaServices` as given. A name in `viaServices` that is no service would
+   * leave the key unusable through it, so unknown names are errors unless named here.
+   *
+   * @default - `viaServices` may name only the services the library lists
+   * @see https://docs.aws.amazon.com/kms/latest/developerguide/service-integration.html
+   */
+  readonly extraViaServiceNames?: string[];
 
   /**
    * Encryption context keys that every request that carries an encryption context
@@ -351,7 +362,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
 
     validateDescription(props.description);
     validateOrganizationId(props.organizationId);
-    validateServiceNames(props.viaServices);
+    validateServiceNames(props.viaServices, props.extraViaServiceNames);
     validateContextKeys(props.encryptionContextKeys);
     validateTagValue('owner', props.owner);
     const complianceScope = props.complianceScopes?.join(' ');
@@ -411,6 +422,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       this.rules.tagValue, stack.stackName, ...this.node.scopes.slice(this.node.scopes.indexOf(stack) + 1).map(s => s.node.id),
     ]);
     validateAlias('alias', aliasName);
+    claimAlias(stack, aliasName, this.node.path);
 
     // Roles: the admin manages, the user uses; never the same principal.
     if (props.adminRole && props.userRole && samePrincipal(this, props.adminRole, props.userRole)) {
@@ -587,6 +599,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     validateAlias('aliasName', aliasName);
     const existing = this.extraAliases.get(aliasName);
     if (existing) return existing;
+    claimAlias(Stack.of(this), aliasName, this.node.path);
     const id = `Alias${createHash('sha256').update(aliasName).digest('hex').slice(0, 8)}`;
     const alias = new kms.Alias(this, id, { aliasName, targetKey: this });
     this.extraAliases.set(aliasName, alias);
@@ -816,11 +829,14 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       );
     }
     const cfnRole = target;
-    // An unnamed L2 role's name is a token that renders as nothing.
+    // An unnamed L2 role's name is a token that renders as nothing. Naming it here
+    // would replace a role that is already deployed (a new ARN and unique ID), and
+    // break whatever outside the app refers to it: the user names it, knowingly.
     if (cfnRole.roleName === undefined || Stack.of(role).resolve(cfnRole.roleName) === undefined) {
-      const region = Stack.of(role).region;
-      const suffix = Token.isUnresolved(region) ? '' : `-${region}`;
-      cfnRole.roleName = `${Names.uniqueResourceName(role, { maxLength: 64 - suffix.length, separator: '-' })}${suffix}`;
+      throw new Error(
+        `${method} must be given a role of another stack that has a roleName, got ${role.node.path} without one: the key policy names a role of another stack by its ARN. `
+        + 'Give the role a roleName (a role already deployed without one is then replaced: a new ARN, so plan it), or grant a role of the key\'s own stack',
+      );
     }
     if (Token.isUnresolved(cfnRole.roleName)) {
       throw new Error(
@@ -913,9 +929,17 @@ export class ClassifiedKey extends Resource implements kms.IKey {
         }
         addStackDependency(foreign, Stack.of(this), `${where} uses ${this.node.path}`);
       }
-      const encrypts = uses.length > 0 || ['AWS::Logs::LogGroup', 'AWS::SNS::Topic'].includes(resource.cfnResourceType);
-      if (encrypts && (this.keySpec !== kms.KeySpec.SYMMETRIC_DEFAULT || this.keyUsage !== kms.KeyUsage.ENCRYPT_DECRYPT)) {
+      const encryption = encryptionUse(resource.cfnResourceType, property);
+      if ((encryption || uses.length > 0) && (this.keySpec !== kms.KeySpec.SYMMETRIC_DEFAULT || this.keyUsage !== kms.KeyUsage.ENCRYPT_DECRYPT)) {
         errors.push(`the key is used by ${where}, which needs a symmetric encryption key, got keySpec ${this.keySpec} for ${this.keyUsage}`);
+        continue;
+      }
+      // Its users call KMS through its service (a bucket's readers, a queue's
+      // consumers), so a key narrowed to services must list it. A topic is exempt: its
+      // publishers are often AWS services, which call as themselves.
+      const allowedServices = this.policy.viaServices;
+      if (encryption?.service && allowedServices && !allowedServices.includes(encryption.service) && resource.cfnResourceType !== 'AWS::SNS::Topic') {
+        errors.push(`the key is used by ${where} through ${encryption.service}, which is not in viaServices (${allowedServices.join(', ')}): add it, or use another key`);
         continue;
       }
       for (const use of uses) {

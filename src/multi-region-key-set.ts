@@ -78,6 +78,14 @@ export interface MultiRegionKeyOptions {
   readonly viaServices?: string[];
 
   /**
+   * Services KMS integrates with that this library does not list yet, to accept in
+   * `viaServices`. See `ClassifiedKeyProps.extraViaServiceNames`.
+   *
+   * @default - `viaServices` may name only the services the library lists
+   */
+  readonly extraViaServiceNames?: string[];
+
+  /**
    * Encryption context keys every request must include, in every Region.
    *
    * @default - no encryption context is required
@@ -331,6 +339,7 @@ export class MultiRegionKeySet extends Construct {
         adminRoleAssumedBy: props.adminRoleAssumedBy,
         userRoleAssumedBy: props.userRoleAssumedBy,
         viaServices: props.viaServices,
+        extraViaServiceNames: props.extraViaServiceNames,
         encryptionContextKeys: props.encryptionContextKeys,
         organizationId: props.organizationId,
         pendingWindow: props.pendingWindow,

@@ -12,14 +12,19 @@
  */
 import { App, CfnElement, CfnParameter, Fn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import {
   ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet,
 } from '../src';
 import { ContextValues, PolicySimulator } from './support/policy-sim';
 import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
+import { KNOWN_VIA_SERVICES, SERVICES } from '../src/private/consumers';
 
 const KMS_STAR_PRINCIPAL = `arn:aws:iam::${ACCOUNT}:role/PowerUser`;
 const KMS_STAR = [PolicySimulator.allowPolicy('kms:*')];
@@ -330,7 +335,7 @@ describe('a grantee of another account uses the key from its own account (path 5
     const keys = new Stack(app, 'Keys', { env: { account: ACCOUNT, region: REGION } });
     const users = new Stack(app, 'Users', { env: { account: OTHER_ACCOUNT, region: REGION } });
     const key = new ClassifiedKey(keys, 'Key', { classification: DataClassification.CONFIDENTIAL, viaServices: ['s3'], monitoring: true });
-    const reader = new iam.Role(users, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    const reader = new iam.Role(users, 'Reader', { assumedBy: new iam.AccountRootPrincipal(), roleName: 'reader' });
     key.grantDecrypt(reader);
     app.synth();
     const sim = PolicySimulator.fromStack(keys);
@@ -338,5 +343,107 @@ describe('a grantee of another account uses the key from its own account (path 5
     const readerArn = `arn:aws:iam::${OTHER_ACCOUNT}:role/${users.resolve((reader.node.defaultChild as iam.CfnRole).roleName)}`;
     expect(await sim.can(readerArn, 'kms:Decrypt', keyArn, { context: viaS3, identityPolicies: KMS_STAR })).toBe(true);
     expect(await sim.can(`arn:aws:iam::${OTHER_ACCOUNT}:role/Other`, 'kms:Decrypt', keyArn, { context: viaS3, identityPolicies: KMS_STAR })).toBe(false);
+  });
+});
+
+// -----------------------------------------------------------------------------
+// Path 8: misuse that would fail only at run time
+// -----------------------------------------------------------------------------
+
+describe('every consumer is checked at synth (path 8)', () => {
+  const synth = (build: (stack: Stack) => void) => () => {
+    const stack = newStack();
+    build(stack);
+    (stack.node.root as App).synth();
+  };
+
+  test.each([
+    ['an S3 bucket', 's3', (stack: Stack, key: ClassifiedKey) => new s3.Bucket(stack, 'Consumer', { encryptionKey: key, enforceSSL: true })],
+    ['an SQS queue', 'sqs', (stack: Stack, key: ClassifiedKey) => new sqs.Queue(stack, 'Consumer', { encryptionMasterKey: key, enforceSSL: true })],
+    ['a Kinesis stream', 'kinesis', (stack: Stack, key: ClassifiedKey) => new kinesis.Stream(stack, 'Consumer', { encryptionKey: key })],
+  ])('a RESTRICTED key narrowed to DynamoDB behind %s fails at synth, naming the resource and its service', (_what, service, consume) => {
+    expect(synth(stack => {
+      const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.RESTRICTED, viaServices: ['dynamodb'] });
+      consume(stack, key);
+    })).toThrow(new RegExp(`the key is used by TestStack/Consumer/Resource \\(AWS::[A-Za-z0-9]+::[A-Za-z]+\\) through ${service}, which is not in viaServices \\(dynamodb\\)`));
+  });
+
+  test.each([
+    ['a signing key', kms.KeySpec.ECC_NIST_P256, kms.KeyUsage.SIGN_VERIFY],
+    ['an HMAC key', kms.KeySpec.HMAC_256, kms.KeyUsage.GENERATE_VERIFY_MAC],
+  ])('%s behind a bucket or a queue fails at synth', (_what, keySpec, keyUsage) => {
+    for (const consume of [
+      (stack: Stack, key: ClassifiedKey) => new s3.Bucket(stack, 'Consumer', { encryptionKey: key, enforceSSL: true }),
+      (stack: Stack, key: ClassifiedKey) => new sqs.Queue(stack, 'Consumer', { encryptionMasterKey: key, enforceSSL: true }),
+    ]) {
+      expect(synth(stack => consume(stack, new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, keySpec, keyUsage }))))
+        .toThrow(/which needs a symmetric encryption key, got keySpec/);
+    }
+  });
+
+  test('a function given a signing key\'s ARN in its environment is no encryption use', () => {
+    expect(synth(stack => {
+      const key = new ClassifiedKey(stack, 'Key', {
+        classification: DataClassification.INTERNAL, keySpec: kms.KeySpec.ECC_NIST_P256, keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      });
+      const fn = new lambda.Function(stack, 'Signer', {
+        runtime: lambda.Runtime.NODEJS_22_X,
+        handler: 'index.handler',
+        code: lambda.Code.fromInline('exports.handler = async () => {}'),
+        environment: { KEY_ARN: key.keyArn },
+      });
+      key.grantSign(fn);
+    })).not.toThrow();
+  });
+
+  test('a misspelt service fails at synth, suggesting the service', () => {
+    const stack = newStack();
+    expect(() => new ClassifiedKey(stack, 'Key', { classification: DataClassification.RESTRICTED, viaServices: ['dynamo'] }))
+      .toThrow('viaServices entries must be services integrated with KMS, got "dynamo" (did you mean "dynamodb"?)');
+  });
+
+  test('a service the library does not list is accepted when named in extraViaServiceNames too', () => {
+    const stack = newStack();
+    expect(() => new ClassifiedKey(stack, 'Key', { classification: DataClassification.RESTRICTED, viaServices: ['newservice'] }))
+      .toThrow(/extraViaServiceNames/);
+    expect(() => new ClassifiedKey(stack, 'Key2', {
+      classification: DataClassification.RESTRICTED, viaServices: ['newservice'], extraViaServiceNames: ['newservice'],
+    })).not.toThrow();
+  });
+
+  test('every service of the library\'s own tables is one viaServices takes', () => {
+    const services = [...Object.keys(SERVICES), 's3', 'sqs', 'sns'];
+    expect(services.filter(s => !KNOWN_VIA_SERVICES.includes(s))).toEqual([]);
+  });
+
+  test('two keys with one alias fail at synth, in one stack or in two of one account and Region', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'First', { classification: DataClassification.INTERNAL, alias: 'alias/payments' });
+    expect(() => new ClassifiedKey(stack, 'Second', { classification: DataClassification.INTERNAL, alias: 'alias/payments' }))
+      .toThrow('alias must be unique in an account and Region, got "alias/payments" for TestStack/Second, which TestStack/First has already');
+    const first = new ClassifiedKey(stack, 'Third', { classification: DataClassification.INTERNAL });
+    expect(() => first.addAlias('alias/payments')).toThrow(/alias must be unique/);
+    const other = new Stack(stack.node.root, 'Other', { env: { account: ACCOUNT, region: REGION } });
+    expect(() => new ClassifiedKey(other, 'Key', { classification: DataClassification.INTERNAL, alias: 'alias/payments', monitoring: false }))
+      .toThrow(/which TestStack\/First has already/);
+    const elsewhere = new Stack(stack.node.root, 'Elsewhere', { env: { account: ACCOUNT, region: 'eu-west-1' } });
+    expect(() => new ClassifiedKey(elsewhere, 'Key', { classification: DataClassification.INTERNAL, alias: 'alias/payments', monitoring: false }))
+      .not.toThrow();
+  });
+});
+
+// -----------------------------------------------------------------------------
+// Path 9: renaming another stack's role
+// -----------------------------------------------------------------------------
+
+describe('a role of another stack is never renamed behind the user\'s back (path 9)', () => {
+  test('a grant to an unnamed role of another stack fails at synth, saying to give it a roleName', () => {
+    const app = new App();
+    const keys = new Stack(app, 'Keys', { env: { account: ACCOUNT, region: REGION } });
+    const users = new Stack(app, 'Users', { env: { account: ACCOUNT, region: REGION } });
+    const key = new ClassifiedKey(keys, 'Key', { classification: DataClassification.CONFIDENTIAL, monitoring: true });
+    const reader = new iam.Role(users, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => key.grantDecrypt(reader)).toThrow(/must be given a role of another stack that has a roleName, got Users\/Reader without one.*Give the role a roleName/);
+    expect(users.resolve((reader.node.defaultChild as iam.CfnRole).roleName)).toBeUndefined();
   });
 });

@@ -489,7 +489,8 @@ describe('across stacks: key in one stack, bucket and role in another', () => {
       alarmTopic: sns.Topic.fromTopicArn(keyStack, 'Alarms', `arn:aws:sns:${REGION}:${ACCOUNT}:security-alarms`),
     });
     key = new ClassifiedKey(keyStack, 'Key', { classification: DataClassification.CONFIDENTIAL });
-    reader = new iam.Role(appStack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    // Named: the key policy names a role of another stack by its ARN.
+    reader = new iam.Role(appStack, 'Reader', { assumedBy: new iam.AccountRootPrincipal(), roleName: 'service-reader' });
     new s3.Bucket(appStack, 'Bucket', { encryptionKey: key, enforceSSL: true }).grantRead(reader);
     // Grants through a service wrap the role (ViaServicePrincipal); administration too.
     new secretsmanager.Secret(appStack, 'Secret', { encryptionKey: key }).grantRead(reader);
@@ -497,7 +498,7 @@ describe('across stacks: key in one stack, bucket and role in another', () => {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       encryption: dynamodb.TableEncryptionV2.customerManagedKey(key),
     }).grantReadData(reader);
-    key.grantAdmin(new iam.Role(appStack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() }));
+    key.grantAdmin(new iam.Role(appStack, 'Operator', { assumedBy: new iam.AccountRootPrincipal(), roleName: 'service-operator' }));
     app.synth();
   });
 
@@ -517,12 +518,22 @@ describe('across stacks: key in one stack, bucket and role in another', () => {
     expect(keyStack.dependencies).not.toContain(appStack);
   });
 
-  test('the role gets a name of its own, and an identity policy for the key', () => {
+  test('fails when the role of another stack has no roleName, rather than renaming (replacing) a deployed role', () => {
+    const other = new App();
+    const keys = new Stack(other, 'Keys', { env: { account: ACCOUNT, region: REGION } });
+    const users = new Stack(other, 'Users', { env: { account: ACCOUNT, region: REGION } });
+    const otherKey = new ClassifiedKey(keys, 'Key', { classification: DataClassification.INTERNAL, monitoring: false });
+    const unnamed = new iam.Role(users, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => otherKey.grantDecrypt(unnamed))
+      .toThrow('grantDecrypt must be given a role of another stack that has a roleName, got Users/Reader without one');
+    expect(() => otherKey.grantAdmin(unnamed)).toThrow('grantAdmin must be given a role of another stack that has a roleName');
+    // Nothing was renamed behind the user's back.
+    expect(Template.fromStack(users).findResources('AWS::IAM::Role')[users.getLogicalId(unnamed.node.defaultChild as any)].Properties.RoleName).toBeUndefined();
+  });
+
+  test('the role keeps its name, and gets an identity policy for the key', () => {
     const roles = Template.fromStack(appStack).findResources('AWS::IAM::Role');
-    expect(Object.values(roles).map(r => r.Properties.RoleName).sort()).toEqual([
-      expect.stringMatching(/^Service-Operator-[A-Z0-9]{8}-us-east-1$/),
-      expect.stringMatching(/^Service-Reader-[A-Z0-9]{8}-us-east-1$/),
-    ]);
+    expect(Object.values(roles).map(r => r.Properties.RoleName).sort()).toEqual(['service-operator', 'service-reader']);
     Template.fromStack(appStack).hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt']) })]) },
     });

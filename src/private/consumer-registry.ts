@@ -28,6 +28,7 @@ const READ_TYPES = new Set([
   'AWS::CloudWatch::Alarm',
   'AWS::Events::Rule',
   'AWS::S3::Bucket',
+  'AWS::SQS::Queue',
   'Custom::S3BucketNotifications',
 ]);
 

@@ -109,3 +109,55 @@ const CREATION_BY_TYPE: Record<string, (property: string) => CreationUse[]> = {
 export function creationUses(cfnType: string, property: string): CreationUse[] {
   return CREATION_BY_TYPE[cfnType]?.(property) ?? [];
 }
+
+/**
+ * The service through which the users of a resource call KMS with the key it names in
+ * a property (`kms:ViaService`), for the resources that encrypt with it: a key given
+ * `viaServices` must list it, and the key must be a symmetric encryption key. CloudWatch
+ * Logs uses its key as a service principal: symmetric, and no `kms:ViaService`.
+ */
+const USE_BY_TYPE: Record<string, (property: string) => string | undefined> = {
+  'AWS::S3::Bucket': () => 's3',
+  'AWS::SQS::Queue': () => 'sqs',
+  'AWS::SNS::Topic': () => 'sns',
+  'AWS::Kinesis::Stream': () => 'kinesis',
+  'AWS::EFS::FileSystem': () => 'elasticfilesystem',
+  'AWS::DynamoDB::Table': () => 'dynamodb',
+  'AWS::DynamoDB::GlobalTable': () => 'dynamodb',
+  'AWS::SecretsManager::Secret': () => 'secretsmanager',
+  'AWS::EC2::Volume': () => 'ec2',
+  'AWS::EC2::LaunchTemplate': () => 'ec2',
+  'AWS::RDS::DBInstance': property => (property === 'MasterUserSecret' ? 'secretsmanager' : 'rds'),
+  'AWS::RDS::DBCluster': property => (property === 'MasterUserSecret' ? 'secretsmanager' : 'rds'),
+  'AWS::Backup::BackupVault': () => 'backup',
+  // Only KmsKeyArn encrypts: an environment variable may name a key the function signs with.
+  'AWS::Lambda::Function': property => (property === 'KmsKeyArn' ? 'lambda' : undefined),
+};
+
+/** What a resource that names the key in `property` does with it. */
+export interface EncryptionUse {
+  /** The service its users call KMS through, or undefined for a service principal (CloudWatch Logs). */
+  readonly service?: string;
+}
+
+/** How a resource uses the key it names: undefined when it does not encrypt with it (an alarm's dimension). */
+export function encryptionUse(cfnType: string, property: string): EncryptionUse | undefined {
+  if (cfnType === 'AWS::Logs::LogGroup') return {};
+  const service = USE_BY_TYPE[cfnType]?.(property);
+  return service === undefined ? undefined : { service };
+}
+
+/**
+ * The services `viaServices` may name: those integrated with KMS that call it with
+ * `kms:ViaService` `<name>.<region>.amazonaws.com`, by that name. Others are accepted
+ * when named again in `extraViaServiceNames`.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/service-integration.html
+ */
+export const KNOWN_VIA_SERVICES = [
+  'acm', 'airflow', 'apigateway', 'appflow', 'appsync', 'athena', 'backup', 'cassandra', 'cloud9', 'codeartifact',
+  'codebuild', 'codecommit', 'codepipeline', 'comprehend', 'connect', 'datasync', 'dms', 'dynamodb', 'ebs', 'ec2', 'ecr',
+  'elasticache', 'elasticfilesystem', 'elasticmapreduce', 'es', 'firehose', 'forecast', 'fsx', 'glacier', 'glue',
+  'imagebuilder', 'iot', 'kafka', 'kendra', 'kinesis', 'kinesisvideo', 'lambda', 'lightsail', 'memorydb', 'mq',
+  'personalize', 'qldb', 'rds', 'redshift', 'redshift-serverless', 's3', 'sagemaker', 'secretsmanager', 'ses', 'sns',
+  'sqs', 'ssm', 'states', 'storagegateway', 'timestream', 'transfer', 'workspaces', 'xray',
+];

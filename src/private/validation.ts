@@ -1,5 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { KNOWN_VIA_SERVICES } from './consumers';
 import { ClassificationRules, DataClassification } from '../classification';
 
 /*
@@ -122,8 +123,16 @@ export function validateOrganizationId(organizationId: string | undefined): void
   }
 }
 
-export function validateServiceNames(viaServices: string[] | undefined): void {
-  if (viaServices === undefined) return;
+export function validateServiceNames(viaServices: string[] | undefined, extraNames: string[] = []): void {
+  for (const service of extraNames) {
+    if (!Token.isUnresolved(service) && !SERVICE_NAME_PATTERN.test(service)) {
+      throw new Error(`extraViaServiceNames entries must be service names such as "s3", got "${service}"`);
+    }
+  }
+  if (viaServices === undefined) {
+    if (extraNames.length > 0) throw new Error(`extraViaServiceNames applies to viaServices, got ${extraNames.join(', ')} without viaServices`);
+    return;
+  }
   if (viaServices.length === 0) {
     throw new Error('viaServices must name at least one service when given, got []');
   }
@@ -132,6 +141,13 @@ export function validateServiceNames(viaServices: string[] | undefined): void {
     if (!SERVICE_NAME_PATTERN.test(service)) {
       throw new Error(
         `viaServices entries must be service names such as "s3" or "dynamodb" (the region is added), got "${service}"`,
+      );
+    }
+    if (!KNOWN_VIA_SERVICES.includes(service) && !extraNames.includes(service)) {
+      const near = KNOWN_VIA_SERVICES.filter(known => editDistance(known, service) <= 2);
+      throw new Error(
+        `viaServices entries must be services integrated with KMS, got "${service}"${near.length > 0 ? ` (did you mean ${near.map(n => `"${n}"`).join(' or ')}?)` : ''}: `
+        + 'a key narrowed to a name that is no service is unusable; a service the library does not list yet is accepted when named in extraViaServiceNames too',
       );
     }
   }
@@ -252,4 +268,38 @@ export function validateClusterId(prop: string, clusterId: string): void {
   if (!/^cluster-[2-7a-zA-Z]{11,16}$/.test(clusterId)) {
     throw new Error(`${prop} must be a CloudHSM cluster ID (cluster- and 11 to 16 letters or digits 2-7), got ${clusterId}`);
   }
+}
+
+/** The Levenshtein distance of two short strings. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+const ALIASES = Symbol.for('cdk-kms-constructs.aliases');
+
+/**
+ * Records that `owner` makes the alias, and fails when a key of the same stack (or of
+ * a stack of the same account and Region, where both are known) made it already:
+ * CloudFormation would fail the second at deploy time.
+ */
+export function claimAlias(stack: import('aws-cdk-lib').Stack, aliasName: string, owner: string): void {
+  if (Token.isUnresolved(aliasName)) return;
+  const envKnown = !Token.isUnresolved(stack.account) && !Token.isUnresolved(stack.region);
+  const holder = (envKnown ? stack.node.root : stack) as unknown as Record<symbol, Map<string, string> | undefined>;
+  const claimed = holder[ALIASES] ?? new Map<string, string>();
+  if (!holder[ALIASES]) Object.defineProperty(holder, ALIASES, { value: claimed, enumerable: false });
+  const where = envKnown ? `${stack.account}/${stack.region} ${aliasName}` : aliasName;
+  const existing = claimed.get(where);
+  if (existing !== undefined && existing !== owner) {
+    throw new Error(`alias must be unique in an account and Region, got "${aliasName}" for ${owner}, which ${existing} has already`);
+  }
+  claimed.set(where, owner);
 }
