@@ -62,6 +62,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@cdklabs/cdk-validator-cfnguard@0.0.62',
     // Custom-resource handlers: the SDK clients the Lambda runtime provides (so not
     // bundled), their event types, and the mock their unit tests run against.
+    '@aws-sdk/client-cloudformation@^3',
     '@aws-sdk/client-kms@^3',
     '@aws-sdk/client-secrets-manager@^3',
     // The npm registry these machines reach has no newer CloudHSM or ACM Private CA

@@ -101,11 +101,11 @@ function main(outdir: string): void {
       } else if (key.Type === 'AWS::KMS::ReplicaKey') {
         // The primary is found at deploy time through its alias, in its Region.
         const lookup = resources[props.PrimaryKeyArn?.['Fn::GetAtt']?.[0]]?.Properties ?? {};
-        row('key', `multi-Region replica in ${environment.split('/').pop()} of ${lookup.AliasName} in ${lookup.PrimaryRegion}`);
+        row('key', `multi-Region replica in ${environment.split('/').pop()} of the primary of stack ${lookup.PrimaryStackName} in ${lookup.PrimaryRegion}`);
         row('rotation', 'the primary\'s (spec, usage, material and rotation are shared)');
       } else {
-        const replicas = statements.find(s => s.Sid === 'ReplicateToSetRegions')?.Condition?.StringEquals?.['kms:ReplicaRegion'];
-        const multiRegion = props.MultiRegion ? `, multi-Region primary${replicas ? ` (replicas in ${[replicas].flat().join(', ')})` : ''}` : '';
+        const replicas = statements.filter(s => s.Sid?.startsWith('ReplicateTo')).flatMap(s => [s.Condition?.StringEquals?.['kms:ReplicaRegion']].flat());
+        const multiRegion = props.MultiRegion ? `, multi-Region primary${replicas.length > 0 ? ` (replicas in ${replicas.join(', ')})` : ''}` : '';
         row('key', `${props.KeySpec} for ${props.KeyUsage}${props.Origin === 'EXTERNAL' ? ', imported material' : ''}${multiRegion}`);
         row('rotation', props.EnableKeyRotation ? `every ${props.RotationPeriodInDays} days` : 'none');
       }

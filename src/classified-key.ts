@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { Construct, IDependable } from 'constructs';
+import { Construct, IConstruct, IDependable } from 'constructs';
 import { ClassificationRules, DataClassification, rulesFor } from './classification';
 import { KeyAuditTrail } from './key-audit-trail';
 import * as actions from './private/actions';
@@ -14,6 +14,7 @@ import { ConsumerRegistry } from './private/consumer-registry';
 import { creationActions, creationUses, encryptionUse } from './private/consumers';
 import { addStackDependency } from './private/dependencies';
 import { Grantee, granteeOf, GranteeKind, splitPrincipal } from './private/grantee';
+import { IDENTITY_POLICY_TYPES, identityGrantsOf, targetOf } from './private/identity-grants';
 import { createKeyAlarms } from './private/key-alarms';
 import { KEY_HOME, KeyHome, STANDARD_HOME } from './private/key-home';
 import { KeyPolicy, mergeConditions, samePrincipal, TOPIC_PUBLISHERS } from './private/key-policy';
@@ -331,6 +332,9 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   private readonly deployRoleProp?: iam.IRole;
   private deployPrincipal?: iam.IPrincipal;
   private readonly consumers: ConsumerRegistry;
+  /** The roles and users of the app the key policy names, with what it allows them. */
+  private readonly namedGrants = new Map<IConstruct, { use: Set<string>; admin: boolean }>();
+  private readonly adminActions: string[];
   private learned = false;
   /** Whether the key is a member of a multi-Region key: resources of other Regions may name it. */
   private readonly multiRegion: boolean;
@@ -438,6 +442,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       ...(rotatable && home.setsRotation ? actions.ADMIN_ROTATION : []),
       ...(imported ? actions.ADMIN_IMPORT : []),
     ];
+    this.adminActions = adminActions;
     this.policy = new KeyPolicy(this, {
       adminActions,
       lockoutGuardActions: adminActions.filter(a => !actions.ADMIN_IMPORT.includes(a) && a !== 'kms:PutKeyPolicy'),
@@ -454,6 +459,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.policy.addAdministrator(admin.principal, adminNeedsMfa);
     for (const statement of home.administration) this.policy.addRestrictedAdministration(statement, admin.principal, adminNeedsMfa);
     this.administrators.push(this.adminRole);
+    this.recordGrant(this.adminRole, 'admin');
     // The user role is made when asked for (or given): keys used only by their
     // consumers and grantees have none.
     if (props.userRole || props.userRoleAssumedBy) this.makeUserRole();
@@ -537,6 +543,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       this.userRoleValue = role;
       this.policy.addUser(role, this.profile.all);
       this.users.push(role);
+      this.recordGrant(role, this.profile.all);
     }
     return this.userRoleValue;
   }
@@ -749,11 +756,13 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     if (crossStack) {
       // Named by its literal ARN, as for use: see crossStackGrantee.
       this.administrators.push(new iam.ArnPrincipal(crossStack.arn));
+      this.recordGrant(principal, 'admin', crossStack.target);
       const statements = this.policy.administrationStatements(crossStack.view.principal, this.rules.adminRequiresMfa);
       for (const statement of statements) statement.addConditions({ ArnEquals: { 'aws:PrincipalArn': crossStack.arn } });
       return this.grantOnKey(grantee, statements, true);
     }
     this.administrators.push(principal);
+    this.recordGrant(principal, 'admin');
     return this.grantOnKey(grantee, this.policy.administrationStatements(principal, this.rules.adminRequiresMfa));
   }
 
@@ -798,13 +807,36 @@ export class ClassifiedKey extends Resource implements kms.IKey {
         const crossStack = this.crossStackGrantee(method, principal, view);
         if (crossStack) {
           this.users.push(new iam.ArnPrincipal(crossStack.arn));
+          this.recordGrant(principal, granted, crossStack.target);
           return this.grantOnKey(grantee, this.policy.usageStatements(crossStack.view, granted), true);
         }
         break;
       }
     }
     this.users.push(principal);
+    this.recordGrant(principal, granted);
     return this.grantOnKey(grantee, this.policy.usageStatements(view, granted));
+  }
+
+  /** Records which role or user of the app a grant names, and what for: see `unhonoured`. */
+  private recordGrant(principal: iam.IPrincipal, actionsOrAdmin: string[] | 'admin', target?: IConstruct): void {
+    const named = target ?? targetOf(principal.policyFragment.principalJson.AWS?.[0] ?? '');
+    if (!named) return;
+    const entry = this.namedGrants.get(named) ?? { use: new Set<string>(), admin: false };
+    if (actionsOrAdmin === 'admin') entry.admin = true;
+    else for (const action of actionsOrAdmin) entry.use.add(action);
+    this.namedGrants.set(named, entry);
+  }
+
+  /**
+   * What an identity policy allows a role, user or group on the key that the key
+   * policy does not: reading the key's settings is delegated to IAM; everything else
+   * only as the key policy names the principal.
+   */
+  private unhonoured(principal: IConstruct, allowed: string[]): string[] {
+    const entry = principal instanceof iam.CfnGroup ? undefined : this.namedGrants.get(principal);
+    return allowed.filter(action => !actions.SETTINGS_READS.includes(action)
+      && !entry?.use.has(action) && !(entry?.admin && this.adminActions.includes(action)));
   }
 
   /**
@@ -812,10 +844,12 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    * other stack references the key, so the stacks would depend on each other, and
    * KMS refuses a policy that names a role before it exists. So the key policy names
    * the role's account and, by its literal ARN, the role in `aws:PrincipalArn`, and
-   * the role gets an identity policy too, as KMS then requires. A role without a name
-   * is given one, derived from its path, stack and region.
+   * the role gets an identity policy too, as KMS then requires. The role must have a
+   * name: naming it here would replace it if it is deployed.
    */
-  private crossStackGrantee(method: string, principal: iam.IPrincipal, view: Grantee): { arn: string; view: Grantee } | undefined {
+  private crossStackGrantee(
+    method: string, principal: iam.IPrincipal, view: Grantee,
+  ): { arn: string; view: Grantee; target: IConstruct } | undefined {
     // The principal may wrap the role (a ViaServicePrincipal of secret.grantRead): the
     // role is what its ARN references.
     const arn = principal.policyFragment.principalJson.AWS?.[0];
@@ -849,6 +883,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     });
     return {
       arn: literalArn,
+      target: cfnRole,
       view: {
         ...view,
         principal: new iam.AccountPrincipal(account),
@@ -915,6 +950,10 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     };
     for (const { resource, property } of this.consumers.consumersOf(this.node.defaultChild as CfnResource)) {
       const where = `${resource.node.path} (${resource.cfnResourceType})`;
+      if (IDENTITY_POLICY_TYPES.includes(resource.cfnResourceType)) {
+        errors.push(...this.checkIdentityPolicy(resource));
+        continue;
+      }
       const uses = creationUses(resource.cfnResourceType, property);
       // A resource of another Region names a member of a multi-Region key set (as a
       // global table's replica): its own stack's deploy role creates it, and its stack
@@ -994,6 +1033,31 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.users.push(principal);
     this.deployPrincipal = principal;
     return principal;
+  }
+
+  /**
+   * An identity policy naming the key gives nothing the key policy does not: what it
+   * allows beyond reading the key's settings must come from a grant of the key.
+   */
+  private checkIdentityPolicy(resource: CfnResource): string[] {
+    const errors: string[] = [];
+    for (const grant of identityGrantsOf(resource, this.keyArn)) {
+      for (const principal of grant.principals) {
+        const missing = this.unhonoured(principal, grant.actions);
+        if (missing.length === 0) continue;
+        const who = `${principal.node.path} (${(principal as CfnResource).cfnResourceType})`;
+        const call = principal instanceof iam.CfnGroup
+          ? 'a key policy cannot name an IAM group: grant its members\' roles with the key\'s grant methods'
+          : missing.some(a => this.adminActions.includes(a) && !actions.ALL_CRYPTOGRAPHIC.includes(a))
+            ? 'grant administration with key.grantAdmin(role)'
+            : 'grant use with the key\'s grant methods (key.grantDecrypt(role), key.grant(role, ...actions)), which write the key policy';
+        errors.push(
+          `${who} is allowed ${missing.join(', ')} on the key by the identity policy ${resource.node.path}, which the key does not honour: `
+          + `a ClassifiedKey obeys its key policy alone (kms.KeyGrants.fromKey(key) and addToPrincipalPolicy write identity policies only); ${call}`,
+        );
+      }
+    }
+    return errors;
   }
 
   /** The deploy role of another stack of a multi-Region key set, which creates a resource there that uses this key. */

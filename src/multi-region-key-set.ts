@@ -1,4 +1,4 @@
-import { CfnResource, CustomResource, Duration, IResolvable, IResolveContext, RemovalPolicy, Stack, Stage, Tags, Token } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, CustomResource, Duration, IResolvable, IResolveContext, RemovalPolicy, Stack, Stage, Tags, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -306,16 +306,16 @@ export class MultiRegionKeySet extends Construct {
     const aliasIn = (region: string) => props.regionOptions?.[region]?.alias ?? defaultAlias;
     for (const region of this.regions) validateAlias(`regionOptions.${region}.alias`, aliasIn(region));
 
-    // CloudFormation replicates the primary as each replica Region's stack: only those
-    // deploy roles may, only into the set's Regions. An administrator replicating by
-    // hand would also need kms:CreateKey in the Region, and make a key outside the stacks.
-    const replicate: RestrictedAdministration = {
-      sid: 'ReplicateToSetRegions',
+    // CloudFormation replicates the primary as each replica Region's stack: each Region's
+    // deploy role may, into its own Region only. An administrator replicating by hand
+    // would also need kms:CreateKey in the Region, and make a key outside the stacks.
+    const replicate: RestrictedAdministration[] = replicas.map(region => ({
+      sid: `ReplicateTo${region.split('-').map(part => part.charAt(0).toUpperCase() + part.slice(1)).join('')}`,
       actions: ['kms:ReplicateKey'],
-      conditions: { StringEquals: { 'kms:ReplicaRegion': replicas } },
+      conditions: { StringEquals: { 'kms:ReplicaRegion': region } },
       administrator: false,
-      principalArns: replicas.map(region => this.deployRoleArnIn(region)),
-    };
+      principalArns: [this.deployRoleArnIn(region)],
+    }));
     // Promoting a replica needs kms:UpdatePrimaryRegion on the primary and on the
     // replica, for the same principal: the primary's administrator, named in every
     // member (its role exists before the replica stacks are deployed).
@@ -362,29 +362,41 @@ export class MultiRegionKeySet extends Construct {
       return key;
     };
 
-    this.primaryKey = member(this.primaryRegion, multiRegionPrimaryHome([replicate, ...promote(undefined)]), {
+    this.primaryKey = member(this.primaryRegion, multiRegionPrimaryHome([...replicate, ...promote(undefined)]), {
       rotationPeriod: props.rotationPeriod,
       enableKeyRotation: props.enableKeyRotation,
     });
     const primaryAdministrator = literalArnOf(this.primaryKey.adminRole);
     // What, changed, replaces the primary: then the replicas are made again from the new one.
     const keyKind = [this.primaryKey.keySpec, this.primaryKey.keyUsage, props.importKeyMaterial ? 'EXTERNAL' : 'AWS_KMS'].join('/');
+    // The replicas learn the primary's ARN from this output of its stack, which only a
+    // deployment of that stack writes; an alias, anyone allowed kms:UpdateAlias could move.
+    const outputName = `${id.replace(/[^A-Za-z0-9]/g, '')}PrimaryKeyArn`;
+    new CfnOutput(primaryStack, outputName, {
+      value: this.primaryKey.keyArn,
+      description: `The primary key of ${this.node.path}, which its replicas in ${replicas.join(', ')} are made from`,
+    }).overrideLogicalId(outputName);
     this.replicaKeys = replicas.map(region => {
       const stack = this.stacks.get(region)!;
       const { provider, handlerPolicy } = providerFor(stack, PRIMARY_KEY_LOOKUP);
-      // Only through the primary's alias, in the primary's Region.
-      // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-request-alias
+      // Read the primary stack's outputs, and describe the key they name, in the primary's Region.
       const primaryKeys = `arn:${this.partition}:kms:${this.primaryRegion}:${this.account}:key/*`;
-      handlerPolicy.addStatements(new iam.PolicyStatement({
-        actions: ['kms:DescribeKey'],
-        resources: [primaryKeys],
-        conditions: { StringEquals: { 'kms:RequestAlias': aliasIn(this.primaryRegion) } },
-      }));
-      acknowledgeKeyLookup(handlerPolicy, primaryKeys);
+      const primaryStackArns = `arn:${this.partition}:cloudformation:${this.primaryRegion}:${this.account}:stack/${primaryStack.stackName}/*`;
+      handlerPolicy.addStatements(
+        new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [primaryStackArns] }),
+        new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [primaryKeys] }),
+      );
+      acknowledgeKeyLookup(handlerPolicy, [primaryKeys, primaryStackArns]);
       const lookup = new CustomResource(stack, `${id}PrimaryKey`, {
         serviceToken: provider.serviceToken,
         resourceType: 'Custom::KmsPrimaryKeyLookup',
-        properties: { PrimaryRegion: this.primaryRegion, AliasName: aliasIn(this.primaryRegion), Account: this.account, KeyKind: keyKind },
+        properties: {
+          PrimaryRegion: this.primaryRegion,
+          PrimaryStackName: primaryStack.stackName,
+          OutputName: outputName,
+          Account: this.account,
+          KeyKind: keyKind,
+        },
       });
       return member(region, replicaHome(lookup.getAttString('Arn'), promote(primaryAdministrator)), {});
     });

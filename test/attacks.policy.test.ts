@@ -10,6 +10,8 @@
  * The attacker: an IAM principal of the key's account whose identity policy allows
  * kms:* on everything, as PowerUserAccess does.
  */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { App, CfnElement, CfnParameter, Fn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -18,12 +20,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
 import { IConstruct } from 'constructs';
 import {
   ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet,
 } from '../src';
 import { ContextValues, PolicySimulator } from './support/policy-sim';
 import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
+import { handler as lookup } from '../src/primary-key-lookup.lambda';
 import { KNOWN_VIA_SERVICES, SERVICES } from '../src/private/consumers';
 
 const KMS_STAR_PRINCIPAL = `arn:aws:iam::${ACCOUNT}:role/PowerUser`;
@@ -445,5 +449,150 @@ describe('a role of another stack is never renamed behind the user\'s back (path
     const reader = new iam.Role(users, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
     expect(() => key.grantDecrypt(reader)).toThrow(/must be given a role of another stack that has a roleName, got Users\/Reader without one.*Give the role a roleName/);
     expect(users.resolve((reader.node.defaultChild as iam.CfnRole).roleName)).toBeUndefined();
+  });
+});
+
+// -----------------------------------------------------------------------------
+// Path 7: a new Region's member made a replica of someone else's key
+// -----------------------------------------------------------------------------
+
+describe('a replica trusts only its set\'s primary (path 7)', () => {
+  test('each replica Region\'s deploy role replicates the primary into its own Region only', async () => {
+    const set = new MultiRegionKeySet(new App(), 'Orders', {
+      account: ACCOUNT,
+      primaryRegion: REGION,
+      replicaRegions: ['eu-west-1', 'ap-southeast-2'],
+      classification: DataClassification.CONFIDENTIAL,
+      viaServices: ['dynamodb'],
+    });
+    const primary = attackable(set.primaryKey);
+    const replicate = (role: string, region: string) => primary.sim.simulate({
+      principalArn: role,
+      action: 'kms:ReplicateKey',
+      resourceArn: primary.keyArn,
+      identityPolicies: KMS_STAR,
+      context: { 'kms:ReplicaRegion': region },
+    });
+    expect(await replicate(deployRole('eu-west-1'), 'eu-west-1')).toBe('Allowed');
+    expect(await replicate(deployRole('eu-west-1'), 'ap-southeast-2')).not.toBe('Allowed');
+    expect(await replicate(deployRole('ap-southeast-2'), 'ap-southeast-2')).toBe('Allowed');
+    expect(await replicate(deployRole('ap-southeast-2'), 'eu-west-1')).not.toBe('Allowed');
+    expect(await replicate(KMS_STAR_PRINCIPAL, 'eu-west-1')).not.toBe('Allowed');
+  });
+
+  test('the lookup reads the primary stack\'s output and never the alias, which an IAM kms:* principal could not move anyway', async () => {
+    // GIVEN the primary stack's output names the set's primary; whatever the alias names
+    // (an attacker's multi-Region key of the same kind) is not asked
+    const cloudformation = mockClient(CloudFormationClient);
+    const kmsClient = mockClient(KMSClient);
+    const primaryArn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`;
+    cloudformation.on(DescribeStacksCommand).resolves({
+      Stacks: [{
+        StackName: 'Orders-us-east-1',
+        StackStatus: 'UPDATE_COMPLETE',
+        CreationTime: new Date(),
+        Outputs: [{ OutputKey: 'OrdersPrimaryKeyArn', OutputValue: primaryArn }],
+      }],
+    });
+    kmsClient.on(DescribeKeyCommand).resolves({
+      KeyMetadata: {
+        KeyId: 'mrk-1234abcd12ab34cd56ef1234567890ab',
+        Arn: primaryArn,
+        AWSAccountId: ACCOUNT,
+        KeyState: 'Enabled',
+        KeySpec: 'SYMMETRIC_DEFAULT',
+        KeyUsage: 'ENCRYPT_DECRYPT',
+        Origin: 'AWS_KMS',
+        MultiRegion: true,
+        MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY' },
+      },
+    });
+    const answer = await lookup({
+      RequestType: 'Create',
+      ServiceToken: 'x',
+      ResponseURL: 'x',
+      StackId: 'x',
+      RequestId: 'x',
+      LogicalResourceId: 'OrdersPrimaryKey',
+      ResourceType: 'Custom::KmsPrimaryKeyLookup',
+      ResourceProperties: {
+        ServiceToken: 'x',
+        PrimaryRegion: REGION,
+        PrimaryStackName: 'Orders-us-east-1',
+        OutputName: 'OrdersPrimaryKeyArn',
+        Account: ACCOUNT,
+        KeyKind: 'SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS',
+      },
+    });
+    // THEN
+    expect(answer.PhysicalResourceId).toBe(primaryArn);
+    expect(kmsClient.commandCalls(DescribeKeyCommand).map(call => call.args[0].input.KeyId)).toEqual([primaryArn]);
+    cloudformation.restore();
+    kmsClient.restore();
+
+    // AND moving the alias is a takeover action the key policy refuses to a kms:* principal (path 2)
+    const target = attackable(new MultiRegionKeySet(new App(), 'Orders', {
+      account: ACCOUNT, primaryRegion: REGION, replicaRegions: ['eu-west-1'], classification: DataClassification.CONFIDENTIAL, viaServices: ['dynamodb'],
+    }).primaryKey);
+    expect(await verdicts(target, KMS_STAR_PRINCIPAL, ['kms:UpdateAlias', 'kms:DeleteAlias'])).toEqual(all(['kms:UpdateAlias', 'kms:DeleteAlias'], 'ImplicitlyDenied'));
+  });
+});
+
+// -----------------------------------------------------------------------------
+// Path 6: grants the key cannot honour
+// -----------------------------------------------------------------------------
+
+describe('an identity-policy grant the key does not honour fails at synth (path 6)', () => {
+  const synthOf = (stack: Stack) => () => (stack.node.root as App).synth();
+  const UNHONOURED = /is allowed kms:Decrypt on the key by the identity policy .*, which the key does not honour: a ClassifiedKey obeys its key policy alone/;
+
+  test('kms.KeyGrants.fromKey(key).decrypt(role) names the role and the call to use', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    kms.KeyGrants.fromKey(key).decrypt(role);
+    // Names the principal, the policy and the call to use.
+    expect(synthOf(stack)).toThrow(/TestStack\/Reader\/Resource \(AWS::IAM::Role\) is allowed kms:Decrypt on the key by the identity policy TestStack\/Reader\/DefaultPolicy\/Resource, which the key does not honour.*key\.grantDecrypt\(role\)/);
+  });
+
+  test('the facade on the admin role: administrators cannot use the key, whatever IAM says', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    kms.KeyGrants.fromKey(key).decrypt(key.adminRole);
+    expect(synthOf(stack)).toThrow(/ConfidentialKeyAdmins\/Resource \(AWS::IAM::Role\) is allowed kms:Decrypt on the key/);
+  });
+
+  test('a hand-written identity statement naming key.keyArn', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:DescribeKey'], resources: [key.keyArn] }));
+    expect(synthOf(stack)).toThrow(UNHONOURED);
+  });
+
+  test('a managed policy of a group: a key policy cannot name a group', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    new iam.ManagedPolicy(stack, 'Readers', {
+      groups: [new iam.Group(stack, 'Analysts')],
+      statements: [new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn] })],
+    });
+    expect(synthOf(stack)).toThrow(/Analysts\/Resource \(AWS::IAM::Group\) is allowed kms:Decrypt .*a key policy cannot name an IAM group/);
+  });
+
+  test('what the key policy grants too is honoured, and reading the key\'s settings always is', async () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    key.grantDecrypt(role);
+    kms.KeyGrants.fromKey(key).decrypt(role);
+    const auditor = new iam.Role(stack, 'Auditor', { assumedBy: new iam.AccountRootPrincipal() });
+    auditor.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:DescribeKey', 'kms:GetKeyRotationStatus'], resources: [key.keyArn] }));
+    expect(synthOf(stack)).not.toThrow();
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(key));
+    expect(await sim.can(sim.roleArn(logicalId(role)), 'kms:Decrypt', keyArn)).toBe(true);
+    expect(await sim.can(sim.roleArn(logicalId(auditor)), 'kms:DescribeKey', keyArn)).toBe(true);
+    expect(await sim.can(sim.roleArn(logicalId(auditor)), 'kms:Decrypt', keyArn, { identityPolicies: KMS_STAR })).toBe(false);
   });
 });

@@ -436,12 +436,16 @@ describe('aws-cdk-lib\'s grants facade, KeyGrants', () => {
     const fx = synthesize({}, (s, key) => {
       reader = new iam.Role(s, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
       kms.KeyGrants.fromKey(key.node.defaultChild as kms.CfnKey).decrypt(reader);
-      expect(() => kms.KeyGrants.fromKey(key.node.defaultChild as kms.CfnKey).decrypt(key.adminRole))
-        .toThrow(/^grant must not be given the admin role TestStack\/ConfidentialKeyAdmins/);
-      expect(() => kms.KeyGrants.fromKey(key.node.defaultChild as kms.CfnKey).admin(key.userRole))
-        .toThrow(/^grantAdmin must not be given the user role TestStack\/Key\/UserRole/);
     });
     expect(await fx.decide(fx.arnOf(reader), 'kms:Decrypt')).toBe('Allowed');
+    // The facade's grants on the L1 go through the key's checks. (Each throws after
+    // aws-cdk-lib wrote the role's half of the grant, so in an app of its own.)
+    const other = newStack();
+    const key = new ClassifiedKey(other, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    expect(() => kms.KeyGrants.fromKey(key.node.defaultChild as kms.CfnKey).decrypt(key.adminRole))
+      .toThrow(/^grant must not be given the admin role TestStack\/ConfidentialKeyAdmins/);
+    expect(() => kms.KeyGrants.fromKey(key.node.defaultChild as kms.CfnKey).admin(key.userRole))
+      .toThrow(/^grantAdmin must not be given the user role TestStack\/Key\/UserRole/);
   });
 
   test('BucketGrants.fromBucket(cfnBucket).read: the reader of an L1 bucket may decrypt its objects', async () => {
@@ -456,21 +460,27 @@ describe('aws-cdk-lib\'s grants facade, KeyGrants', () => {
     expect(await fx.decide(fx.arnOf(reader), 'kms:Decrypt', { 'kms:ViaService': via('s3') })).toBe('Allowed');
   });
 
-  test('KeyGrants.fromKey(key) writes identity policies only; the explicit denies keep the roles apart anyway', async () => {
-    const fx = synthesize({ classification: DataClassification.INTERNAL, allowAccountRootCryptography: true }, (_s, key) => {
-      kms.KeyGrants.fromKey(key).admin(key.userRole);
-      kms.KeyGrants.fromKey(key).decrypt(key.adminRole);
+  test('KeyGrants.fromKey(key) writes identity policies only, which the key refuses at synth (test/attacks.policy.test.ts, path 6)', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    kms.KeyGrants.fromKey(key).decrypt(key.adminRole);
+    expect(() => PolicySimulator.fromStack(stack)).toThrow(/InternalKeyAdmins\/Resource \(AWS::IAM::Role\) is allowed kms:Decrypt on the key by the identity policy/);
+  });
+
+  test('identity policies written outside the app are no way around the separation: the key policy\'s denies hold', async () => {
+    // GIVEN a key whose account root may use it (the opt-in), and identity policies
+    // written by hand in the console: administration for the user role, use for the admin role
+    // The user role is made when first asked for, so before synthesis.
+    const fx = synthesize({ classification: DataClassification.INTERNAL, allowAccountRootCryptography: true }, (_s, key) => key.userRole);
+    const manage = [PolicySimulator.allowPolicy(['kms:Put*', 'kms:ScheduleKeyDeletion'], fx.keyArn)];
+    const use = [PolicySimulator.allowPolicy(['kms:Decrypt'], fx.keyArn)];
+    const decide = (principal: string, action: string, identityPolicies: PolicyDocument[]) => fx.sim.simulate({
+      principalArn: principal, action, resourceArn: fx.keyArn, identityPolicies, context: WITH_MFA,
     });
-    const logicalId = (c: IConstruct) => fx.stack.getLogicalId(c.node.defaultChild as any);
-    const userPolicies = fx.sim.identityPoliciesOf(logicalId(fx.key.userRole));
-    const adminPolicies = fx.sim.identityPoliciesOf(logicalId(fx.key.adminRole));
-    // The user role has an identity policy for administration, the admin role one for decryption...
-    expect(JSON.stringify(userPolicies)).toContain('kms:Put*');
-    expect(JSON.stringify(adminPolicies)).toContain('kms:Decrypt');
-    // ...which the lockout guard and the root opt-in would honour, but the key policy's denies do not.
-    expect(await fx.decide(fx.arnOf(fx.key.userRole), 'kms:ScheduleKeyDeletion', WITH_MFA)).toBe('ExplicitlyDenied');
-    expect(await fx.decide(fx.arnOf(fx.key.userRole), 'kms:PutKeyPolicy', WITH_MFA)).toBe('ExplicitlyDenied');
-    expect(await fx.decide(fx.arnOf(fx.key.adminRole), 'kms:Decrypt', WITH_MFA)).toBe('ExplicitlyDenied');
+    // THEN the lockout guard and the root opt-in would honour them; the key policy's denies do not
+    expect(await decide(fx.arnOf(fx.key.userRole), 'kms:ScheduleKeyDeletion', manage)).toBe('ExplicitlyDenied');
+    expect(await decide(fx.arnOf(fx.key.userRole), 'kms:PutKeyPolicy', manage)).toBe('ExplicitlyDenied');
+    expect(await decide(fx.arnOf(fx.key.adminRole), 'kms:Decrypt', use)).toBe('ExplicitlyDenied');
   });
 });
 

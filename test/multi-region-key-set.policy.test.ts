@@ -141,11 +141,10 @@ describe('replication', () => {
   const built = build();
   const primary = new Member(built.set, 'us-east-1');
 
-  test.each(['eu-west-1', 'ap-southeast-2'])('the deploy role of %s replicates the primary into the set\'s Regions, and no other', async region => {
-    for (const target of ['eu-west-1', 'ap-southeast-2']) {
-      expect(await primary.decide(deployRole(region), 'kms:ReplicateKey', { 'kms:ReplicaRegion': target })).toBe('Allowed');
-    }
-    for (const target of ['eu-central-1', 'us-west-2', 'us-east-1']) {
+  test.each(['eu-west-1', 'ap-southeast-2'])('the deploy role of %s replicates the primary into its own Region, and no other', async region => {
+    expect(await primary.decide(deployRole(region), 'kms:ReplicateKey', { 'kms:ReplicaRegion': region })).toBe('Allowed');
+    // Not into another replica Region of the set either: each Region's stack makes its own replica.
+    for (const target of ['eu-west-1', 'ap-southeast-2', 'eu-central-1', 'us-west-2', 'us-east-1'].filter(r => r !== region)) {
       expect(await primary.decide(deployRole(region), 'kms:ReplicateKey', { 'kms:ReplicaRegion': target })).not.toBe('Allowed');
     }
     expect(await primary.decide(deployRole(region), 'kms:Decrypt', primary.via('dynamodb'))).not.toBe('Allowed');
@@ -250,14 +249,18 @@ describe('the lookup of the primary key in a replica\'s stack', () => {
   const lookupRole = eu.sim.roleArn(roleId);
   const identityPolicies = eu.sim.identityPoliciesOf(roleId);
 
-  test('describes the primary through the set\'s alias, in the primary\'s Region', async () => {
-    const describe = (context: Record<string, string>, action = 'kms:DescribeKey') => primary.sim.simulate({
-      principalArn: lookupRole, action, resourceArn: primary.keyArn, identityPolicies, context, includeTemplateIdentityPolicies: false,
+  test('reads the primary stack\'s outputs and describes the primary key, in the primary\'s Region, and does nothing else', async () => {
+    const ask = (action: string, resourceArn: string, context: Record<string, string> = {}) => primary.sim.simulate({
+      principalArn: lookupRole, action, resourceArn, identityPolicies, context, includeTemplateIdentityPolicies: false,
     });
-    expect(await describe({ 'kms:RequestAlias': 'alias/confidential/Orders' })).toBe('Allowed');
-    expect(await describe({ 'kms:RequestAlias': 'alias/another-key' })).not.toBe('Allowed');
-    expect(await describe({})).not.toBe('Allowed');
-    expect(await describe({ ...primary.via('dynamodb'), 'kms:RequestAlias': 'alias/confidential/Orders' }, 'kms:Decrypt')).not.toBe('Allowed');
+    const primaryStack = `arn:aws:cloudformation:us-east-1:${ACCOUNT}:stack/Orders-us-east-1/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9`;
+    expect(await ask('cloudformation:DescribeStacks', primaryStack)).toBe('Allowed');
+    expect(await ask('kms:DescribeKey', primary.keyArn)).toBe('Allowed');
+    // Not another stack, not a change to the primary's stack, not another Region's keys, no use of the key.
+    expect(await ask('cloudformation:DescribeStacks', `arn:aws:cloudformation:us-east-1:${ACCOUNT}:stack/Other/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9`)).not.toBe('Allowed');
+    expect(await ask('cloudformation:UpdateStack', primaryStack)).not.toBe('Allowed');
+    expect(await ask('kms:DescribeKey', primary.keyArn.replace('us-east-1', 'eu-central-1'))).not.toBe('Allowed');
+    expect(await ask('kms:Decrypt', primary.keyArn, primary.via('dynamodb'))).not.toBe('Allowed');
   });
 
   test('its handler and framework roles have one managed policy each, and no inline policy', () => {

@@ -78,10 +78,20 @@ describe('the members', () => {
       expect(replica.Properties).not.toHaveProperty('EnableKeyRotation');
       // The primary's ARN comes from the lookup in this stack: no cross-Region reference.
       expect(replica.Properties.PrimaryKeyArn).toEqual({ 'Fn::GetAtt': ['OrdersPrimaryKey', 'Arn'] });
+      // ...which reads it from the primary stack's output, not from an alias anyone allowed UpdateAlias could move.
       expect(template.Resources.OrdersPrimaryKey).toMatchObject({
         Type: 'Custom::KmsPrimaryKeyLookup',
-        Properties: { PrimaryRegion: 'us-east-1', AliasName: 'alias/confidential/Orders', Account: ACCOUNT, KeyKind: 'SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS' },
+        Properties: {
+          PrimaryRegion: 'us-east-1',
+          PrimaryStackName: 'Orders-us-east-1',
+          OutputName: 'OrdersPrimaryKeyArn',
+          Account: ACCOUNT,
+          KeyKind: 'SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS',
+        },
       });
+      const primaryTemplate = Template.fromStack(set.stackIn('us-east-1')).toJSON();
+      const primaryId = Object.keys(primaryTemplate.Resources).find(id => primaryTemplate.Resources[id].Type === 'AWS::KMS::Key' && primaryTemplate.Resources[id].Properties.MultiRegion);
+      expect(primaryTemplate.Outputs.OrdersPrimaryKeyArn.Value).toEqual({ 'Fn::GetAtt': [primaryId, 'Arn'] });
       expect(JSON.stringify(template)).not.toMatch(/Fn::ImportValue|ExportsReader|ssm:/);
     }
   });

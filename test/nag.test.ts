@@ -104,7 +104,10 @@ describe('cdk-nag on a multi-Region key set', () => {
     const functionRules = ['LambdaConcurrency', 'LambdaDLQ', 'LambdaInsideVPC']
       .flatMap(rule => ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321'].map(pack => `${pack}-${rule}`)).sort();
     expect(acknowledged('Handler')).toEqual(functionRules);
-    expect(acknowledged('HandlerPolicy')).toEqual(['AwsSolutions-IAM5[Resource::arn:aws:kms:us-east-1:111111111111:key/*]']);
+    expect(acknowledged('HandlerPolicy')).toEqual([
+      'AwsSolutions-IAM5[Resource::arn:aws:cloudformation:us-east-1:111111111111:stack/Orders-us-east-1/*]',
+      'AwsSolutions-IAM5[Resource::arn:aws:kms:us-east-1:111111111111:key/*]',
+    ]);
     expect(acknowledged('FrameworkPolicy')).toEqual([expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<KmsConstructsCustomResourcesPrimaryKeyLookupHandler[0-9A-F]{8}\.Arn>:\*\]$/)]);
   });
 });

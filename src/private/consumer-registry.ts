@@ -30,6 +30,11 @@ const READ_TYPES = new Set([
   'AWS::S3::Bucket',
   'AWS::SQS::Queue',
   'Custom::S3BucketNotifications',
+  // Identity policies that name a key: see identity-grants.ts.
+  'AWS::IAM::Policy',
+  'AWS::IAM::ManagedPolicy',
+  'AWS::IAM::Role',
+  'AWS::IAM::User',
 ]);
 
 const REGISTRY = Symbol.for('cdk-kms-constructs.ConsumerRegistry');
@@ -95,7 +100,7 @@ export class ConsumerRegistry implements IAspect {
  * would resolve it, Lazy values included, with a resolver that records each
  * reference's target instead of rendering it.
  */
-function referencedConstructs(scope: IConstruct, value: unknown): IConstruct[] {
+export function referencedConstructs(scope: IConstruct, value: unknown): IConstruct[] {
   const collector = new ReferenceCollector();
   Tokenization.resolve(value, { scope, resolver: collector, preparing: true });
   return collector.targets;

@@ -65,9 +65,8 @@ export function acknowledgeFrameworkInvoke(policy: IConstruct, handlerLogicalIds
 }
 
 /** Acknowledges DescribeKey on every key of the primary's Region, held to one alias. */
-export function acknowledgeKeyLookup(policy: IConstruct, keysArn: string): void {
-  acknowledge(policy, [`AwsSolutions-IAM5[Resource::${keysArn}]`],
-    'the primary key\'s ID is unknown until it exists in another Region\'s stack; the statement allows kms:DescribeKey only when the request names the key by the set\'s alias (kms:RequestAlias)');
+export function acknowledgeKeyLookup(policy: IConstruct, resources: string[]): void {
+  acknowledge(policy, resources.map(resource => `AwsSolutions-IAM5[Resource::${resource}]`), 'the primary key\'s ID is unknown until it exists in another Region\'s stack, whose output the handler reads (the stack ID ends in a GUID CloudFormation gives it); both statements only read: kms:DescribeKey on keys of the primary Region and account, cloudformation:DescribeStacks on the primary stack');
 }
 
 /** Acknowledges the `*` resources of a custom-resource handler's policy, for the handler's reason. */
