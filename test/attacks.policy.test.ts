@@ -18,13 +18,11 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { IConstruct } from 'constructs';
-import {
-  ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet,
-} from '../src';
+import { ClassifiedKey, DataClassification, MultiRegionKeySet } from '../src';
+import { adoptedKeyStore } from './support/key-store';
 import { ContextValues, PolicySimulator } from './support/policy-sim';
 import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
 import { handler as lookup } from '../src/primary-key-lookup.lambda';
@@ -85,13 +83,7 @@ const HOMES: Record<string, (classification: DataClassification) => KeyUnderAtta
   'a multi-Region replica': classification => attackable(multiRegionSet(classification).keyIn('eu-west-1')),
   'a key in a CloudHSM key store': classification => {
     const stack = newStack();
-    const store = new CustomKeyStore(stack, 'Store', {
-      cluster: CloudHsmCluster.fromClusterAttributes(stack, 'Cluster', { clusterId: 'cluster-jxhlf7644ne' }),
-      customKeyStoreName: 'vault',
-      trustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIDUzCCAjugAwIBAgIU\n-----END CERTIFICATE-----',
-      kmsUserPassword: secretsmanager.Secret.fromSecretNameV2(stack, 'KmsUser', 'vault/kmsuser'),
-    });
-    const key = store.addKey('Key', { classification, viaServices: ['dynamodb'] });
+    const key = adoptedKeyStore(stack).addKey('Key', { classification, viaServices: ['dynamodb'] });
     // The keys' handler creates the key, so writes its policy (KMS's lockout check).
     const handler = stack.node.findAll().find((c): c is iam.Role => c instanceof iam.Role && c.node.path.endsWith('/HsmKey/HandlerRole'));
     return attackable(key, handler);

@@ -1,22 +1,16 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CloudHsmCluster, CustomKeyStore, DataClassification } from '../src';
+import { DataClassification } from '../src';
+import { adoptedKeyStore } from './support/key-store';
 import { ACCOUNT, REGION } from './support/stack';
 import { HANDLER_RUNTIME_CONTEXT, handlerFunction } from '../src/private/custom-resources';
 
 /** A stack with a custom key store (a handler, its wait, three framework functions) and a key in it (a handler, one framework function). */
 function storeStack(context?: Record<string, string>): Stack {
   const stack = new Stack(new App({ context }), 'Vault', { env: { account: ACCOUNT, region: REGION } });
-  const store = new CustomKeyStore(stack, 'Store', {
-    cluster: CloudHsmCluster.fromClusterAttributes(stack, 'Cluster', { clusterId: 'cluster-jxhlf7644ne' }),
-    customKeyStoreName: 'vault',
-    trustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIDUzCCAjugAwIBAgIU\n-----END CERTIFICATE-----',
-    kmsUserPassword: secretsmanager.Secret.fromSecretNameV2(stack, 'KmsUser', 'vault/kmsuser'),
-  });
-  store.addKey('Key', { classification: DataClassification.CONFIDENTIAL });
+  adoptedKeyStore(stack).addKey('Key', { classification: DataClassification.CONFIDENTIAL });
   return stack;
 }
 
