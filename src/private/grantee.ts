@@ -173,7 +173,7 @@ function textOf(resolved: unknown): string | undefined {
 }
 
 /** The construct a value references, when it is one reference (a role's ARN). */
-function referenceTarget(value: string): IConstruct | undefined {
+export function referenceTarget(value: string): IConstruct | undefined {
   if (!Token.isUnresolved(value)) return undefined;
   const fragments = Tokenization.reverseString(value);
   if (fragments.length !== 1) return undefined;

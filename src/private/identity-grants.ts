@@ -1,8 +1,9 @@
-import { CfnResource, Reference, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { CfnResource, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 import { expandAction } from './actions';
 import { referencedConstructs } from './consumer-registry';
+import { referenceTarget } from './grantee';
 
 /*
  * Identity policies of the app that allow KMS actions on a key. A ClassifiedKey
@@ -58,9 +59,6 @@ export function identityGrantsOf(resource: CfnResource, keyArn: string): Identit
 
 /** The role, user or group a name or ARN references in the app. */
 export function targetOf(value: string): IConstruct | undefined {
-  if (!Token.isUnresolved(value)) return undefined;
-  const fragments = Tokenization.reverseString(value);
-  const token = fragments.length === 1 ? fragments.firstToken : undefined;
-  const target = token instanceof Reference ? token.target : undefined;
+  const target = referenceTarget(value);
   return target instanceof iam.CfnRole || target instanceof iam.CfnUser || target instanceof iam.CfnGroup ? target : undefined;
 }
