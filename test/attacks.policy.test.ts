@@ -22,8 +22,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { IConstruct } from 'constructs';
 import { ClassifiedKey, DataClassification, MultiRegionKeySet } from '../src';
+import { customResourceEvent } from './support/handlers';
 import { adoptedKeyStore } from './support/key-store';
 import { ContextValues, PolicySimulator } from './support/policy-sim';
+import { LOOKUP_RESOURCE, PRIMARY_ARN, primaryKey, primaryStack } from './support/primary-key';
 import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
 import { handler as lookup } from '../src/primary-key-lookup.lambda';
 import { KNOWN_VIA_SERVICES, SERVICES } from '../src/private/consumers';
@@ -477,48 +479,12 @@ describe('a replica trusts only its set\'s primary (path 7)', () => {
     // (an attacker's multi-Region key of the same kind) is not asked
     const cloudformation = mockClient(CloudFormationClient);
     const kmsClient = mockClient(KMSClient);
-    const primaryArn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`;
-    cloudformation.on(DescribeStacksCommand).resolves({
-      Stacks: [{
-        StackName: 'Orders-us-east-1',
-        StackStatus: 'UPDATE_COMPLETE',
-        CreationTime: new Date(),
-        Outputs: [{ OutputKey: 'OrdersPrimaryKeyArn', OutputValue: primaryArn }],
-      }],
-    });
-    kmsClient.on(DescribeKeyCommand).resolves({
-      KeyMetadata: {
-        KeyId: 'mrk-1234abcd12ab34cd56ef1234567890ab',
-        Arn: primaryArn,
-        AWSAccountId: ACCOUNT,
-        KeyState: 'Enabled',
-        KeySpec: 'SYMMETRIC_DEFAULT',
-        KeyUsage: 'ENCRYPT_DECRYPT',
-        Origin: 'AWS_KMS',
-        MultiRegion: true,
-        MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY' },
-      },
-    });
-    const answer = await lookup({
-      RequestType: 'Create',
-      ServiceToken: 'x',
-      ResponseURL: 'x',
-      StackId: 'x',
-      RequestId: 'x',
-      LogicalResourceId: 'OrdersPrimaryKey',
-      ResourceType: 'Custom::KmsPrimaryKeyLookup',
-      ResourceProperties: {
-        ServiceToken: 'x',
-        PrimaryRegion: REGION,
-        PrimaryStackName: 'Orders-us-east-1',
-        OutputName: 'OrdersPrimaryKeyArn',
-        Account: ACCOUNT,
-        KeyKind: 'SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS',
-      },
-    });
+    cloudformation.on(DescribeStacksCommand).resolves(primaryStack());
+    kmsClient.on(DescribeKeyCommand).resolves({ KeyMetadata: primaryKey() });
+    const answer = await lookup(customResourceEvent(LOOKUP_RESOURCE, 'Create'));
     // THEN
-    expect(answer.PhysicalResourceId).toBe(primaryArn);
-    expect(kmsClient.commandCalls(DescribeKeyCommand).map(call => call.args[0].input.KeyId)).toEqual([primaryArn]);
+    expect(answer.PhysicalResourceId).toBe(PRIMARY_ARN);
+    expect(kmsClient.commandCalls(DescribeKeyCommand).map(call => call.args[0].input.KeyId)).toEqual([PRIMARY_ARN]);
     cloudformation.restore();
     kmsClient.restore();
 

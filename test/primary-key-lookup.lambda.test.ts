@@ -12,47 +12,19 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../src/primary-key-lookup.lambda';
 import { awsError, customResourceEvent } from './support/handlers';
+import { ACCOUNT, LOOKUP_PROPS, LOOKUP_RESOURCE, PRIMARY_ARN, PRIMARY_KEY_ID, primaryKey, primaryStack } from './support/primary-key';
 
 const cloudformation = mockClient(CloudFormationClient);
 const kms = mockClient(KMSClient);
-const ACCOUNT = '111111111111';
-const KEY_ID = 'mrk-1234abcd12ab34cd56ef1234567890ab';
-const ARN = `arn:aws:kms:us-east-1:${ACCOUNT}:key/${KEY_ID}`;
+const KEY_ID = PRIMARY_KEY_ID;
+const ARN = PRIMARY_ARN;
 const OTHER_ID = 'mrk-99999999999999999999999999999999';
 const OTHER = `arn:aws:kms:us-east-1:${ACCOUNT}:key/${OTHER_ID}`;
-const PROPS = {
-  ServiceToken: 'arn:aws:lambda:eu-west-1:111111111111:function:framework',
-  PrimaryRegion: 'us-east-1',
-  PrimaryStackName: 'Orders-us-east-1',
-  OutputName: 'OrdersPrimaryKeyArn',
-  Account: ACCOUNT,
-  KeyKind: 'SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT/AWS_KMS',
-};
-
-const RESOURCE = { resourceType: 'Custom::KmsPrimaryKeyLookup', logicalId: 'OrdersPrimaryKey', properties: PROPS, physicalId: ARN, stackId: `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Orders-eu-west-1/guid` };
+const PROPS = LOOKUP_PROPS;
+const primary = primaryKey;
 
 function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
-  return customResourceEvent(RESOURCE, type, extra);
-}
-
-/** The primary stack, with its output naming `arn`. */
-function primaryStack(arn = ARN) {
-  return { Stacks: [{ StackName: 'Orders-us-east-1', StackStatus: 'UPDATE_COMPLETE' as const, CreationTime: new Date(), Outputs: [{ OutputKey: 'OrdersPrimaryKeyArn', OutputValue: arn }] }] };
-}
-
-function primary(overrides: Partial<KeyMetadata> = {}): KeyMetadata {
-  return {
-    KeyId: KEY_ID,
-    Arn: ARN,
-    AWSAccountId: ACCOUNT,
-    KeyState: 'Enabled',
-    KeySpec: 'SYMMETRIC_DEFAULT',
-    KeyUsage: 'ENCRYPT_DECRYPT',
-    Origin: 'AWS_KMS',
-    MultiRegion: true,
-    MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: ARN, Region: 'us-east-1' } },
-    ...overrides,
-  };
+  return customResourceEvent(LOOKUP_RESOURCE, type, extra);
 }
 
 beforeEach(() => {
