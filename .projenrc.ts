@@ -65,6 +65,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-cloudformation@^3',
     '@aws-sdk/client-kms@^3',
     '@aws-sdk/client-secrets-manager@^3',
+    '@aws-sdk/client-resource-groups-tagging-api@^3',
     // The npm registry these machines reach has no newer CloudHSM or ACM Private CA
     // client. Their calls used here have not changed since; the handlers run on the
     // Lambda runtime's own, newer SDK, so these serve only types and the mocks.
@@ -118,6 +119,7 @@ for (const dir of ['integ', 'example', 'bench']) {
 project.eslint?.allowDevDeps('src/private/key-store-api.ts');
 project.eslint?.allowDevDeps('src/private/cloudhsm-api.ts');
 project.eslint?.allowDevDeps('src/private/cluster-certificates.ts');
+project.eslint?.allowDevDeps('src/private/event-verification.ts');
 
 // The handlers' bundles (assets/) are made first by every task that runs the library,
 // so that a fresh clone works whichever task it starts with. The bundle task runs the
@@ -147,7 +149,7 @@ project.package.addField('jsiiRosetta', { exampleDependencies: { 'cdk-nag': '^3.
 project.npmignore?.addPatterns(
   '!/.jsii.tabl.json',
   '/lib/**/*.lambda.js', '/lib/**/*.lambda.d.ts',
-  ...['key-store-api', 'cloudhsm-api', 'cluster-certificates', 'key-store-errors', 'handler-errors']
+  ...['key-store-api', 'cloudhsm-api', 'cluster-certificates', 'key-store-errors', 'handler-errors', 'event-verification']
     .flatMap(name => [`/lib/private/${name}.js`, `/lib/private/${name}.d.ts`]),
 );
 

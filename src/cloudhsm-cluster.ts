@@ -9,6 +9,7 @@ import { CloudhsmHsmsReadyFunction } from './cloudhsm-hsms-ready-function';
 import { CloudhsmInitializationFunction } from './cloudhsm-initialization-function';
 import { CloudhsmInitializationReadyFunction } from './cloudhsm-initialization-ready-function';
 import { policyForResource, providerFor } from './private/custom-resources';
+import { CLUSTER_HSMS_TYPE, CLUSTER_INITIALIZATION_TYPE } from './private/resource-types';
 import { validateClusterId } from './private/validation';
 
 /**
@@ -254,8 +255,14 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
     const hsmsProvider = providerFor(this, HSMS_HANDLER);
     const hsms = new CustomResource(this, 'Hsms', {
       serviceToken: hsmsProvider.provider.serviceToken,
-      resourceType: 'Custom::CloudHsmHsms',
-      properties: { ClusterId: this.clusterId, HsmCount: String(hsmsPerCluster), Activated: String(props.activated ?? false) },
+      resourceType: CLUSTER_HSMS_TYPE,
+      properties: {
+        ClusterId: this.clusterId,
+        // By which the handlers check that the cluster an event names is this stack's.
+        ClusterLogicalId: Stack.of(this).getLogicalId(cluster),
+        HsmCount: String(hsmsPerCluster),
+        Activated: String(props.activated ?? false),
+      },
       removalPolicy,
     });
     policyForResource(hsms, 'HsmsPolicy', hsmsProvider.isCompleteRole!, hsmCalls(Stack.of(this), {
@@ -267,8 +274,13 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
       const initProvider = providerFor(this, INITIALIZATION_HANDLER);
       const initialization = new CustomResource(this, 'Initialization', {
         serviceToken: initProvider.provider.serviceToken,
-        resourceType: 'Custom::CloudHsmClusterInitialization',
-        properties: { ClusterId: this.clusterId, CertificateAuthorityArn: ca, ValidityDays: String(validityDays) },
+        resourceType: CLUSTER_INITIALIZATION_TYPE,
+        properties: {
+          ClusterId: this.clusterId,
+          ClusterLogicalId: Stack.of(this).getLogicalId(cluster),
+          CertificateAuthorityArn: ca,
+          ValidityDays: String(validityDays),
+        },
       });
       policyForResource(initialization, 'InitializationPolicy', initProvider.handlerRole, [
         new iam.PolicyStatement({
@@ -359,11 +371,15 @@ const INITIALIZATION_HANDLER = {
 
 /**
  * What making and deleting a cluster's HSMs calls: CreateHsm on the cluster, and
- * DeleteHsm, which takes no resource ARN. CloudHSM makes each HSM's network interface
- * in the cluster's subnet and security group with the caller's EC2 permissions (its
- * service-linked role writes only logs), and asks for the security group actions
- * the Service Authorization Reference lists with CreateHsm.
- * @see https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudhsm.html
+ * DeleteHsm, which takes no resource ARN and no condition key (the Service
+ * Authorization Reference lists neither for it), so IAM cannot hold it to the stack's
+ * clusters: the handlers do, by deleting only the HSMs of the cluster a Delete's
+ * physical ID names, after CloudFormation confirmed the event (event-verification).
+ * CloudHSM makes each HSM's network interface in the cluster's subnet and security
+ * group with the caller's EC2 permissions (its service-linked role writes only logs),
+ * and asks for the security group actions the Service Authorization Reference lists
+ * with CreateHsm.
+ * @see https://docs.aws.amazon.com/service-authorization/latest/reference/list_cloudhsm.html
  * @see https://docs.aws.amazon.com/cloudhsm/latest/userguide/identity-access-management.html
  */
 function hsmCalls(stack: Stack, cluster: { clusterArn: string; subnetIds: string[]; securityGroupId: string; vpcId: string }): iam.PolicyStatement[] {

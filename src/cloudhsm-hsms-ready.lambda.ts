@@ -10,17 +10,22 @@
  * - done when every HSM is ACTIVE and there are as many as asked: all of them once
  *   the cluster is activated, the first one before (CloudHSM takes no second HSM
  *   until then).
- * - On delete it deletes every HSM and is done when none is left.
+ * - On delete it deletes every HSM of the cluster its physical ID names (not one of the
+ *   event's properties) and is done when none is left.
+ * It acts only on CloudFormation's events for its own stack's clusters.
  * @see https://docs.aws.amazon.com/cloudhsm/latest/userguide/add-hsm.html
  */
 import { CloudHSMV2Client, CreateHsmCommand, DeleteHsmCommand, Hsm } from '@aws-sdk/client-cloudhsm-v2';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import {
+  checkStackCluster, clusterOfHsms,
   clusterZones, describeCluster, describeHsms, explainCloudHsm, findCluster, hsmsToRemove, isActivated, isChanging, liveHsms, pollingThrough,
   readHsmsProperties,
   targetHsms, zonesForNewHsms,
 } from './private/cloudhsm-api';
+import { verifyEvent } from './private/event-verification';
 import { isError } from './private/handler-errors';
+import { CLUSTER_HSMS_TYPE } from './private/resource-types';
 
 export interface HsmsReadyResponse {
   readonly IsComplete: boolean;
@@ -28,12 +33,14 @@ export interface HsmsReadyResponse {
 }
 
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<HsmsReadyResponse> {
-  const props = readHsmsProperties(event.ResourceProperties);
+  await verifyEvent(event, CLUSTER_HSMS_TYPE, 'isComplete');
+  const props = event.RequestType === 'Delete' ? undefined : readHsmsProperties(event.ResourceProperties);
+  if (props) await checkStackCluster(event, props.ClusterId, props.ClusterLogicalId);
   const client = new CloudHSMV2Client({});
   try {
-    return await pollingThrough(() => event.RequestType === 'Delete'
-      ? removeAll(client, props.ClusterId)
-      : reconcile(client, props.ClusterId, props.count));
+    return await pollingThrough(() => props
+      ? reconcile(client, props.ClusterId, props.count)
+      : removeAll(client, clusterOfHsms((event as { PhysicalResourceId: string }).PhysicalResourceId)));
   } finally {
     client.destroy();
   }

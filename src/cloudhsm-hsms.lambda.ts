@@ -12,19 +12,24 @@
  *   created them; otherwise CloudFormation keeps the HSMs with the cluster and calls
  *   nothing): the wait deletes every HSM of the cluster, as CloudHSM deletes a
  *   cluster only once it has none.
+ * It acts only on CloudFormation's events for its own stack's clusters.
  * @see https://docs.aws.amazon.com/cloudhsm/latest/userguide/create-hsm.html
  */
 import { CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { describeCluster, isActivated, readHsmsProperties } from './private/cloudhsm-api';
+import { checkStackCluster, describeCluster, isActivated, readHsmsProperties } from './private/cloudhsm-api';
+import { verifyEvent } from './private/event-verification';
+import { CLUSTER_HSMS_TYPE } from './private/resource-types';
 
 export interface HsmsResponse {
   readonly PhysicalResourceId: string;
 }
 
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<HsmsResponse> {
+  await verifyEvent(event, CLUSTER_HSMS_TYPE, 'onEvent');
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
   const props = readHsmsProperties(event.ResourceProperties);
+  await checkStackCluster(event, props.ClusterId, props.ClusterLogicalId);
   const client = new CloudHSMV2Client({});
   try {
     const cluster = await describeCluster(client, props.ClusterId);

@@ -9,14 +9,19 @@
  * - INITIALIZE_IN_PROGRESS: waits;
  * - initialized: done, with the trust anchor (the CA's certificate) for the
  *   custom key store.
+ * It acts only on CloudFormation's events for its own stack's cluster.
  * @see https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_InitializeCluster.html
  */
 import { ACMPCAClient, GetCertificateCommand } from '@aws-sdk/client-acm-pca';
 import { CloudHSMV2Client, InitializeClusterCommand } from '@aws-sdk/client-cloudhsm-v2';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { describeCluster, explainCloudHsm, InitializationProperties, isInitialized, pollingThrough, readInitializationProperties } from './private/cloudhsm-api';
+import {
+  checkStackCluster, describeCluster, explainCloudHsm, InitializationProperties, isInitialized, pollingThrough, readInitializationProperties,
+} from './private/cloudhsm-api';
 import { readAuthorityCertificate } from './private/cluster-certificates';
+import { verifyEvent } from './private/event-verification';
 import { isError } from './private/handler-errors';
+import { CLUSTER_INITIALIZATION_TYPE } from './private/resource-types';
 
 export interface InitializationReadyResponse {
   readonly IsComplete: boolean;
@@ -29,8 +34,10 @@ const MAX_TRUST_ANCHOR = 3000;
 type WaitEvent = CloudFormationCustomResourceEvent & { readonly Data?: { readonly CertificateArn?: string } };
 
 export async function handler(event: WaitEvent): Promise<InitializationReadyResponse> {
+  await verifyEvent(event, CLUSTER_INITIALIZATION_TYPE, 'isComplete');
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const props = readInitializationProperties(event.ResourceProperties);
+  await checkStackCluster(event, props.ClusterId, props.ClusterLogicalId);
   const cloudhsm = new CloudHSMV2Client({});
   const pca = new ACMPCAClient({});
   try {

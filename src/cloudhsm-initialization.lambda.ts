@@ -12,14 +12,17 @@
  *   must be an ACTIVE root CA: the trust anchor is self-signed, and CloudHSM takes
  *   the certificate that signed the cluster's directly.
  * - Delete: nothing. A cluster cannot be uninitialized.
+ * It acts only on CloudFormation's events for its own stack's cluster.
  * @see https://docs.aws.amazon.com/cloudhsm/latest/userguide/initialize-cluster.html
  */
 import { createHash } from 'crypto';
 import { ACMPCAClient, DescribeCertificateAuthorityCommand, IssueCertificateCommand, SigningAlgorithm } from '@aws-sdk/client-acm-pca';
 import { CloudHSMV2Client } from '@aws-sdk/client-cloudhsm-v2';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { describeCluster, explainCloudHsm, isInitialized, readInitializationProperties } from './private/cloudhsm-api';
+import { checkStackCluster, describeCluster, explainCloudHsm, isInitialized, readInitializationProperties } from './private/cloudhsm-api';
 import { checkIssuedBy, readAuthorityCertificate } from './private/cluster-certificates';
+import { verifyEvent } from './private/event-verification';
+import { CLUSTER_INITIALIZATION_TYPE } from './private/resource-types';
 
 export interface InitializationResponse {
   readonly PhysicalResourceId: string;
@@ -27,8 +30,10 @@ export interface InitializationResponse {
 }
 
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<InitializationResponse> {
+  await verifyEvent(event, CLUSTER_INITIALIZATION_TYPE, 'onEvent');
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
   const props = readInitializationProperties(event.ResourceProperties);
+  await checkStackCluster(event, props.ClusterId, props.ClusterLogicalId);
   const physicalId = `${props.ClusterId}/initialization`;
   const cloudhsm = new CloudHSMV2Client({});
   const pca = new ACMPCAClient({});

@@ -1,28 +1,50 @@
 /*
  * The custom-resource handler of CustomKeyStore (onEvent), run by the aws-cdk-lib
  * Provider framework; the wait for the connection is custom-key-store-connection's
- * (isComplete, up to 20 minutes).
+ * (isComplete, up to 30 minutes). It acts only on CloudFormation's events for its own
+ * stack's stores (event-verification).
  *
- * - Create: finds the store by its name (a retried create finds what the first made)
- *   or creates it with the kmsuser password read from its secret, and starts
- *   connecting it.
+ * The kmsuser password: KMS sets a new one each time it connects the store, so the
+ * secret holds kmsuser's password only until the first connection. The handler sends
+ * the secret's password only when it is the one to send: on create; when
+ * `kmsUserPasswordVersion` changes (the user reset kmsuser to the secret's value); and
+ * when the store's last connection FAILED because KMS's password was refused. A move
+ * to a related cluster and a reconnection send none. A rollback never sends one, and
+ * its wait does not fail on a failed connection (the rollback would fail with it).
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/connect-keystore.html
+ *
+ * - Create: makes the store, after marking its cluster with a tag naming this
+ *   resource (a hash of the stack and logical IDs), and starts connecting it. A store
+ *   of the same name is adopted only when the marker says this resource's earlier
+ *   attempt made it; any other is refused by name.
  * - Update: renames in place; a new cluster disconnects the store, moves it and
- *   reconnects it. A store found DISCONNECTED or FAILED (a new password secret or
- *   password version asks for this) is given the secret's current password and
- *   reconnected; a CONNECTED one is left connected, since KMS changes the kmsuser
- *   password itself at each connection. The trust anchor cannot change: KMS has no
- *   call for it.
+ *   reconnects it. A store found DISCONNECTED or FAILED is reconnected. The trust
+ *   anchor cannot change (KMS has no call for it); certificates are compared in one
+ *   normal form, so a pasted certificate with other line ends is the same.
  * - Delete (only with RemovalPolicy.DESTROY: otherwise CloudFormation keeps the store
- *   and calls nothing): deletes an empty store; a store that still holds keys is
- *   kept, connected, and reported in the handler's log.
+ *   and calls nothing): deletes an empty store; a store that still holds keys (or
+ *   might) is kept, connected, and reported in the handler's log.
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/create-keystore.html
  */
-import { CreateCustomKeyStoreCommand, DeleteCustomKeyStoreCommand, KMSClient, UpdateCustomKeyStoreCommand } from '@aws-sdk/client-kms';
+import { createHash } from 'crypto';
+import { CloudHSMV2Client, ListTagsCommand, TagResourceCommand } from '@aws-sdk/client-cloudhsm-v2';
+import {
+  CreateCustomKeyStoreCommand, CustomKeyStoresListEntry, DeleteCustomKeyStoreCommand, DescribeCustomKeyStoresCommand, KMSClient,
+  UpdateCustomKeyStoreCommand,
+} from '@aws-sdk/client-kms';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { explainCloudHsm } from './private/cloudhsm-api';
+import { verifyEvent } from './private/event-verification';
 import { isError } from './private/handler-errors';
-import { connect, describeStore, disconnect, findStoreByName, keysInStore, readPassword } from './private/key-store-api';
-import { explain } from './private/key-store-errors';
+import {
+  connect, describeStore, disconnect, findStoreByName, keysTagged, normalizeCertificate, readPassword, scanStoreKeys, STORE_TAG,
+} from './private/key-store-api';
+import { CREDENTIAL_ERRORS, explain } from './private/key-store-errors';
+import { KEY_STORE_TYPE } from './private/resource-types';
+/** The tag on a store's cluster that names the custom resource that made the store. */
+export const CLUSTER_MARKER_TAG = 'cdk-kms-constructs:custom-key-store';
 
 /** The custom resource's properties, as the construct writes them. */
 export interface KeyStoreProperties {
@@ -40,23 +62,40 @@ export interface KeyStoreResponse {
   readonly Data?: { readonly CustomKeyStoreId: string };
 }
 
-/** How long onEvent waits for a disconnection, well within the function's timeout. */
-const DISCONNECT_BUDGET_MS = 3 * 60 * 1000;
+/** How long onEvent waits for a disconnection: with a delete's look through the keys, within the function's 5 minutes. */
+const DISCONNECT_BUDGET_MS = 150 * 1000;
 const STORE_ID = /^cks-[a-z0-9]{17}$/;
 
+/** How long a delete looks through the account's keys for keys in the store made outside the library. */
+const SCAN_BUDGET_MS = 90 * 1000;
+
+/** What the handler works with. */
+interface Clients {
+  readonly kms: KMSClient;
+  readonly secrets: SecretsManagerClient;
+  readonly cloudhsm: CloudHSMV2Client;
+  readonly tagging: ResourceGroupsTaggingAPIClient;
+}
+
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<KeyStoreResponse> {
-  const kms = new KMSClient({});
-  const secrets = new SecretsManagerClient({});
+  const verified = await verifyEvent(event, KEY_STORE_TYPE, 'onEvent');
+  const clients: Clients = {
+    kms: new KMSClient({}),
+    secrets: new SecretsManagerClient({}),
+    cloudhsm: new CloudHSMV2Client({}),
+    tagging: new ResourceGroupsTaggingAPIClient({}),
+  };
+  // A tag value holds 256 characters at most: the stack ID and logical ID, hashed.
+  const marker = createHash('sha256').update(`${event.StackId}/${event.LogicalResourceId}`).digest('hex');
   try {
     switch (event.RequestType) {
-      case 'Create': return await create(kms, secrets, readProperties(event.ResourceProperties));
-      case 'Update': return await update(kms, secrets, event.PhysicalResourceId,
-        readProperties(event.OldResourceProperties), readProperties(event.ResourceProperties));
-      case 'Delete': return await remove(kms, event.PhysicalResourceId);
+      case 'Create': return await create(clients, readProperties(event.ResourceProperties), marker);
+      case 'Update': return await update(clients, event.PhysicalResourceId,
+        readProperties(event.OldResourceProperties), readProperties(event.ResourceProperties), marker, verified.rollingBack);
+      case 'Delete': return await remove(clients, event.PhysicalResourceId);
     }
   } finally {
-    kms.destroy();
-    secrets.destroy();
+    Object.values(clients).forEach(client => client.destroy());
   }
 }
 
@@ -69,17 +108,35 @@ function readProperties(raw: Record<string, unknown>): KeyStoreProperties {
   return raw as unknown as KeyStoreProperties;
 }
 
-async function create(kms: KMSClient, secrets: SecretsManagerClient, props: KeyStoreProperties): Promise<KeyStoreResponse> {
+async function create(clients: Clients, props: KeyStoreProperties, marker: string): Promise<KeyStoreResponse> {
+  const { kms, secrets } = clients;
+  const anchor = normalizeCertificate(props.TrustAnchorCertificate);
   const existing = await findStoreByName(kms, props.CustomKeyStoreName);
   if (existing) {
-    // A retried create: the store the first attempt made, for this cluster and anchor.
-    if (existing.CloudHsmClusterId !== props.CloudHsmClusterId || existing.TrustAnchorCertificate?.trim() !== props.TrustAnchorCertificate.trim()) {
+    if (existing.CloudHsmClusterId !== props.CloudHsmClusterId || normalizeCertificate(existing.TrustAnchorCertificate ?? '') !== anchor) {
       throw new Error(`A custom key store named ${props.CustomKeyStoreName} already exists (${existing.CustomKeyStoreId}) for cluster ${existing.CloudHsmClusterId}${existing.CloudHsmClusterId === props.CloudHsmClusterId ? ' with another trust anchor' : `, not ${props.CloudHsmClusterId}`}: choose another customKeyStoreName`);
     }
+    // A retried create finds the store its first attempt made, and only that one: a
+    // store made by hand or by another stack is never adopted (its deletion would
+    // then be this stack's).
+    const madeBy = await clusterMarker(clients.cloudhsm, props.CloudHsmClusterId);
+    if (madeBy !== marker) {
+      throw new Error(`A custom key store named ${props.CustomKeyStoreName} already exists (${existing.CustomKeyStoreId}) on cluster ${props.CloudHsmClusterId}, `
+        + `and this resource did not make it (${madeBy ? 'another custom resource did' : 'it was made outside this library'}): `
+        + 'CustomKeyStore adopts only its own earlier attempt. Choose another customKeyStoreName, or delete that store if nothing uses it');
+    }
     const id = existing.CustomKeyStoreId!;
-    await ensureConnecting(kms, secrets, id, props);
+    await ensureConnecting(clients, id, props, { sendPassword: false });
     return { PhysicalResourceId: id, Data: { CustomKeyStoreId: id } };
   }
+  const taken = (await allStores(kms)).find(store => store.CloudHsmClusterId === props.CloudHsmClusterId);
+  if (taken) {
+    throw new Error(`Cannot create custom key store ${props.CustomKeyStoreName} for cluster ${props.CloudHsmClusterId}: `
+      + `custom key store ${taken.CustomKeyStoreId} (${taken.CustomKeyStoreName}) already uses that cluster, and KMS allows one store per cluster`);
+  }
+  // The marker goes on first, so that an attempt cut short after KMS made the store
+  // leaves what the next attempt needs to know the store for its own.
+  await markCluster(clients.cloudhsm, props.CloudHsmClusterId, marker);
   const password = await readPassword(secrets, props.PasswordSecretArn);
   let id: string;
   try {
@@ -87,7 +144,7 @@ async function create(kms: KMSClient, secrets: SecretsManagerClient, props: KeyS
       CustomKeyStoreName: props.CustomKeyStoreName,
       CustomKeyStoreType: 'AWS_CLOUDHSM',
       CloudHsmClusterId: props.CloudHsmClusterId,
-      TrustAnchorCertificate: props.TrustAnchorCertificate,
+      TrustAnchorCertificate: anchor,
       KeyStorePassword: password,
     }));
     id = created.CustomKeyStoreId!;
@@ -99,47 +156,61 @@ async function create(kms: KMSClient, secrets: SecretsManagerClient, props: KeyS
 }
 
 async function update(
-  kms: KMSClient, secrets: SecretsManagerClient, id: string, old: KeyStoreProperties, props: KeyStoreProperties,
+  clients: Clients, id: string, old: KeyStoreProperties, props: KeyStoreProperties, marker: string, rollingBack: boolean,
 ): Promise<KeyStoreResponse> {
-  if (old.TrustAnchorCertificate !== props.TrustAnchorCertificate) {
+  const { kms } = clients;
+  const store = await describeStore(kms, id);
+  if (!store) throw new Error(`Custom key store ${id} no longer exists: it was deleted outside CloudFormation. Remove it from the stack, or make a new one with another construct ID`);
+  if (normalizeCertificate(store.TrustAnchorCertificate ?? '') !== normalizeCertificate(props.TrustAnchorCertificate)) {
     throw new Error(`trustAnchorCertificate of custom key store ${id} cannot change: KMS has no call to change it, and it must stay the certificate the cluster was initialized with. Put the old certificate back; a store for another cluster lineage is a new CustomKeyStore`);
   }
+  // Only a deployment that asks for it sends the secret's password: never a rollback,
+  // which would send again the password that just failed.
+  const newPassword = !rollingBack && (old.PasswordVersion ?? '') !== (props.PasswordVersion ?? '');
   if (old.CustomKeyStoreName !== props.CustomKeyStoreName) {
     await updateStore(kms, id, { NewCustomKeyStoreName: props.CustomKeyStoreName });
   }
-  if (old.CloudHsmClusterId !== props.CloudHsmClusterId) {
-    // KMS moves a store to another cluster of its lineage only while disconnected.
-    const password = await readPassword(secrets, props.PasswordSecretArn);
+  if (store.CloudHsmClusterId !== props.CloudHsmClusterId) {
+    // KMS moves a store to another cluster of its lineage only while disconnected, and
+    // keeps the kmsuser password it holds: the backup the new cluster was made from
+    // has the same users.
+    await markCluster(clients.cloudhsm, props.CloudHsmClusterId, marker);
+    const password = newPassword ? await readPassword(clients.secrets, props.PasswordSecretArn) : undefined;
     await disconnect(kms, id, DISCONNECT_BUDGET_MS);
-    await updateStore(kms, id, { CloudHsmClusterId: props.CloudHsmClusterId, KeyStorePassword: password });
+    await updateStore(kms, id, { CloudHsmClusterId: props.CloudHsmClusterId, ...(password ? { KeyStorePassword: password } : {}) });
     await connect(kms, id);
   } else {
-    await ensureConnecting(kms, secrets, id, props);
+    await ensureConnecting(clients, id, props, { sendPassword: newPassword, rollingBack });
   }
   return { PhysicalResourceId: id, Data: { CustomKeyStoreId: id } };
 }
 
-async function remove(kms: KMSClient, id: string): Promise<KeyStoreResponse> {
+async function remove(clients: Clients, id: string): Promise<KeyStoreResponse> {
+  const { kms } = clients;
   // A create that failed before KMS made a store has nothing to delete.
   if (!STORE_ID.test(id)) return { PhysicalResourceId: id };
   const store = await describeStore(kms, id);
   if (!store) return { PhysicalResourceId: id };
-  // A store with keys cannot be deleted, and disconnecting it would stop its keys:
-  // keys the account may not describe might be in it too.
-  const keys = await keysInStore(kms, id);
-  if (keys.hidden > 0) {
-    console.log(JSON.stringify({
-      level: 'WARN',
-      message: `Custom key store ${id} (${store.CustomKeyStoreName}) is kept: ${keys.hidden} key(s) of the account do not let it be described, and may be in the store. Delete the store by hand once it holds no key.`,
-    }));
+  const keep = (why: string) => {
+    console.log(JSON.stringify({ level: 'WARN', message: `Custom key store ${id} (${store.CustomKeyStoreName}) is kept: ${why}` }));
     return { PhysicalResourceId: id };
+  };
+  // A store with keys cannot be deleted, and disconnecting it would stop its keys. The
+  // library's keys carry the store's tag; keys made outside it are found by a bounded
+  // look through the account's keys, and a look cut short keeps the store.
+  const tagged = await keysTagged(clients.tagging, STORE_TAG, id);
+  if (tagged && tagged.length > 0) {
+    return keep(`it holds ${tagged.length} key(s) of cdk-kms-constructs (${tagged.join(', ')}). KMS deletes a store only once its keys are deleted (after their pending window); delete it then with DisconnectCustomKeyStore and DeleteCustomKeyStore.`);
   }
-  if (keys.length > 0) {
-    console.log(JSON.stringify({
-      level: 'WARN',
-      message: `Custom key store ${id} (${store.CustomKeyStoreName}) is kept: it holds ${keys.length} key(s) (${keys.join(', ')}). KMS deletes a store only once its keys are deleted (after their pending window); delete it then with DisconnectCustomKeyStore and DeleteCustomKeyStore.`,
-    }));
-    return { PhysicalResourceId: id };
+  const scan = await scanStoreKeys(kms, id, { budgetMs: SCAN_BUDGET_MS, firstOnly: true });
+  if (scan.hidden > 0) {
+    return keep('a key of the account does not let it be described, and may be in the store. Delete the store by hand once it holds no key.');
+  }
+  if (scan.keyIds.length > 0) {
+    return keep(`it holds key(s) (${scan.keyIds.join(', ')}). KMS deletes a store only once its keys are deleted (after their pending window); delete it then with DisconnectCustomKeyStore and DeleteCustomKeyStore.`);
+  }
+  if (!scan.complete) {
+    return keep(`the account has more keys than the handler could look through in ${SCAN_BUDGET_MS / 1000} s, so some may be in the store. Delete the store by hand once it holds no key.`);
   }
   await disconnect(kms, id, DISCONNECT_BUDGET_MS);
   try {
@@ -149,8 +220,7 @@ async function remove(kms: KMSClient, id: string): Promise<KeyStoreResponse> {
     if (isError(error, 'CustomKeyStoreHasCMKsException')) {
       // A key was made between the look and the delete: keep the store, as it was.
       await connect(kms, id);
-      console.log(JSON.stringify({ level: 'WARN', message: `Custom key store ${id} is kept: a key was created in it while it was being deleted.` }));
-      return { PhysicalResourceId: id };
+      return keep('a key was created in it while it was being deleted.');
     }
     throw new Error(`Cannot delete custom key store ${id}: ${explain(error)}`);
   }
@@ -158,18 +228,64 @@ async function remove(kms: KMSClient, id: string): Promise<KeyStoreResponse> {
 }
 
 /**
- * Starts connecting a store unless it is connected or connecting. A failed one is
- * disconnected first, as KMS requires, and a disconnected one is given the secret's
- * current password: KMS changes kmsuser's password at each connection, so the one it
- * holds is stale once a connection failed and the user reset it.
+ * Starts connecting a store unless it is connected or connecting. A FAILED store is
+ * disconnected first, as KMS requires. The secret's password goes to KMS only when
+ * `sendPassword` (a new kmsUserPasswordVersion), or when the last connection failed
+ * because KMS's password was refused and the stack is not rolling back: otherwise KMS
+ * keeps the one it set at its last connection, which is kmsuser's.
  */
-async function ensureConnecting(kms: KMSClient, secrets: SecretsManagerClient, id: string, props: KeyStoreProperties): Promise<void> {
+async function ensureConnecting(
+  clients: Clients, id: string, props: KeyStoreProperties, options: { sendPassword: boolean; rollingBack?: boolean },
+): Promise<void> {
+  const { kms } = clients;
   const store = await describeStore(kms, id);
-  if (store?.ConnectionState === 'CONNECTED' || store?.ConnectionState === 'CONNECTING') return;
-  const password = await readPassword(secrets, props.PasswordSecretArn);
+  const refused = store?.ConnectionState === 'FAILED' && CREDENTIAL_ERRORS.has(store.ConnectionErrorCode ?? '');
+  const sendPassword = options.sendPassword || (refused && !options.rollingBack);
+  if (!sendPassword && (store?.ConnectionState === 'CONNECTED' || store?.ConnectionState === 'CONNECTING')) return;
+  const password = sendPassword ? await readPassword(clients.secrets, props.PasswordSecretArn) : undefined;
   await disconnect(kms, id, DISCONNECT_BUDGET_MS);
-  await updateStore(kms, id, { KeyStorePassword: password });
+  if (password) await updateStore(kms, id, { KeyStorePassword: password });
   await connect(kms, id);
+}
+
+/** Every custom key store of the account and Region (ten at most, by KMS's quota). */
+async function allStores(kms: KMSClient): Promise<CustomKeyStoresListEntry[]> {
+  const stores: CustomKeyStoresListEntry[] = [];
+  let marker: string | undefined;
+  try {
+    do {
+      const page = await kms.send(new DescribeCustomKeyStoresCommand({ Marker: marker }));
+      stores.push(...page.CustomKeyStores ?? []);
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+  } catch (error) {
+    throw new Error(`Cannot list the custom key stores of the account: ${explain(error)}`);
+  }
+  return stores;
+}
+
+/** The marker on a cluster: which custom resource made the store on it, if any. */
+async function clusterMarker(cloudhsm: CloudHSMV2Client, clusterId: string): Promise<string | undefined> {
+  try {
+    const tags = [];
+    let token: string | undefined;
+    do {
+      const page = await cloudhsm.send(new ListTagsCommand({ ResourceId: clusterId, NextToken: token }));
+      tags.push(...page.TagList ?? []);
+      token = page.NextToken;
+    } while (token);
+    return tags.find(tag => tag.Key === CLUSTER_MARKER_TAG)?.Value;
+  } catch (error) {
+    throw new Error(`Cannot read the tags of CloudHSM cluster ${clusterId}: ${explainCloudHsm(error)}`);
+  }
+}
+
+async function markCluster(cloudhsm: CloudHSMV2Client, clusterId: string, marker: string): Promise<void> {
+  try {
+    await cloudhsm.send(new TagResourceCommand({ ResourceId: clusterId, TagList: [{ Key: CLUSTER_MARKER_TAG, Value: marker }] }));
+  } catch (error) {
+    throw new Error(`Cannot tag CloudHSM cluster ${clusterId} with the store's marker: ${explainCloudHsm(error)}`);
+  }
 }
 
 async function updateStore(kms: KMSClient, id: string, change: Omit<ConstructorParameters<typeof UpdateCustomKeyStoreCommand>[0], 'CustomKeyStoreId'>): Promise<void> {

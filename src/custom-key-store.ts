@@ -15,6 +15,7 @@ import { KeyAuditTrail } from './key-audit-trail';
 import { providerFor } from './private/custom-resources';
 import { createKeyStoreAlarms, keyStoreThrottleQuery } from './private/key-alarms';
 import { hsmKeyHome, KEY_HOME } from './private/key-home';
+import { KEY_STORE_TYPE } from './private/resource-types';
 
 /**
  * Properties of a CustomKeyStore.
@@ -38,16 +39,20 @@ export interface CustomKeyStoreProps {
   /**
    * The secret holding the `kmsuser` crypto user's password (7 to 32 characters), as
    * its string or its JSON `password` field. The handler reads it at deploy time; it
-   * never appears in the template. KMS changes the password when it connects, so
-   * the secret serves the first connection and a reset.
+   * never appears in the template. KMS sets a new password each time it connects the
+   * store, so the secret holds kmsuser's password only until the first connection:
+   * it is sent to KMS on create, when `kmsUserPasswordVersion` changes, and when a
+   * connection failed because KMS's password was refused (INVALID_CREDENTIALS,
+   * USER_LOCKED_OUT); never on a move to another cluster, a reconnection or a rollback.
    */
   readonly kmsUserPassword: secretsmanager.ISecret;
 
   /**
-   * Any string: change it to have the next deployment give KMS the secret's current
-   * password and reconnect the store, after a connection failed with
-   * INVALID_CREDENTIALS or USER_LOCKED_OUT and you reset kmsuser's password and
-   * stored it in the secret. A connected store is left connected.
+   * Any string: change it after you reset kmsuser's password on the cluster (CloudHSM
+   * CLI, `user change-password --username kmsuser --role crypto-user`) to the secret's
+   * value. The next deployment then disconnects the store, gives KMS the secret's
+   * password and reconnects it (up to 20 minutes). Change it only after such a reset:
+   * the secret's password is stale once KMS has connected the store.
    *
    * @default - no version
    */
@@ -104,6 +109,10 @@ export class CustomKeyStore extends Construct {
     handlerPolicy.addStatements(new iam.PolicyStatement({
       actions: ['secretsmanager:GetSecretValue'],
       resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+    }), new iam.PolicyStatement({
+      // The marker by which a retried create knows the store for its own: a tag on the cluster.
+      actions: ['cloudhsm:ListTags', 'cloudhsm:TagResource'],
+      resources: [stack.formatArn({ service: 'cloudhsm', resource: 'cluster', resourceName: props.cluster.clusterId })],
     }));
     // Secrets Manager decrypts the secret for the handler with the secret's key.
     // https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html
@@ -114,7 +123,7 @@ export class CustomKeyStore extends Construct {
 
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
-      resourceType: 'Custom::KmsCustomKeyStore',
+      resourceType: KEY_STORE_TYPE,
       properties: {
         CustomKeyStoreName: props.customKeyStoreName,
         CloudHsmClusterId: props.cluster.clusterId,
@@ -176,7 +185,7 @@ const KEY_STORE_HANDLER = {
   // Disconnecting takes seconds; the function waits up to 3 minutes for it.
   timeout: Duration.minutes(5),
   statements: () => keyStoreCalls(),
-  wildcardReason: 'KMS custom key store actions, ListKeys and cloudhsm:DescribeClusters take no resource ARN (IAM only)',
+  wildcardReason: 'KMS custom key store actions, ListKeys, tag:GetResources and cloudhsm:DescribeClusters take no resource ARN (IAM only)',
   isComplete: {
     statements: () => [new iam.PolicyStatement({
       actions: ['kms:DescribeCustomKeyStores', 'kms:ConnectCustomKeyStore', 'cloudhsm:DescribeClusters'],
@@ -193,10 +202,10 @@ const KEY_STORE_HANDLER = {
 const HSM_KEY_HANDLER = {
   name: 'HsmKey',
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new HsmKeyFunction(scope, id, options),
-  // A create looks through the account's keys for one a first attempt made.
+  // A create looks for a key a first attempt made, and waits out IAM propagation.
   timeout: Duration.minutes(5),
   statements: (stack: Stack) => hsmKeyCalls(stack.account),
-  wildcardReason: 'ListKeys and CreateKey take no resource ARN, and the keys the handler manages are made by it: its statements on keys are held to keys of CloudHSM origin (kms:KeyOrigin) in the account (aws:ResourceAccount)',
+  wildcardReason: 'ListKeys, CreateKey and tag:GetResources take no resource ARN, and the keys the handler manages are made by it: its statements on keys are held to keys of CloudHSM origin (kms:KeyOrigin) in the account (aws:ResourceAccount)',
 };
 
 /**
@@ -214,8 +223,10 @@ const keyStoreCalls = () => [
     ],
     resources: ['*'],
   }),
-  // Whether a store still holds keys, before deleting it.
+  // Whether a store still holds keys, before deleting it: the library's keys by the
+  // store's tag, others by describing the account's keys.
   new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: ['*'] }),
+  new iam.PolicyStatement({ actions: ['tag:GetResources'], resources: ['*'] }),
   new iam.PolicyStatement({
     actions: ['iam:CreateServiceLinkedRole'],
     resources: ['*'],
@@ -234,7 +245,7 @@ function hsmKeyCalls(account: string): iam.PolicyStatement[] {
   const hsmOnly = { StringEquals: { 'kms:KeyOrigin': 'AWS_CLOUDHSM' } };
   return [
     new iam.PolicyStatement({ actions: ['kms:CreateKey', 'kms:TagResource'], resources: ['*'], conditions: hsmOnly }),
-    new iam.PolicyStatement({ actions: ['kms:ListKeys'], resources: ['*'] }),
+    new iam.PolicyStatement({ actions: ['kms:ListKeys', 'tag:GetResources'], resources: ['*'] }),
     new iam.PolicyStatement({
       actions: ['kms:PutKeyPolicy', 'kms:UpdateKeyDescription', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion'],
       resources: ['*'],

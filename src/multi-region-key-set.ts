@@ -16,6 +16,7 @@ import { KEY_HOME, multiRegionPrimaryHome, replicaHome } from './private/key-hom
 import { RestrictedAdministration } from './private/key-policy';
 import { adminPrincipal, deployRoleArnOf } from './private/key-roles';
 import { acknowledgeKeyLookup } from './private/nag';
+import { PRIMARY_KEY_LOOKUP_TYPE } from './private/resource-types';
 import { deriveAlias, validateAlias, validateTag } from './private/validation';
 
 /**
@@ -389,7 +390,7 @@ export class MultiRegionKeySet extends Construct {
       acknowledgeKeyLookup(handlerPolicy, [primaryKeys, primaryStackArns]);
       const lookup = new CustomResource(stack, `${id}PrimaryKey`, {
         serviceToken: provider.serviceToken,
-        resourceType: 'Custom::KmsPrimaryKeyLookup',
+        resourceType: PRIMARY_KEY_LOOKUP_TYPE,
         properties: {
           PrimaryRegion: this.primaryRegion,
           PrimaryStackName: primaryStack.stackName,

@@ -26,7 +26,9 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeKeyCommand, KeyMetadata, KMSClient } from '@aws-sdk/client-kms';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { verifyEvent } from './private/event-verification';
 import { explainAwsError } from './private/handler-errors';
+import { PRIMARY_KEY_LOOKUP_TYPE } from './private/resource-types';
 
 /** The custom resource's properties, as the construct writes them. */
 export interface LookupProperties {
@@ -63,6 +65,8 @@ const STATE_REMEDIES: Record<string, string> = {
 };
 
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<LookupResponse> {
+  // It only reads, but answers only its own stack: a forged event learns nothing from it.
+  await verifyEvent(event, PRIMARY_KEY_LOOKUP_TYPE, 'onEvent');
   if (event.RequestType === 'Delete') {
     return { PhysicalResourceId: event.PhysicalResourceId };
   }

@@ -22,7 +22,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { IConstruct } from 'constructs';
 import { ClassifiedKey, DataClassification, MultiRegionKeySet } from '../src';
-import { customResourceEvent } from './support/handlers';
+import { customResourceEvent, stackRecord } from './support/handlers';
 import { adoptedKeyStore } from './support/key-store';
 import { ContextValues, PolicySimulator } from './support/policy-sim';
 import { LOOKUP_RESOURCE, PRIMARY_ARN, primaryKey, primaryStack } from './support/primary-key';
@@ -479,9 +479,11 @@ describe('a replica trusts only its set\'s primary (path 7)', () => {
     // (an attacker's multi-Region key of the same kind) is not asked
     const cloudformation = mockClient(CloudFormationClient);
     const kmsClient = mockClient(KMSClient);
-    cloudformation.on(DescribeStacksCommand).resolves(primaryStack());
+    const event = customResourceEvent(LOOKUP_RESOURCE, 'Create');
+    stackRecord(cloudformation);
+    cloudformation.on(DescribeStacksCommand, { StackName: 'Orders-us-east-1' }).resolves(primaryStack());
     kmsClient.on(DescribeKeyCommand).resolves({ KeyMetadata: primaryKey() });
-    const answer = await lookup(customResourceEvent(LOOKUP_RESOURCE, 'Create'));
+    const answer = await lookup(event);
     // THEN
     expect(answer.PhysicalResourceId).toBe(PRIMARY_ARN);
     expect(kmsClient.commandCalls(DescribeKeyCommand).map(call => call.args[0].input.KeyId)).toEqual([PRIMARY_ARN]);

@@ -20,7 +20,9 @@ import { AwsCommand, mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
 import { handler as waitForHsms } from '../src/cloudhsm-hsms-ready.lambda';
 import { handler } from '../src/cloudhsm-hsms.lambda';
-import { awsError, customResourceEvent, failure } from './support/handlers';
+import { awsError, customResourceEvent, failure, mockCloudFormation, STACK_CLUSTER, stackRecord } from './support/handlers';
+
+const stack = mockCloudFormation();
 import {
   clusterZones, explainCloudHsm, hsmsToRemove, isActivated, liveHsms, readHsmsProperties, targetHsms, zonesForNewHsms,
 } from '../src/private/cloudhsm-api';
@@ -43,6 +45,7 @@ const PHYSICAL_ID = `${CLUSTER_ID}/hsms`;
 const PROPS = {
   ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:framework',
   ClusterId: CLUSTER_ID,
+  ClusterLogicalId: 'Cluster',
   HsmCount: '2',
   Activated: 'false',
 };
@@ -94,6 +97,8 @@ function spread(counts: Record<string, number> | number[]): number {
 }
 
 beforeEach(() => {
+  stack.reset();
+  stackRecord(stack, { resources: STACK_CLUSTER });
   client.reset();
 });
 

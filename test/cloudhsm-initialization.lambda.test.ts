@@ -24,7 +24,9 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { AwsCommand, mockClient } from 'aws-sdk-client-mock';
 import { handler as waitForInitialization } from '../src/cloudhsm-initialization-ready.lambda';
 import { handler } from '../src/cloudhsm-initialization.lambda';
-import { awsError, customResourceEvent, failure } from './support/handlers';
+import { awsError, customResourceEvent, failure, mockCloudFormation, STACK_CLUSTER, stackRecord } from './support/handlers';
+
+const stack = mockCloudFormation();
 import { checkIssuedBy, readAuthorityCertificate } from '../src/private/cluster-certificates';
 
 /*
@@ -65,6 +67,7 @@ const PHYSICAL_ID = `${CLUSTER_ID}/initialization`;
 const PROPS = {
   ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:framework',
   ClusterId: CLUSTER_ID,
+  ClusterLogicalId: 'Cluster',
   CertificateAuthorityArn: CA,
   ValidityDays: '3650',
 };
@@ -105,6 +108,8 @@ function authority(extra: Partial<CertificateAuthority> = {}): { CertificateAuth
 }
 
 beforeEach(() => {
+  stack.reset();
+  stackRecord(stack, { resources: STACK_CLUSTER });
   cloudhsm.reset();
   pca.reset();
   pca.on(DescribeCertificateAuthorityCommand).resolves(authority());

@@ -11,7 +11,7 @@ import { DescribeKeyCommand, KeyMetadata, KMSClient } from '@aws-sdk/client-kms'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../src/primary-key-lookup.lambda';
-import { awsError, customResourceEvent } from './support/handlers';
+import { awsError, customResourceEvent, stackRecord } from './support/handlers';
 import { ACCOUNT, LOOKUP_PROPS, LOOKUP_RESOURCE, PRIMARY_ARN, PRIMARY_KEY_ID, primaryKey, primaryStack } from './support/primary-key';
 
 const cloudformation = mockClient(CloudFormationClient);
@@ -21,6 +21,8 @@ const ARN = PRIMARY_ARN;
 const OTHER_ID = 'mrk-99999999999999999999999999999999';
 const OTHER = `arn:aws:kms:us-east-1:${ACCOUNT}:key/${OTHER_ID}`;
 const PROPS = LOOKUP_PROPS;
+/** The primary stack's DescribeStacks (the handler also describes its own stack, to check the event). */
+const PRIMARY_STACK = { StackName: 'Orders-us-east-1' };
 const primary = primaryKey;
 
 function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
@@ -30,15 +32,17 @@ function event(type: 'Create' | 'Update' | 'Delete', extra: Record<string, unkno
 beforeEach(() => {
   cloudformation.reset();
   kms.reset();
-  cloudformation.on(DescribeStacksCommand).resolves(primaryStack());
+  cloudformation.on(DescribeStacksCommand, PRIMARY_STACK).resolves(primaryStack());
+  stackRecord(cloudformation);
 });
 
 describe('create', () => {
   test('reads the primary stack\'s output and describes that key in the primary Region, answering its ARN and ID', async () => {
     kms.on(DescribeKeyCommand).resolves({ KeyMetadata: primary() });
     await expect(handler(event('Create'))).resolves.toEqual({ PhysicalResourceId: ARN, Data: { Arn: ARN, KeyId: KEY_ID } });
-    expect(cloudformation.commandCalls(DescribeStacksCommand).map(c => c.args[0].input)).toEqual([{ StackName: 'Orders-us-east-1' }]);
-    expect(await cloudformation.send.thisValues[0].config.region()).toBe('us-east-1');
+    expect(cloudformation.commandCalls(DescribeStacksCommand, PRIMARY_STACK).map(c => c.args[0].input)).toEqual([PRIMARY_STACK]);
+    const primaryCall = cloudformation.commandCalls(DescribeStacksCommand, PRIMARY_STACK)[0];
+    expect(await (primaryCall.thisValue as CloudFormationClient).config.region()).toBe('us-east-1');
     // The key the output names, never an alias.
     expect(kms.commandCalls(DescribeKeyCommand).map(c => c.args[0].input)).toEqual([{ KeyId: ARN }]);
     expect(await kms.send.thisValues[0].config.region()).toBe('us-east-1');
@@ -57,13 +61,13 @@ describe('create', () => {
     ['Throttling', 'CloudFormation throttled the call; this is transient, retry the deployment'],
     ['InternalFailure', 'InternalFailure: InternalFailure from CloudFormation'],
   ])('DescribeStacks\' %s becomes what to do', async (name, explanation) => {
-    cloudformation.on(DescribeStacksCommand).rejects(awsError(name, `${name} from CloudFormation`));
+    cloudformation.on(DescribeStacksCommand, PRIMARY_STACK).rejects(awsError(name, `${name} from CloudFormation`));
     await expect(handler(event('Create'))).rejects.toThrow(`Cannot read the primary key's ARN from stack Orders-us-east-1 in us-east-1: ${explanation}`);
     expect(kms.calls()).toHaveLength(0);
   });
 
   test('a primary stack without the output (deployed by an older version) is refused with what to do', async () => {
-    cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Orders-us-east-1', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: [] }] });
+    cloudformation.on(DescribeStacksCommand, PRIMARY_STACK).resolves({ Stacks: [{ StackName: 'Orders-us-east-1', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: [] }] });
     await expect(handler(event('Create'))).rejects.toThrow(
       'stack Orders-us-east-1 in us-east-1 has no output OrdersPrimaryKeyArn: deploy the primary Region\'s stack with this version of cdk-kms-constructs first',
     );
@@ -143,7 +147,8 @@ describe('create', () => {
     await expect(handler(event('Create', { ResourceProperties: { ServiceToken: 'x', PrimaryStackName: '' } }))).rejects.toThrow(
       'The primary key lookup was called without PrimaryRegion, PrimaryStackName, OutputName, Account, KeyKind',
     );
-    expect(cloudformation.calls()).toHaveLength(0);
+    // Only the check that the event is its stack's.
+    expect(cloudformation.commandCalls(DescribeStacksCommand, PRIMARY_STACK)).toHaveLength(0);
     expect(kms.calls()).toHaveLength(0);
   });
 });
@@ -162,7 +167,7 @@ describe('update', () => {
   });
 
   test('a primary stack naming another key is refused: it would replace the replica key', async () => {
-    cloudformation.on(DescribeStacksCommand).resolves(primaryStack(OTHER));
+    cloudformation.on(DescribeStacksCommand, PRIMARY_STACK).resolves(primaryStack(OTHER));
     kms.on(DescribeKeyCommand).resolves({ KeyMetadata: primary({ Arn: OTHER, KeyId: OTHER_ID }) });
     await expect(handler(event('Update'))).rejects.toThrow(
       `The primary key ${OTHER} of stack Orders-us-east-1 is not ${ARN}, which this replica was made from: a new primary would replace the replica key`,
@@ -170,7 +175,7 @@ describe('update', () => {
   });
 
   test('a new key kind replaced the primary: the replica is made again from the new one', async () => {
-    cloudformation.on(DescribeStacksCommand).resolves(primaryStack(OTHER));
+    cloudformation.on(DescribeStacksCommand, PRIMARY_STACK).resolves(primaryStack(OTHER));
     kms.on(DescribeKeyCommand).resolves({ KeyMetadata: primary({ Arn: OTHER, KeyId: OTHER_ID, KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }) });
     const changed = event('Update', { ResourceProperties: { ...PROPS, KeyKind: 'HMAC_256/GENERATE_VERIFY_MAC/AWS_KMS' } });
     await expect(handler(changed)).resolves.toEqual({ PhysicalResourceId: OTHER, Data: { Arn: OTHER, KeyId: OTHER_ID } });
@@ -183,7 +188,7 @@ describe('update', () => {
   });
 
   test('errors are explained as on create', async () => {
-    cloudformation.on(DescribeStacksCommand).rejects(awsError('ValidationError'));
+    cloudformation.on(DescribeStacksCommand, PRIMARY_STACK).rejects(awsError('ValidationError'));
     await expect(handler(event('Update'))).rejects.toThrow('there is no such stack');
   });
 });
@@ -191,7 +196,7 @@ describe('update', () => {
 describe('delete', () => {
   test('answers the physical ID and calls nothing: the lookup made nothing', async () => {
     await expect(handler(event('Delete'))).resolves.toEqual({ PhysicalResourceId: ARN });
-    expect(cloudformation.calls()).toHaveLength(0);
+    expect(cloudformation.commandCalls(DescribeStacksCommand, PRIMARY_STACK)).toHaveLength(0);
     expect(kms.calls()).toHaveLength(0);
   });
 

@@ -5,6 +5,7 @@
  * @see https://docs.aws.amazon.com/cloudhsm/latest/APIReference/API_DescribeClusters.html
  */
 import { CloudHSMV2Client, Cluster, DescribeClustersCommand, Hsm } from '@aws-sdk/client-cloudhsm-v2';
+import { checkStackResource, StackEvent } from './event-verification';
 import { explainAwsError } from './handler-errors';
 
 /** The properties of the HSMs custom resource, as CloudHsmCluster writes them. */
@@ -14,6 +15,8 @@ export interface HsmsProperties {
   readonly HsmCount: string;
   /** 'true' once the user says the cluster was activated. */
   readonly Activated: string;
+  /** The logical ID of the cluster in the stack, by which the handlers check that the cluster is the stack's. */
+  readonly ClusterLogicalId?: string;
 }
 
 /** Reads and checks the HSMs custom resource's properties. */
@@ -175,6 +178,8 @@ export interface InitializationProperties {
   readonly CertificateAuthorityArn: string;
   /** How long the cluster's certificate is valid, in days, as a string. */
   readonly ValidityDays: string;
+  /** The logical ID of the cluster in the stack. */
+  readonly ClusterLogicalId?: string;
 }
 
 /** Reads and checks the initialization custom resource's properties. */
@@ -198,4 +203,23 @@ const INITIALIZED = new Set(['INITIALIZE_IN_PROGRESS', 'INITIALIZED', 'ACTIVE'])
 export function isInitialized(cluster: Cluster): boolean {
   if (INITIALIZED.has(cluster.State ?? '')) return true;
   return ACTIVATED.has(cluster.State ?? '') && Boolean(cluster.Certificates?.ClusterCertificate);
+}
+
+/**
+ * Fails unless the cluster a Create or Update names is the stack's own (its
+ * `ClusterLogicalId`, with that physical ID): a forged event cannot point the handlers
+ * at another cluster of the account.
+ */
+export async function checkStackCluster(event: StackEvent, clusterId: string, clusterLogicalId: string | undefined): Promise<void> {
+  await checkStackResource(event, 'CloudHSM cluster', clusterLogicalId, 'AWS::CloudHSM::Cluster', clusterId);
+}
+
+/**
+ * The cluster whose HSMs a Delete removes: the one its physical ID names (which
+ * CloudFormation's record vouches for), never one of the event's properties.
+ */
+export function clusterOfHsms(physicalId: string): string {
+  const clusterId = /^(cluster-[a-z0-9]+)\/hsms$/.exec(physicalId)?.[1];
+  if (!clusterId) throw new Error(`The HSMs handler was sent the physical ID ${physicalId}, which is not a cluster's HSMs: the custom resource was not written by CloudHsmCluster`);
+  return clusterId;
 }

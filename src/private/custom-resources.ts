@@ -9,6 +9,7 @@ import { Construct, IConstruct } from 'constructs';
 import { DataClassification } from '../classification';
 import { ClassifiedKey } from '../classified-key';
 import { acknowledgeCustomResourceFunction, acknowledgeFrameworkInvoke, acknowledgeProviderWaiter, acknowledgeWildcardResources } from './nag';
+import { STACK_ID_VARIABLE } from './resource-types';
 
 /*
  * The library's custom resources run on aws-cdk-lib's Provider framework. This module
@@ -171,10 +172,11 @@ class CustomResourceSupport extends Construct {
       logGroup: this.logGroup,
       timeout: spec.timeout,
       memorySize: 256,
+      environment: this.handlerEnvironment(),
     });
     handler.node.addDependency(handlerAccess.policy);
     acknowledgeCustomResourceFunction(handler);
-    handlerAccess.policy.addStatements(...spec.statements?.(Stack.of(this)) ?? []);
+    handlerAccess.policy.addStatements(this.eventVerification(), ...spec.statements?.(Stack.of(this)) ?? []);
     if (spec.wildcardReason) acknowledgeWildcardResources(handlerAccess.policy, spec.wildcardReason);
 
     let isComplete: lambda.Function | undefined;
@@ -187,10 +189,11 @@ class CustomResourceSupport extends Construct {
         logGroup: this.logGroup,
         timeout: Duration.minutes(1),
         memorySize: 256,
+        environment: this.handlerEnvironment(),
       });
       isComplete.node.addDependency(isCompleteAccess.policy);
       acknowledgeCustomResourceFunction(isComplete);
-      isCompleteAccess.policy.addStatements(...spec.isComplete.statements());
+      isCompleteAccess.policy.addStatements(this.eventVerification(), ...spec.isComplete.statements());
       if (spec.wildcardReason) acknowledgeWildcardResources(isCompleteAccess.policy, spec.wildcardReason);
     }
 
@@ -253,6 +256,22 @@ class CustomResourceSupport extends Construct {
     const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role, isCompleteRole: isCompleteAccess?.role };
     this.providers.set(spec.name, made);
     return made;
+  }
+
+  /**
+   * What a handler is told of its stack: the stack's ID, against which it checks each
+   * event before it acts (src/private/event-verification.ts).
+   */
+  private handlerEnvironment(): Record<string, string> {
+    return { [STACK_ID_VARIABLE]: Stack.of(this).stackId };
+  }
+
+  /** What checking an event calls: CloudFormation's record of this stack, and of no other. */
+  private eventVerification(): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      actions: ['cloudformation:DescribeStackResource', 'cloudformation:DescribeStacks'],
+      resources: [Stack.of(this).stackId],
+    });
   }
 
   /**

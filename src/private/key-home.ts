@@ -2,6 +2,7 @@ import { CfnResource, IResolvable, ITaggable, TagManager, TagType } from 'aws-cd
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { RestrictedAdministration } from './key-policy';
+import { HSM_KEY_TYPE } from './resource-types';
 
 /*
  * Where a ClassifiedKey's material lives: the one seam between the key and its
@@ -172,9 +173,6 @@ export function hsmKeyHome(options: HsmKeyResourceOptions): KeyHome {
     },
   };
 }
-
-/** The CloudFormation type of a key in a CloudHSM key store. */
-export const HSM_KEY_TYPE = 'Custom::KmsHsmKey';
 
 /** The custom resource of a key in a CloudHSM key store: taggable, as a key is. */
 class HsmKeyResource extends CfnResource implements ITaggable {

@@ -13,6 +13,7 @@ import {
   ListResourceTagsCommand,
   Tag,
 } from '@aws-sdk/client-kms';
+import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { isError } from './handler-errors';
 import { CONNECTION_ERRORS, explain } from './key-store-errors';
@@ -86,41 +87,112 @@ export async function connect(kms: KMSClient, id: string): Promise<void> {
   }
 }
 
+/** The tag by which a key names the custom resource that made it (a hash of its stack and logical IDs). */
+export const RESOURCE_TAG = 'cdk-kms-constructs:resource';
+/** The tag by which a key the library made names its custom key store. */
+export const STORE_TAG = 'cdk-kms-constructs:custom-key-store';
+
+/** How many DescribeKey calls the fallback scan makes at once: well under KMS's request quotas. */
+const SCAN_CONCURRENCY = 10;
+
+/** Keys of a store, and whether the search saw every key of the account. */
+export interface StoreKeys {
+  /** The IDs of the keys found. */
+  readonly keyIds: string[];
+  /** Keys whose policy did not let the account describe them: they may be in the store. */
+  readonly hidden: number;
+  /** False when the scan ran out of time before it saw every key. */
+  readonly complete: boolean;
+}
+
 /**
- * The keys of the account and Region that are in a store, and whose tags pass
- * `match` when given. KMS lists keys by account and Region only, so each key is
- * described: one call per key of the Region. `hidden` counts the keys whose policy
- * does not let the account describe them, which may be in the store.
+ * The library's keys that carry this tag and value, by the Resource Groups Tagging API:
+ * one call per hundred keys found, whatever the number of keys in the account. Its
+ * answers trail a tag change by moments, which the callers allow for. Undefined when
+ * the API cannot be read (then the callers scan).
+ * @see https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html
  */
-export async function keysInStore(kms: KMSClient, storeId: string, match?: (tags: Tag[]) => boolean): Promise<string[] & { hidden: number }> {
-  const found = Object.assign([] as string[], { hidden: 0 });
-  let marker: string | undefined;
-  do {
-    const page = await kms.send(new ListKeysCommand({ Marker: marker, Limit: 1000 }));
-    for (const { KeyId } of page.Keys ?? []) {
-      try {
-        const { KeyMetadata: key } = await kms.send(new DescribeKeyCommand({ KeyId }));
-        if (key?.CustomKeyStoreId !== storeId) continue;
-        if (match) {
-          const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId }));
-          if (!match(Tags ?? [])) continue;
-        }
-        found.push(key.KeyId!);
-      } catch (error) {
-        // A key deleted meanwhile is none of ours; one whose policy does not let this
-        // account describe it is counted (this library's keys let the account's IAM
-        // describe them).
-        if (isError(error, 'NotFoundException')) continue;
-        if (isError(error, 'AccessDeniedException')) {
-          found.hidden++;
-          continue;
-        }
-        throw new Error(`Cannot look through the keys of the account: ${explain(error)}`);
+export async function keysTagged(tagging: ResourceGroupsTaggingAPIClient, key: string, value: string): Promise<string[] | undefined> {
+  const ids: string[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await tagging.send(new GetResourcesCommand({
+        ResourceTypeFilters: ['kms:key'],
+        TagFilters: [{ Key: key, Values: [value] }],
+        ResourcesPerPage: 100,
+        PaginationToken: token,
+      }));
+      for (const { ResourceARN: arn } of page.ResourceTagMappingList ?? []) {
+        const id = /:key\/(.+)$/.exec(arn ?? '')?.[1];
+        if (id) ids.push(id);
       }
-    }
+      token = page.PaginationToken || undefined;
+    } while (token);
+  } catch (error) {
+    console.log(JSON.stringify({ level: 'WARN', message: `Cannot read the keys tagged ${key}=${value} (${(error as Error).name}: ${(error as Error).message}); looking through the account's keys instead` }));
+    return undefined;
+  }
+  return ids;
+}
+
+/**
+ * The keys of the account and Region that are in a store (and whose tags pass `match`
+ * when given), by describing every key: KMS lists keys by account and Region only. The
+ * fallback of `keysTagged`, for keys made outside the library (or before it tagged
+ * them): `SCAN_CONCURRENCY` calls at a time, stopping at the first key found when
+ * `firstOnly`, and within `budgetMs`, past which it says it is not `complete`.
+ */
+export async function scanStoreKeys(
+  kms: KMSClient, storeId: string, options: { budgetMs: number; firstOnly?: boolean; match?: (tags: Tag[]) => boolean },
+): Promise<StoreKeys> {
+  const deadline = Date.now() + options.budgetMs;
+  const keyIds: string[] = [];
+  let hidden = 0;
+  let marker: string | undefined;
+  const enough = () => options.firstOnly === true && (keyIds.length > 0 || hidden > 0);
+  do {
+    if (Date.now() >= deadline) return { keyIds, hidden, complete: false };
+    const page = await kms.send(new ListKeysCommand({ Marker: marker, Limit: 1000 }));
+    const queue = (page.Keys ?? []).map(k => k.KeyId!);
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined && !enough() && Date.now() < deadline; id = queue.shift()) {
+        try {
+          const { KeyMetadata: key } = await kms.send(new DescribeKeyCommand({ KeyId: id }));
+          if (key?.CustomKeyStoreId !== storeId) continue;
+          if (options.match) {
+            const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId: id }));
+            if (!options.match(Tags ?? [])) continue;
+          }
+          keyIds.push(key.KeyId!);
+        } catch (error) {
+          // A key deleted meanwhile is none of ours; one whose policy does not let this
+          // account describe it is counted (this library's keys let the account's IAM
+          // describe them).
+          if (isError(error, 'NotFoundException')) continue;
+          if (isError(error, 'AccessDeniedException')) {
+            hidden++;
+            continue;
+          }
+          throw new Error(`Cannot look through the keys of the account: ${explain(error)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, worker));
+    if (enough()) return { keyIds, hidden, complete: true };
+    if (queue.length > 0) return { keyIds, hidden, complete: false };
     marker = page.Truncated ? page.NextMarker : undefined;
   } while (marker);
-  return found;
+  return { keyIds, hidden, complete: true };
+}
+
+/**
+ * One form of a PEM certificate for comparing and sending: line ends as LF, each
+ * line trimmed, no blank lines. A certificate pasted from a file, with a trailing
+ * newline or CRLF line ends, is the same certificate as the one KMS holds.
+ */
+export function normalizeCertificate(pem: string): string {
+  return pem.replace(/\r\n?/g, '\n').split('\n').map(line => line.trim()).filter(line => line !== '').join('\n');
 }
 
 /**

@@ -6,17 +6,29 @@
  */
 import { explainAwsError } from './handler-errors';
 
+/**
+ * How to give KMS kmsuser's password again. KMS sets a new password each time it
+ * connects, so the secret's value is kmsuser's only until the first connection.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/fix-keystore.html
+ */
+const RESET_KMSUSER = 'To recover: (1) with the CloudHSM CLI on a host that reaches the cluster, log in as an admin and set kmsuser\'s password to the '
+  + 'value of the kmsUserPassword secret (user change-password --username kmsuser --role crypto-user), or set a new one and store it in the secret; '
+  + '(2) deploy with a new kmsUserPasswordVersion: the deployment then gives KMS the secret\'s password and reconnects the store';
+
+/** The connection errors that say KMS's kmsuser password was refused: the secret's password may then be sent. */
+export const CREDENTIAL_ERRORS = new Set(['INVALID_CREDENTIALS', 'USER_LOCKED_OUT']);
+
 /** A store's ConnectionErrorCode, as the step that is missing. */
 export const CONNECTION_ERRORS: Record<string, string> = {
   CLUSTER_NOT_FOUND: 'KMS cannot find the CloudHSM cluster: check that the cluster ID is right and the cluster was not deleted',
   INSUFFICIENT_CLOUDHSM_HSMS: 'the cluster has no active HSM: add HSMs (two at least, in different Availability Zones) with CreateHsm and wait until they are ACTIVE',
   INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET: 'a subnet of the cluster has no free IP address: KMS needs one in each of the cluster\'s subnets (two are better); free addresses there',
   INTERNAL_ERROR: 'KMS failed internally: retry the deployment',
-  INVALID_CREDENTIALS: 'the kmsuser password KMS has is not the one on the HSMs: change kmsuser\'s password with the CloudHSM CLI (user change-password), store it in the password secret, and deploy with a new kmsUserPasswordVersion',
+  INVALID_CREDENTIALS: `the kmsuser password KMS has is not the one on the HSMs. ${RESET_KMSUSER}`,
   NETWORK_ERRORS: 'KMS cannot reach the cluster: the cluster\'s security group must allow TCP 2223-2225 from itself, and the subnets\' network ACLs must allow it too',
   SUBNET_NOT_FOUND: 'a subnet of the cluster\'s configuration was deleted: create a cluster from a recent backup and point the store at it (clusterId)',
-  USER_LOCKED_OUT: 'kmsuser is locked out after too many failed logins: change its password with the CloudHSM CLI, store it in the password secret, and deploy with a new kmsUserPasswordVersion',
-  USER_LOGGED_IN: 'kmsuser is logged in to the cluster, so KMS cannot log in and rotate its password: log it out of the CloudHSM CLI (logout), and deploy with a new kmsUserPasswordVersion',
+  USER_LOCKED_OUT: `kmsuser is locked out after too many failed logins. ${RESET_KMSUSER}`,
+  USER_LOGGED_IN: 'kmsuser is logged in to the cluster, so KMS cannot log in and rotate its password: log it out of the CloudHSM CLI (logout), then connect the store again (aws kms connect-custom-key-store); a new kmsUserPasswordVersion would send the secret\'s password, which KMS replaced at its last connection',
   USER_NOT_FOUND: 'there is no kmsuser crypto user on the cluster: create it on the cluster with the CloudHSM CLI (user create --username kmsuser --role crypto-user), store its password in the password secret, and deploy with a new kmsUserPasswordVersion',
 };
 

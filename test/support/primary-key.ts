@@ -26,7 +26,6 @@ export const LOOKUP_RESOURCE: TestResource = {
   logicalId: 'OrdersPrimaryKey',
   properties: LOOKUP_PROPS,
   physicalId: PRIMARY_ARN,
-  stackId: `arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/Orders-eu-west-1/guid`,
 };
 
 /** The primary stack as DescribeStacks answers, its output naming `arn`. */
