@@ -4,6 +4,11 @@
  * that the cluster is INITIALIZED with its first HSM ACTIVE (a cluster takes no second
  * HSM before activation), and that its trust anchor is the CA's certificate.
  *
+ * The VPC's subnets are isolated (no NAT gateway), and the cluster's custom-resource
+ * functions run in them (`handlerVpc`, as Control Tower's CT.LAMBDA.PR.3 asks),
+ * reaching CloudFormation, Lambda, Step Functions, CloudHSM, ACM Private CA and S3
+ * through the endpoints the library creates (`createEndpoints`).
+ *
  * Verify the snapshot offline:   npx projen integ
  * Deploy it (needs an account; it costs one HSM by the hour while it exists and the
  * private CA's monthly fee):
@@ -50,6 +55,7 @@ const cluster = new CloudHsmCluster(stack, 'Cluster', {
   vpc,
   certificateAuthority: acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, 'Ca', root.attrArn),
   removalPolicy: RemovalPolicy.DESTROY,
+  handlerVpc: { vpc, createEndpoints: true },
 });
 // The CA issues only once it is active.
 cluster.node.addDependency(activation);

@@ -8,8 +8,9 @@ import { CloudhsmHsmsFunction } from './cloudhsm-hsms-function';
 import { CloudhsmHsmsReadyFunction } from './cloudhsm-hsms-ready-function';
 import { CloudhsmInitializationFunction } from './cloudhsm-initialization-function';
 import { CloudhsmInitializationReadyFunction } from './cloudhsm-initialization-ready-function';
+import { HandlerVpcOptions } from './handler-vpc';
 import { policyForResource, providerFor } from './private/custom-resources';
-import { CLUSTER_HSMS_TYPE, CLUSTER_INITIALIZATION_TYPE } from './private/resource-types';
+import { CLUSTER_HSMS_TYPE, CLUSTER_INITIALIZATION_TYPE, CLUSTER_STACK_TAG } from './private/resource-types';
 import { validateClusterId } from './private/validation';
 
 /**
@@ -161,6 +162,15 @@ export interface CloudHsmClusterProps {
    * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Run the functions of this construct's custom resources (handlers, waits and the
+   * Provider framework's) in private subnets of a VPC, as AWS Control Tower's
+   * CT.LAMBDA.PR.3 asks. See `HandlerVpcOptions` for what they must reach.
+   *
+   * @default - the functions run outside any VPC (CT.LAMBDA.PR.3's one documented exception)
+   */
+  readonly handlerVpc?: HandlerVpcOptions;
 }
 
 /**
@@ -243,6 +253,8 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
       BackupRetentionPolicy: { Type: 'DAYS', Value: String(retentionDays) },
     });
     cluster.applyRemovalPolicy(removalPolicy);
+    // Which stack made it: the HSMs handler empties a replaced cluster only if it is its stack's.
+    cluster.tags.setTag(CLUSTER_STACK_TAG, Aws.STACK_ID);
     this.clusterId = cluster.getAtt('ClusterId').toString();
     const securityGroupId = cluster.getAtt('SecurityGroup').toString();
     this.securityGroupId = securityGroupId;
@@ -252,7 +264,7 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
     });
     const clusterArn = cluster.getAtt('Arn').toString();
 
-    const hsmsProvider = providerFor(this, HSMS_HANDLER);
+    const hsmsProvider = providerFor(this, HSMS_HANDLER, props.handlerVpc);
     const hsms = new CustomResource(this, 'Hsms', {
       serviceToken: hsmsProvider.provider.serviceToken,
       resourceType: CLUSTER_HSMS_TYPE,
@@ -271,7 +283,7 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
 
     if (props.certificateAuthority) {
       const ca = props.certificateAuthority.certificateAuthorityArn;
-      const initProvider = providerFor(this, INITIALIZATION_HANDLER);
+      const initProvider = providerFor(this, INITIALIZATION_HANDLER, props.handlerVpc);
       const initialization = new CustomResource(this, 'Initialization', {
         serviceToken: initProvider.provider.serviceToken,
         resourceType: CLUSTER_INITIALIZATION_TYPE,
@@ -341,6 +353,7 @@ const HSMS_HANDLER = {
   name: 'CloudHsmHsms',
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new CloudhsmHsmsFunction(scope, id, options),
   timeout: Duration.minutes(1),
+  endpointServices: ['cloudhsmv2'],
   statements: () => [new iam.PolicyStatement({ actions: ['cloudhsm:DescribeClusters'], resources: ['*'] })],
   wildcardReason: 'cloudhsm:DescribeClusters, DeleteHsm and the EC2 Describe calls take no resource ARN (IAM only); the network interface CloudHSM makes for an HSM, and a security group it may make, are named by CloudHSM: held to the cluster\'s subnets (ec2:Subnet) and VPC (ec2:Vpc)',
   isComplete: {
@@ -359,6 +372,7 @@ const INITIALIZATION_HANDLER = {
   name: 'CloudHsmClusterInitialization',
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new CloudhsmInitializationFunction(scope, id, options),
   timeout: Duration.minutes(1),
+  endpointServices: ['cloudhsmv2', 'acm-pca'],
   statements: () => [new iam.PolicyStatement({ actions: ['cloudhsm:DescribeClusters'], resources: ['*'] })],
   wildcardReason: 'cloudhsm:DescribeClusters takes no resource ARN (IAM only)',
   isComplete: {

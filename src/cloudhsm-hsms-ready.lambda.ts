@@ -23,9 +23,9 @@ import {
   readHsmsProperties,
   targetHsms, zonesForNewHsms,
 } from './private/cloudhsm-api';
-import { verifyEvent } from './private/event-verification';
+import { ForgedEventError, verifyEvent } from './private/event-verification';
 import { isError } from './private/handler-errors';
-import { CLUSTER_HSMS_TYPE } from './private/resource-types';
+import { CLUSTER_HSMS_TYPE, CLUSTER_STACK_TAG, STACK_ID_VARIABLE } from './private/resource-types';
 
 export interface HsmsReadyResponse {
   readonly IsComplete: boolean;
@@ -33,14 +33,14 @@ export interface HsmsReadyResponse {
 }
 
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<HsmsReadyResponse> {
-  await verifyEvent(event, CLUSTER_HSMS_TYPE, 'isComplete');
+  const verified = await verifyEvent(event, CLUSTER_HSMS_TYPE, 'isComplete');
   const props = event.RequestType === 'Delete' ? undefined : readHsmsProperties(event.ResourceProperties);
   if (props) await checkStackCluster(event, props.ClusterId, props.ClusterLogicalId);
   const client = new CloudHSMV2Client({});
   try {
     return await pollingThrough(() => props
       ? reconcile(client, props.ClusterId, props.count)
-      : removeAll(client, clusterOfHsms((event as { PhysicalResourceId: string }).PhysicalResourceId)));
+      : removeAll(client, clusterOfHsms((event as { PhysicalResourceId: string }).PhysicalResourceId), verified.replaced ? event : undefined));
   } finally {
     client.destroy();
   }
@@ -87,10 +87,20 @@ async function reconcile(client: CloudHSMV2Client, clusterId: string, count: num
   return { IsComplete: true, Data: { HsmIds: hsms.map(hsm => hsm.HsmId).sort().join(',') } };
 }
 
-async function removeAll(client: CloudHSMV2Client, clusterId: string): Promise<HsmsReadyResponse> {
+/**
+ * Deletes the cluster's HSMs, one poll at a time. The cluster of an earlier physical ID
+ * (`replaced`: CloudFormation is cleaning up after an update) must carry its stack's
+ * tag, which CloudHsmCluster writes: CloudFormation's record no longer names it.
+ */
+async function removeAll(client: CloudHSMV2Client, clusterId: string, replaced?: CloudFormationCustomResourceEvent): Promise<HsmsReadyResponse> {
   const cluster = await findCluster(client, clusterId);
   // A cluster already gone has no HSM left to delete.
   if (!cluster) return { IsComplete: true };
+  const stack = cluster.TagList?.find(tag => tag.Key === CLUSTER_STACK_TAG)?.Value;
+  if (replaced && stack !== process.env[STACK_ID_VARIABLE]) {
+    throw new ForgedEventError(`Refused a Delete event for ${replaced.LogicalResourceId} (an earlier cluster of the resource): CloudHSM cluster ${clusterId} `
+      + `${stack ? `was made by stack ${stack}` : `has no ${CLUSTER_STACK_TAG} tag`}, so it is not this stack's. The HSMs handler changed nothing`);
+  }
   const left = liveHsms(cluster);
   const deleting = (cluster.Hsms ?? []).filter(hsm => hsm.State === 'DELETE_IN_PROGRESS');
   if (left.length === 0 && deleting.length === 0) return { IsComplete: true };

@@ -36,7 +36,7 @@ import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { explainCloudHsm } from './private/cloudhsm-api';
-import { verifyEvent } from './private/event-verification';
+import { ForgedEventError, verifyEvent } from './private/event-verification';
 import { isError } from './private/handler-errors';
 import {
   connect, describeStore, disconnect, findStoreByName, keysTagged, normalizeCertificate, readPassword, scanStoreKeys, STORE_TAG,
@@ -92,7 +92,13 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
       case 'Create': return await create(clients, readProperties(event.ResourceProperties), marker);
       case 'Update': return await update(clients, event.PhysicalResourceId,
         readProperties(event.OldResourceProperties), readProperties(event.ResourceProperties), marker, verified.rollingBack);
-      case 'Delete': return await remove(clients, event.PhysicalResourceId);
+      case 'Delete':
+        // A store keeps its physical ID for life: a Delete of another one is not CloudFormation's.
+        if (verified.replaced) {
+          throw new ForgedEventError(`Refused a Delete event for ${event.LogicalResourceId} (${event.PhysicalResourceId}): a custom key store keeps its ID `
+            + 'for life, so CloudFormation never deletes an earlier one. The custom key store handler changed nothing');
+        }
+        return await remove(clients, event.PhysicalResourceId);
     }
   } finally {
     Object.values(clients).forEach(client => client.destroy());

@@ -10,6 +10,7 @@ import { ClassifiedKey, ClassifiedKeyProps } from './classified-key';
 import { ICloudHsmCluster } from './cloudhsm-cluster';
 import { CustomKeyStoreConnectionFunction } from './custom-key-store-connection-function';
 import { CustomKeyStoreFunction } from './custom-key-store-function';
+import { HandlerVpcOptions } from './handler-vpc';
 import { HsmKeyFunction } from './hsm-key-function';
 import { KeyAuditTrail } from './key-audit-trail';
 import { providerFor } from './private/custom-resources';
@@ -72,6 +73,15 @@ export interface CustomKeyStoreProps {
    * @default - the topic of the stack's audit trail
    */
   readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * Run the functions of the store's and its keys' custom resources (handlers, waits and the
+   * Provider framework's) in private subnets of a VPC, as AWS Control Tower's
+   * CT.LAMBDA.PR.3 asks. See `HandlerVpcOptions` for what they must reach.
+   *
+   * @default - the functions run outside any VPC (CT.LAMBDA.PR.3's one documented exception)
+   */
+  readonly handlerVpc?: HandlerVpcOptions;
 }
 
 /**
@@ -92,6 +102,7 @@ export class CustomKeyStore extends Construct {
   public readonly cluster: ICloudHsmCluster;
   /** The store's alarms: KMS throttling requests to its keys, and an HSM of its cluster unhealthy. */
   public readonly alarms: cloudwatch.IAlarm[];
+  private readonly handlerVpc?: HandlerVpcOptions;
 
   constructor(scope: Construct, id: string, props: CustomKeyStoreProps) {
     super(scope, id);
@@ -104,7 +115,8 @@ export class CustomKeyStore extends Construct {
     this.cluster = props.cluster;
     const stack = Stack.of(this);
 
-    const { provider, handlerPolicy, handlerRole } = providerFor(this, KEY_STORE_HANDLER);
+    this.handlerVpc = props.handlerVpc;
+    const { provider, handlerPolicy, handlerRole } = providerFor(this, KEY_STORE_HANDLER, props.handlerVpc);
     const secret = props.kmsUserPassword;
     handlerPolicy.addStatements(new iam.PolicyStatement({
       actions: ['secretsmanager:GetSecretValue'],
@@ -157,7 +169,7 @@ export class CustomKeyStore extends Construct {
    * @param props the key's properties
    */
   public addKey(id: string, props: ClassifiedKeyProps): ClassifiedKey {
-    const { provider, handlerRole } = providerFor(this, HSM_KEY_HANDLER);
+    const { provider, handlerRole } = providerFor(this, HSM_KEY_HANDLER, this.handlerVpc);
     return new ClassifiedKey(this, id, {
       ...props,
       [KEY_HOME]: hsmKeyHome({ serviceToken: provider.serviceToken, handlerRoleArn: handlerRole.roleArn, customKeyStoreId: this.customKeyStoreId }),
@@ -182,8 +194,9 @@ export class CustomKeyStore extends Construct {
 const KEY_STORE_HANDLER = {
   name: 'CustomKeyStore',
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new CustomKeyStoreFunction(scope, id, options),
-  // Disconnecting takes seconds; the function waits up to 3 minutes for it.
+  // Disconnecting takes seconds; the function waits up to 150 s for it.
   timeout: Duration.minutes(5),
+  endpointServices: ['kms', 'secretsmanager', 'cloudhsmv2', 'tagging'],
   statements: () => keyStoreCalls(),
   wildcardReason: 'KMS custom key store actions, ListKeys, tag:GetResources and cloudhsm:DescribeClusters take no resource ARN (IAM only)',
   isComplete: {
@@ -204,6 +217,7 @@ const HSM_KEY_HANDLER = {
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new HsmKeyFunction(scope, id, options),
   // A create looks for a key a first attempt made, and waits out IAM propagation.
   timeout: Duration.minutes(5),
+  endpointServices: ['kms', 'tagging'],
   statements: (stack: Stack) => hsmKeyCalls(stack.account),
   wildcardReason: 'ListKeys, CreateKey and tag:GetResources take no resource ARN, and the keys the handler manages are made by it: its statements on keys are held to keys of CloudHSM origin (kms:KeyOrigin) in the account (aws:ResourceAccount)',
 };

@@ -4,3 +4,4 @@ export * from './key-audit-trail';
 export * from './multi-region-key-set';
 export * from './cloudhsm-cluster';
 export * from './custom-key-store';
+export * from './handler-vpc';

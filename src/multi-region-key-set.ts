@@ -7,6 +7,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { DataClassification, rulesFor } from './classification';
 import { ClassifiedKey, ClassifiedKeyProps } from './classified-key';
+import { HandlerVpcOptions } from './handler-vpc';
 import { KeyAuditTrail } from './key-audit-trail';
 import { PrimaryKeyLookupFunction } from './primary-key-lookup-function';
 import { KEY_REFERENCE } from './private/consumer-registry';
@@ -210,6 +211,17 @@ export interface RegionalKeyOptions {
    * @default - the trail of the stack's account and Region, `KeyAuditTrail.of`, created on first use
    */
   readonly auditTrail?: KeyAuditTrail;
+
+  /**
+   * Run the functions of this replica Region's primary key lookup (its handler and
+   * the Provider framework's) in private subnets of a VPC of this Region, as AWS
+   * Control Tower's CT.LAMBDA.PR.3 asks. The lookup calls the primary Region's
+   * CloudFormation and KMS, so the subnets need egress through a NAT gateway. The
+   * primary Region runs no function: setting it there is an error.
+   *
+   * @default - the functions run outside any VPC (CT.LAMBDA.PR.3's one documented exception)
+   */
+  readonly handlerVpc?: HandlerVpcOptions;
 }
 
 /**
@@ -287,6 +299,9 @@ export class MultiRegionKeySet extends Construct {
     const replicas = validateReplicaRegions(props.replicaRegions, this.primaryRegion, this.partition);
     this.regions = [this.primaryRegion, ...replicas];
     validateKeySpecInRegions(props.keySpec, this.regions);
+    if (props.regionOptions?.[props.primaryRegion]?.handlerVpc) {
+      throw new Error(`regionOptions.${props.primaryRegion}.handlerVpc must not be set: the primary Region's stack runs no function of the set (only replica Regions run the primary key lookup)`);
+    }
     for (const region of Object.keys(props.regionOptions ?? {})) {
       if (!this.regions.includes(region)) {
         throw new Error(`regionOptions must name Regions of the set (${this.regions.join(', ')}), got ${region}`);
@@ -379,7 +394,7 @@ export class MultiRegionKeySet extends Construct {
     }).overrideLogicalId(outputName);
     this.replicaKeys = replicas.map(region => {
       const stack = this.stacks.get(region)!;
-      const { provider, handlerPolicy } = providerFor(stack, PRIMARY_KEY_LOOKUP);
+      const { provider, handlerPolicy } = providerFor(stack, PRIMARY_KEY_LOOKUP, props.regionOptions?.[region]?.handlerVpc);
       // Read the primary stack's outputs, and describe the key they name, in the primary's Region.
       const primaryKeys = `arn:${this.partition}:kms:${this.primaryRegion}:${this.account}:key/*`;
       const primaryStackArns = `arn:${this.partition}:cloudformation:${this.primaryRegion}:${this.account}:stack/${primaryStack.stackName}/*`;
@@ -512,6 +527,9 @@ const PRIMARY_KEY_LOOKUP = {
   name: 'PrimaryKeyLookup',
   makeFunction: (scope: Construct, id: string, options: lambda.FunctionOptions) => new PrimaryKeyLookupFunction(scope, id, options),
   timeout: Duration.minutes(1),
+  // It also calls the primary Region's CloudFormation and KMS.
+  endpointServices: [],
+  callsOtherRegions: true,
 };
 
 /** The literal ARN of an admin role the library made, which a policy of another stack can name. */

@@ -66,6 +66,8 @@ describe('the cluster', () => {
       Mode: 'FIPS',
       SubnetIds: stack.resolve(vpc.isolatedSubnets.map(s => s.subnetId)),
       BackupRetentionPolicy: { Type: 'DAYS', Value: '90' },
+      // Which stack made it: the HSMs handler empties a cluster an update replaced only if it is its stack's.
+      Tags: [{ Key: 'cdk-kms-constructs:stack-id', Value: { Ref: 'AWS::StackId' } }],
     });
     expect(stack.resolve(cluster.clusterId)).toEqual({ 'Fn::GetAtt': [id, 'ClusterId'] });
     expect(stack.resolve(cluster.securityGroupId)).toEqual({ 'Fn::GetAtt': [id, 'SecurityGroup'] });
@@ -96,7 +98,10 @@ describe('the cluster', () => {
     clusterIn(stack);
     Tags.of(stack).add('cost-center', 'payments');
     const [, resource] = only(Template.fromStack(stack).toJSON(), 'AWS::CloudHSM::Cluster');
-    expect(resource.Properties.Tags).toEqual([{ Key: 'cost-center', Value: 'payments' }]);
+    expect(resource.Properties.Tags).toEqual([
+      { Key: 'cdk-kms-constructs:stack-id', Value: { Ref: 'AWS::StackId' } },
+      { Key: 'cost-center', Value: 'payments' },
+    ]);
   });
 
   test('its security group lets hosts reach the HSMs on TCP 2223-2225', () => {

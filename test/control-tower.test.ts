@@ -40,8 +40,8 @@ const EXCEPTIONS = {
   /** A key of imported material: KMS cannot rotate it automatically. */
   importedMaterial: ['CT.KMS.PR.1'],
   /**
-   * A function of the library's custom resources (and its Provider framework): it
-   * calls only AWS APIs, during deployments, and reaches nothing in a VPC.
+   * A function of the library's custom resources (and its Provider framework) outside
+   * a VPC: without `handlerVpc`, it calls only AWS APIs, during deployments.
    */
   customResourceFunction: ['CT.LAMBDA.PR.3'],
 };
@@ -71,7 +71,7 @@ function documentedExceptions(...stacks: Stack[]): string[] {
     if (ClassifiedKey.isClassifiedKey(construct) && (construct.node.defaultChild as kms.CfnKey).origin === 'EXTERNAL') {
       expected.push(...EXCEPTIONS.importedMaterial.map(control => `${control} ${construct.node.path}/Resource`));
     }
-    for (const fn of construct.node.findAll().filter(c => c instanceof lambda.CfnFunction)) {
+    for (const fn of construct.node.findAll().filter(c => c instanceof lambda.CfnFunction && !c.vpcConfig)) {
       expected.push(...EXCEPTIONS.customResourceFunction.map(control => `${control} ${fn.node.path}`));
     }
   }
@@ -218,6 +218,67 @@ describe('CustomKeyStore', () => {
       'CustomKeyStore/Provider/framework-onEvent', 'CustomKeyStore/Provider/framework-onTimeout',
       'HsmKey/Handler', 'HsmKey/Provider/framework-onEvent',
     ].map(path => `TestStack/KmsConstructsCustomResources/${path}/Resource`));
+  });
+});
+
+describe('with handlerVpc, every function of the library runs in the VPC: no CT.LAMBDA.PR.3 failure', () => {
+  const lambdaFailures = (...stacks: Stack[]) => controlTowerFailures(...stacks).filter(f => f.startsWith('CT.LAMBDA'));
+  const password = (stack: Stack) => secretsmanager.Secret.fromSecretNameV2(stack, 'Password', 'kmsuser-password');
+
+  test('a new cluster and its initialization, a store and its keys, in a VPC of the stack with the endpoints they need', () => {
+    const stack = newBareStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'hsm', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const handlerVpc = { vpc, createEndpoints: true };
+    const certificateAuthority = acmpca.CertificateAuthority.fromCertificateAuthorityArn(stack, 'Ca',
+      `arn:aws:acm-pca:${REGION}:${ACCOUNT}:certificate-authority/11111111-2222-3333-4444-555555555555`);
+    const cluster = new CloudHsmCluster(stack, 'Cluster', { vpc, certificateAuthority, activated: true, handlerVpc });
+    const store = new CustomKeyStore(stack, 'Store', {
+      cluster, customKeyStoreName: 'payments-hsm', trustAnchorCertificate: cluster.trustAnchorCertificate!, kmsUserPassword: password(stack), handlerVpc,
+    });
+    store.addKey('Restricted', { classification: DataClassification.RESTRICTED, viaServices: ['s3'] });
+    const functions = stack.node.findAll().filter(c => c instanceof lambda.CfnFunction);
+    expect(functions.length).toBe(17);
+    expect(lambdaFailures(stack)).toEqual([]);
+    expect(libraryFailures(stack)).toEqual(documentedExceptions(stack));
+  });
+
+  test('an adopted cluster\'s store with its keys, in an imported VPC\'s subnets with a NAT gateway', () => {
+    const stack = newBareStack();
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+    });
+    const store = new CustomKeyStore(stack, 'Store', {
+      cluster: CloudHsmCluster.fromClusterAttributes(stack, 'Cluster', { clusterId: 'cluster-2a3b4cdefgh' }),
+      customKeyStoreName: 'payments-hsm',
+      trustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+      kmsUserPassword: password(stack),
+      handlerVpc: { vpc },
+    });
+    store.addKey('Internal', { classification: DataClassification.INTERNAL });
+    expect(lambdaFailures(stack)).toEqual([]);
+    expect(libraryFailures(stack)).toEqual(documentedExceptions(stack));
+  });
+
+  test('each replica stack of a MultiRegionKeySet, in a VPC of its Region', () => {
+    const app = new App();
+    const vpcs: Record<string, ec2.IVpc> = {};
+    const stacks = ['eu-west-1', 'ap-southeast-2'].map(region => {
+      const stack = new Stack(app, `Network-${region}`, { env: { account: ACCOUNT, region } });
+      vpcs[region] = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+      return stack;
+    });
+    const set = new MultiRegionKeySet(app, 'Orders', {
+      account: ACCOUNT,
+      primaryRegion: 'us-east-1',
+      replicaRegions: ['eu-west-1', 'ap-southeast-2'],
+      classification: DataClassification.CONFIDENTIAL,
+      viaServices: ['dynamodb'],
+      stacks,
+      regionOptions: { 'eu-west-1': { handlerVpc: { vpc: vpcs['eu-west-1'] } }, 'ap-southeast-2': { handlerVpc: { vpc: vpcs['ap-southeast-2'] } } },
+    });
+    const all = set.regions.map(region => set.stackIn(region));
+    expect(lambdaFailures(...all)).toEqual([]);
+    expect(libraryFailures(...all)).toEqual(documentedExceptions(...all));
   });
 });
 

@@ -8,7 +8,7 @@
  */
 process.env.KEY_STORE_POLL_MS = '0';
 import { createHash } from 'crypto';
-import { CloudHSMV2Client, ListTagsCommand, TagResourceCommand } from '@aws-sdk/client-cloudhsm-v2';
+import * as cloudhsmSdk from '@aws-sdk/client-cloudhsm-v2';
 import {
   ConnectCustomKeyStoreCommand,
   ConnectionErrorCodeType,
@@ -35,7 +35,13 @@ import { CONNECTION_ERRORS } from '../src/private/key-store-errors';
 
 const kms = mockClient(KMSClient);
 const secrets = mockClient(SecretsManagerClient);
-const cloudhsm = mockClient(CloudHSMV2Client as unknown as Parameters<typeof mockClient>[0]);
+/*
+ * @aws-sdk/client-cloudhsm-v2 3.332.0 is built on older smithy types than aws-sdk-client-mock 4
+ * (see cloudhsm-initialization.lambda.test.ts): its client and commands are given to the mock as its own types.
+ */
+const cloudhsm = mockClient(cloudhsmSdk.CloudHSMV2Client as unknown as Parameters<typeof mockClient>[0]);
+const ListTagsCommand = cloudhsmSdk.ListTagsCommand as never;
+const TagResourceCommand = cloudhsmSdk.TagResourceCommand as never;
 const tagging = mockClient(ResourceGroupsTaggingAPIClient);
 /** The marker of the test's resource, on the cluster of the store it made. */
 const MARKER = createHash('sha256').update(`${STACK_ID}/Store`).digest('hex');
@@ -73,7 +79,7 @@ const notFound = () => awsError('CustomKeyStoreNotFoundException');
 
 /** The cluster's tags: the marker of the resource that made its store, when one did. */
 function clusterMarker(marker: string | undefined): void {
-  cloudhsm.on(ListTagsCommand).resolves({ TagList: marker ? [{ Key: MARKER_TAG, Value: marker }] : [] });
+  cloudhsm.on(ListTagsCommand).resolves({ TagList: marker ? [{ Key: MARKER_TAG, Value: marker }] : [] } as never);
 }
 
 /** No store of that name yet, and none on the cluster. */
@@ -81,6 +87,9 @@ function noStoreYet(): void {
   kms.on(DescribeCustomKeyStoresCommand).resolves({ CustomKeyStores: [] });
   kms.on(DescribeCustomKeyStoresCommand, { CustomKeyStoreName: 'payments-hsm' }).rejects(notFound());
 }
+
+/** When a call was made, across the mocks (sinon numbers every call). */
+const callOrder = (call: unknown) => (call as { callId: number }).callId;
 
 /** The AWS calls that change something (what a refused event must not make). */
 function mutatingCalls(): string[] {
@@ -118,8 +127,8 @@ describe('create', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)[0].args[0].input).toEqual({ SecretId: SECRET });
     expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
     // The cluster is marked first, so that a retry knows the store for this resource's.
-    expect(cloudhsm.commandCalls(TagResourceCommand)[0].args[0].input).toEqual({ ResourceId: 'cluster-1a23b4cdefg', TagList: [{ Key: MARKER_TAG, Value: MARKER }] });
-    expect(cloudhsm.commandCalls(TagResourceCommand)[0].callId).toBeLessThan(kms.commandCalls(CreateCustomKeyStoreCommand)[0].callId);
+    expect((cloudhsm.commandCalls(TagResourceCommand)[0].args[0] as { input: unknown }).input).toEqual({ ResourceId: 'cluster-1a23b4cdefg', TagList: [{ Key: MARKER_TAG, Value: MARKER }] });
+    expect(callOrder(cloudhsm.commandCalls(TagResourceCommand)[0])).toBeLessThan(callOrder(kms.commandCalls(CreateCustomKeyStoreCommand)[0]));
   });
 
   test('the trust anchor is sent in one normal form: a pasted certificate with CRLF line ends and a trailing newline is the same', async () => {
@@ -289,7 +298,7 @@ describe('update', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
     // The new cluster carries the marker.
-    expect(cloudhsm.commandCalls(TagResourceCommand)[0].args[0].input).toEqual({ ResourceId: 'cluster-9z99z9zzzzz', TagList: [{ Key: MARKER_TAG, Value: MARKER }] });
+    expect((cloudhsm.commandCalls(TagResourceCommand)[0].args[0] as { input: unknown }).input).toEqual({ ResourceId: 'cluster-9z99z9zzzzz', TagList: [{ Key: MARKER_TAG, Value: MARKER }] });
   });
 
   test('a DISCONNECTED store found by an update is reconnected with no password', async () => {

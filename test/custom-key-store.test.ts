@@ -7,6 +7,7 @@
 import { App, CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -93,6 +94,35 @@ describe('the store', () => {
     expect(JSON.stringify(secretRead.Resource)).toContain(':secret:kmsuser-password-??????');
     const linked = statements.find((s: any) => s.Action === 'iam:CreateServiceLinkedRole');
     expect(linked.Condition).toEqual({ StringEquals: { 'iam:AWSServiceName': 'cks.kms.amazonaws.com' } });
+  });
+
+  test('by policy evaluation: every handler may read its own stack in CloudFormation and no other; the store\'s may tag its own cluster only', async () => {
+    const stack = newStack();
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0', availabilityZones: [`${REGION}a`, `${REGION}b`], isolatedSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+    });
+    new CloudHsmCluster(stack, 'NewCluster', { vpc });
+    storeIn(stack).addKey('Key', { classification: DataClassification.INTERNAL });
+    const sim = PolicySimulator.fromStack(stack);
+    const roles = sim.logicalIdsOfType('AWS::IAM::Role').filter(id => /^KmsConstructsCustomResources\w+(Handler|IsComplete)Role/.test(id));
+    expect(roles).toHaveLength(5);
+    const own = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Hsm/00000000-0000-4000-8000-000000000000`;
+    const others = [
+      `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Hsm/99999999-0000-4000-8000-000000000000`,
+      `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Payments/00000000-0000-4000-8000-000000000000`,
+    ];
+    for (const id of roles) {
+      for (const action of ['cloudformation:DescribeStackResource', 'cloudformation:DescribeStacks']) {
+        expect(await sim.simulate({ principalArn: sim.roleArn(id), action, resourceArn: own })).toBe('Allowed');
+        for (const other of others) expect(await sim.simulate({ principalArn: sim.roleArn(id), action, resourceArn: other })).not.toBe('Allowed');
+      }
+    }
+    const storeHandler = sim.roleArn(roles.find(id => id.includes('CustomKeyStoreHandlerRole'))!);
+    const cluster = (id: string) => `arn:aws:cloudhsm:${REGION}:${ACCOUNT}:cluster/${id}`;
+    for (const action of ['cloudhsm:TagResource', 'cloudhsm:ListTags']) {
+      expect(await sim.simulate({ principalArn: storeHandler, action, resourceArn: cluster(CLUSTER) })).toBe('Allowed');
+      expect(await sim.simulate({ principalArn: storeHandler, action, resourceArn: cluster('cluster-7z7z7z7z7z7') })).not.toBe('Allowed');
+    }
   });
 
   test('a password secret encrypted with a ClassifiedKey lets the handler decrypt it through Secrets Manager only', async () => {

@@ -22,7 +22,6 @@ import {
 } from '@aws-sdk/client-kms';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { handler as hsmsReady } from '../src/cloudhsm-hsms-ready.lambda';
 import { handler as hsms } from '../src/cloudhsm-hsms.lambda';
@@ -162,15 +161,20 @@ const SUBJECTS: Subject[] = [
     },
     changes: ['Create', 'Update', 'Delete'],
     world: () => {
-      hsm.on(command(cloudhsm.DescribeClustersCommand)).callsFake(() => ({
-        Clusters: [{
-          ClusterId: CLUSTER,
-          State: 'UNINITIALIZED',
-          SubnetMapping: { 'us-east-1a': 'subnet-0' },
-          // No HSM for a Create or Update to make; one ACTIVE HSM for a Delete to delete.
-          Hsms: lastType === 'Delete' ? [{ HsmId: 'hsm-1', ClusterId: CLUSTER, AvailabilityZone: 'us-east-1a', State: 'ACTIVE' }] : [],
-        }],
-      }));
+      hsm.on(command(cloudhsm.DescribeClustersCommand)).callsFake(input => {
+        const id = input.Filters.clusterIds[0];
+        return {
+          Clusters: [{
+            ClusterId: id,
+            State: 'UNINITIALIZED',
+            SubnetMapping: { 'us-east-1a': 'subnet-0' },
+            // No HSM for a Create or Update to make; one ACTIVE HSM for a Delete to delete.
+            Hsms: lastType === 'Delete' ? [{ HsmId: `hsm-of-${id}`, ClusterId: id, AvailabilityZone: 'us-east-1a', State: 'ACTIVE' }] : [],
+            // CloudHsmCluster tags the clusters it makes with their stack; the victim is another's.
+            TagList: id === VICTIM_CLUSTER ? [] : [{ Key: 'cdk-kms-constructs:stack-id', Value: STACK_ID }],
+          }],
+        };
+      });
     },
   },
   {
@@ -330,7 +334,30 @@ describe('a Delete of an earlier physical ID, after a replacement', () => {
       record: record => ({ ...record, ResourceStatus: 'UPDATE_COMPLETE', PhysicalResourceId: 'cluster-n3wn3wn3wn3/hsms' }),
       stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
     });
-    expect(hsm.commandCalls(command(cloudhsm.DeleteHsmCommand)).map(call => (call.args[0] as any).input)).toEqual([{ ClusterId: CLUSTER, HsmId: 'hsm-1' }]);
+    expect(hsm.commandCalls(command(cloudhsm.DeleteHsmCommand)).map(call => (call.args[0] as any).input))
+      .toEqual([{ ClusterId: CLUSTER, HsmId: `hsm-of-${CLUSTER}` }]);
+  });
+
+  test('a forged Delete during that cleanup naming a cluster that is not the stack\'s (no stack tag) is refused, and no HSM is deleted', async () => {
+    subject.world();
+    const victim = { ...subject, resource: { ...subject.resource, physicalId: `${VICTIM_CLUSTER}/hsms` } };
+    await expect(send(victim, 'Delete', {
+      name: 'cleanup',
+      record: record => ({ ...record, ResourceStatus: 'UPDATE_COMPLETE', PhysicalResourceId: `${CLUSTER}/hsms` }),
+      stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+    })).rejects.toThrow(`CloudHSM cluster ${VICTIM_CLUSTER} has no cdk-kms-constructs:stack-id tag, so it is not this stack's. The HSMs handler changed nothing`);
+    expect(changes()).toEqual([]);
+  });
+
+  test('a custom key store keeps its ID for life: a Delete of another one, even during a cleanup, is refused', async () => {
+    const store = SUBJECTS[0];
+    store.world();
+    await expect(send(store, 'Delete', {
+      name: 'cleanup',
+      record: record => ({ ...record, ResourceStatus: 'UPDATE_COMPLETE', PhysicalResourceId: 'cks-0ther00000000000' }),
+      stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+    })).rejects.toThrow('a custom key store keeps its ID for life');
+    expect(changes()).toEqual([]);
   });
 
   test('a forged Delete naming another cluster in its properties still deletes only the physical ID\'s cluster\'s HSMs', async () => {

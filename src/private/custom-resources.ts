@@ -1,4 +1,5 @@
-import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +9,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
 import { DataClassification } from '../classification';
 import { ClassifiedKey } from '../classified-key';
+import { HandlerVpcOptions } from '../handler-vpc';
 import { acknowledgeCustomResourceFunction, acknowledgeFrameworkInvoke, acknowledgeProviderWaiter, acknowledgeWildcardResources } from './nag';
 import { STACK_ID_VARIABLE } from './resource-types';
 
@@ -28,6 +30,13 @@ export interface HandlerSpec {
   readonly timeout: Duration;
   /** What the handler calls whatever the custom resource, in the provider's stack. */
   readonly statements?: (stack: Stack) => iam.PolicyStatement[];
+  /**
+   * The interface endpoint services the handler calls in its own Region, as `kms`,
+   * beyond those every provider calls (CloudFormation, Lambda, Step Functions).
+   */
+  readonly endpointServices: string[];
+  /** Whether the handler calls another Region's APIs, which a VPC reaches only through a NAT gateway. */
+  readonly callsOtherRegions?: boolean;
   /**
    * Why the handler's (and its wait's) statements name `*`: for cdk-nag's
    * AwsSolutions-IAM5, which the provider then acknowledges with this reason.
@@ -113,9 +122,15 @@ export function handlerFunction(
   return fn;
 }
 
-/** The provider of a handler in the scope's stack, made on first use. */
-export function providerFor(scope: IConstruct, spec: HandlerSpec): HandlerProvider {
-  return CustomResourceSupport.of(scope).provider(spec);
+/**
+ * The provider of a handler in the scope's stack, made on first use, in the
+ * `handlerVpc` of the construct that first needs it; every later user must name the
+ * same placement. One provider per handler and stack, whatever the placement, so
+ * that giving a deployed construct `handlerVpc` moves its functions into the VPC in
+ * place: a custom resource's service token cannot change.
+ */
+export function providerFor(scope: IConstruct, spec: HandlerSpec, vpc?: HandlerVpcOptions): HandlerProvider {
+  return CustomResourceSupport.of(scope).provider(spec, scope, vpc);
 }
 
 /**
@@ -145,7 +160,8 @@ class CustomResourceSupport extends Construct {
   }
 
   private readonly logGroup: logs.LogGroup;
-  private readonly providers = new Map<string, HandlerProvider>();
+  private readonly providers = new Map<string, HandlerProvider & { readonly network?: HandlerNetwork; readonly user: string }>();
+  private readonly networks = new Map<string, HandlerNetwork>();
 
   private constructor(scope: Stack, id: string) {
     super(scope, id);
@@ -161,12 +177,23 @@ class CustomResourceSupport extends Construct {
     });
   }
 
-  public provider(spec: HandlerSpec): HandlerProvider {
+  public provider(spec: HandlerSpec, user: IConstruct, vpcOptions?: HandlerVpcOptions): HandlerProvider {
+    const network = vpcOptions ? this.network(vpcOptions, spec) : undefined;
     const existing = this.providers.get(spec.name);
-    if (existing) return existing;
+    if (existing) {
+      if (existing.network !== network) {
+        const where = (n?: HandlerNetwork) => (n ? `in ${n.describe()}` : 'outside any VPC');
+        throw new Error(`handlerVpc of ${user.node.path} (${where(network)}) must be the same as that of ${existing.user} (${where(existing.network)}): `
+          + `the stack's ${spec.name} functions are shared by every construct that needs them, so give them all the same handlerVpc, or none`);
+      }
+      return existing;
+    }
     const scope = new Construct(this, spec.name);
-    const handlerAccess = this.access(scope, 'Handler', `Runs the ${spec.name} handler of cdk-kms-constructs`);
+    if (network) network.needs(['cloudformation', 'lambda', ...spec.isComplete ? ['states'] : [], ...spec.endpointServices]);
+    const vpcPlacement = network ? { vpc: network.vpc, vpcSubnets: { subnets: network.subnets }, securityGroups: network.securityGroups } : {};
+    const handlerAccess = this.access(scope, 'Handler', `Runs the ${spec.name} handler of cdk-kms-constructs`, network);
     const handler = handlerFunction(spec.makeFunction, scope, 'Handler', {
+      ...vpcPlacement,
       description: `cdk-kms-constructs ${spec.name} custom resource handler`,
       role: handlerAccess.role,
       logGroup: this.logGroup,
@@ -182,8 +209,9 @@ class CustomResourceSupport extends Construct {
     let isComplete: lambda.Function | undefined;
     let isCompleteAccess: { role: iam.IRole; policy: iam.ManagedPolicy } | undefined;
     if (spec.isComplete) {
-      isCompleteAccess = this.access(scope, 'IsComplete', `Waits for what the ${spec.name} handler of cdk-kms-constructs started`);
+      isCompleteAccess = this.access(scope, 'IsComplete', `Waits for what the ${spec.name} handler of cdk-kms-constructs started`, network);
       isComplete = handlerFunction(spec.isComplete.makeFunction, scope, 'IsComplete', {
+        ...vpcPlacement,
         description: `cdk-kms-constructs ${spec.name} custom resource wait`,
         role: isCompleteAccess.role,
         logGroup: this.logGroup,
@@ -205,13 +233,14 @@ class CustomResourceSupport extends Construct {
       new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn, `${fn.functionArn}:*`] }),
       new iam.PolicyStatement({ actions: ['lambda:GetFunction'], resources: [fn.functionArn] }),
     ];
-    const frameworkAccess = this.access(scope, 'Framework', `Runs the Provider framework of the ${spec.name} handler of cdk-kms-constructs`);
+    const frameworkAccess = this.access(scope, 'Framework', `Runs the Provider framework of the ${spec.name} handler of cdk-kms-constructs`, network);
     frameworkAccess.policy.addStatements(...invoking(handler));
     const waitAccess = isComplete
-      ? this.access(scope, 'FrameworkWait', `Runs the Provider framework's wait of the ${spec.name} handler of cdk-kms-constructs`)
+      ? this.access(scope, 'FrameworkWait', `Runs the Provider framework's wait of the ${spec.name} handler of cdk-kms-constructs`, network)
       : undefined;
     if (isComplete) waitAccess!.policy.addStatements(...invoking(isComplete));
     const provider = new cr.Provider(scope, 'Provider', {
+      ...vpcPlacement,
       onEventHandler: handler,
       isCompleteHandler: isComplete,
       queryInterval: spec.isComplete?.queryInterval,
@@ -254,8 +283,34 @@ class CustomResourceSupport extends Construct {
       acknowledgeProviderWaiter(waiter, frameworkFunctions.filter(fn => fn.node.id !== 'framework-onEvent').map(logicalId));
     }
     const made = { provider, handlerPolicy: handlerAccess.policy, handlerRole: handlerAccess.role, isCompleteRole: isCompleteAccess?.role };
-    this.providers.set(spec.name, made);
+    this.providers.set(spec.name, { ...made, network, user: user.node.path });
     return made;
+  }
+
+  /** The placement of `handlerVpc` in this stack, checked, made once per VPC, subnets and security groups. */
+  private network(options: HandlerVpcOptions, spec: HandlerSpec): HandlerNetwork {
+    const { vpc } = options;
+    const selected = vpc.selectSubnets(options.subnets ?? defaultSubnets(vpc));
+    const describe = (subnets: ec2.ISubnet[]) => subnets.map(s => (Token.isUnresolved(s.subnetId) ? s.node.path : s.subnetId)).join(', ');
+    if (selected.hasPublic) {
+      throw new Error(`handlerVpc.subnets must select private subnets (a function in a public subnet has no public address, so it reaches nothing), got ${describe(selected.subnets)}`);
+    }
+    if (selected.subnets.length === 0) {
+      throw new Error(`handlerVpc.subnets selects no subnet of VPC ${vpc.node.path}: give private subnets, with egress or isolated`);
+    }
+    if (spec.callsOtherRegions && selected.subnets.every(subnet => vpc.isolatedSubnets.includes(subnet))) {
+      throw new Error(`handlerVpc.subnets must have egress (a NAT gateway) for the ${spec.name} handler, which calls the primary Region's CloudFormation and KMS: `
+        + `no VPC endpoint of this Region serves another Region's APIs; got isolated subnets ${describe(selected.subnets)}`);
+    }
+    const subnetKey = JSON.stringify(Stack.of(this).resolve(selected.subnetIds));
+    const groupKey = (options.securityGroups ?? []).map(group => Names.nodeUniqueId(group.node)).join(',');
+    const key = [Names.nodeUniqueId(vpc.node), subnetKey, groupKey, options.createEndpoints === true].join('|');
+    let network = this.networks.get(key);
+    if (!network) {
+      network = new HandlerNetwork(this, `Vpc${this.networks.size + 1}`, options, selected.subnets);
+      this.networks.set(key, network);
+    }
+    return network;
   }
 
   /**
@@ -279,7 +334,7 @@ class CustomResourceSupport extends Construct {
    * that says what it may do, starting with writing its logs. The function sees the
    * role as immutable, so that nothing adds to it behind the policy's back.
    */
-  private access(scope: Construct, name: string, description: string): { role: iam.IRole; policy: iam.ManagedPolicy } {
+  private access(scope: Construct, name: string, description: string, network?: HandlerNetwork): { role: iam.IRole; policy: iam.ManagedPolicy } {
     const role = new iam.Role(scope, `${name}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description,
@@ -292,6 +347,83 @@ class CustomResourceSupport extends Construct {
         resources: [this.logGroup.logGroupArn],
       })],
     });
+    if (network) {
+      // Lambda makes and removes the function's network interfaces with the role's
+      // permissions, which AWS documents on all resources.
+      // https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions
+      policy.addStatements(new iam.PolicyStatement({
+        actions: [
+          'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }));
+      acknowledgeWildcardResources(policy, 'Lambda manages the network interfaces of a function in a VPC with its role, on all resources as AWS documents (configuration-vpc)');
+    }
     return { role: role.withoutPolicyUpdates(), policy };
+  }
+}
+
+/** The VPC's private subnets with egress, or its isolated ones when it has none. */
+function defaultSubnets(vpc: ec2.IVpc): ec2.SubnetSelection {
+  return { subnetType: vpc.privateSubnets.length > 0 ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED };
+}
+
+/**
+ * Where a stack's functions run in a VPC (`handlerVpc`): the subnets, the security
+ * groups, and with `createEndpoints` the endpoints of the services they call, each
+ * made once, when a provider first needs it.
+ */
+class HandlerNetwork extends Construct {
+  public readonly vpc: ec2.IVpc;
+  public readonly securityGroups: ec2.ISecurityGroup[];
+  private readonly endpoints = new Set<string>();
+
+  constructor(scope: Construct, public readonly id: string, private readonly options: HandlerVpcOptions, public readonly subnets: ec2.ISubnet[]) {
+    super(scope, id);
+    this.vpc = options.vpc;
+    if (options.securityGroups && options.securityGroups.length > 0) {
+      this.securityGroups = options.securityGroups;
+    } else {
+      const group = new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: this.vpc,
+        description: 'The functions of the custom resources of cdk-kms-constructs: HTTPS out to AWS APIs only',
+        allowAllOutbound: false,
+      });
+      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs (VPC endpoints or a NAT gateway)');
+      this.securityGroups = [group];
+    }
+    if (options.createEndpoints) {
+      const unknown = this.subnets.filter(subnet => !subnet.routeTable?.routeTableId);
+      if (unknown.length > 0) {
+        throw new Error(`handlerVpc.createEndpoints needs the route table of each subnet for the S3 gateway endpoint; subnets ${unknown.map(s => s.node.path).join(', ')} `
+          + 'have none known (import them with their routeTableId), or leave createEndpoints off and give the VPC the endpoints yourself');
+      }
+      // The Provider framework answers CloudFormation at a pre-signed S3 URL.
+      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', { vpc: this.vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnets: this.subnets }] });
+    }
+  }
+
+  /** The placement, for messages: the VPC and the subnets. */
+  public describe(): string {
+    const ids = this.subnets.map(s => (Token.isUnresolved(s.subnetId) ? s.node.path : s.subnetId));
+    return `VPC ${this.vpc.node.path}, subnets ${ids.join(', ')}`;
+  }
+
+  /** The interface endpoints of these services, made when `createEndpoints` and not made yet. */
+  public needs(services: string[]): void {
+    if (!this.options.createEndpoints) return;
+    for (const service of services) {
+      if (this.endpoints.has(service)) continue;
+      this.endpoints.add(service);
+      const endpoint = new ec2.InterfaceVpcEndpoint(this, `${service.replace(/[^a-z0-9]/gi, '')}Endpoint`, {
+        vpc: this.vpc,
+        service: new ec2.InterfaceVpcEndpointAwsService(service),
+        subnets: { subnets: this.subnets },
+        privateDnsEnabled: true,
+        open: false,
+      });
+      for (const group of this.securityGroups) endpoint.connections.allowDefaultPortFrom(group, 'HTTPS from the functions of cdk-kms-constructs');
+    }
   }
 }

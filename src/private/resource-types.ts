@@ -15,5 +15,11 @@ export const CLUSTER_INITIALIZATION_TYPE = 'Custom::CloudHsmClusterInitializatio
 /** The lookup of a MultiRegionKeySet's primary key, in each replica stack. */
 export const PRIMARY_KEY_LOOKUP_TYPE = 'Custom::KmsPrimaryKeyLookup';
 
+/**
+ * The tag on a CloudHsmCluster naming the stack that made it: the HSMs handler empties
+ * a cluster an update replaced only if it carries its own stack's ID.
+ */
+export const CLUSTER_STACK_TAG = 'cdk-kms-constructs:stack-id';
+
 /** The environment variable that gives each handler the ID of its stack. */
 export const STACK_ID_VARIABLE = 'STACK_ID';
