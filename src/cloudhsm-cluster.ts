@@ -271,7 +271,7 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
       properties: {
         ClusterId: this.clusterId,
         // By which the handlers check that the cluster an event names is this stack's.
-        ClusterLogicalId: Stack.of(this).getLogicalId(cluster),
+        ClusterLogicalId: cluster.logicalId,
         HsmCount: String(hsmsPerCluster),
         Activated: String(props.activated ?? false),
       },
@@ -289,7 +289,7 @@ export class CloudHsmCluster extends Construct implements ICloudHsmCluster, ec2.
         resourceType: CLUSTER_INITIALIZATION_TYPE,
         properties: {
           ClusterId: this.clusterId,
-          ClusterLogicalId: Stack.of(this).getLogicalId(cluster),
+          ClusterLogicalId: cluster.logicalId,
           CertificateAuthorityArn: ca,
           ValidityDays: String(validityDays),
         },

@@ -20,7 +20,8 @@ export interface ConnectionResponse {
 }
 
 export async function handler(event: CloudFormationCustomResourceEvent & { PhysicalResourceId?: string }): Promise<ConnectionResponse> {
-  const verified = await verifyEvent(event, KEY_STORE_TYPE, 'isComplete');
+  // A store keeps its ID for life: an Update's must be the one CloudFormation records.
+  const verified = await verifyEvent(event, KEY_STORE_TYPE, 'isComplete', { stablePhysicalId: true });
   if (event.RequestType === 'Delete') return { IsComplete: true };
   const id = event.PhysicalResourceId;
   if (!id) throw new Error('The connection wait was called without the store\'s ID: the custom resource was not written by CustomKeyStore');

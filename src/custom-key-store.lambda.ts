@@ -41,10 +41,17 @@ import { isError } from './private/handler-errors';
 import {
   connect, describeStore, disconnect, findStoreByName, keysTagged, normalizeCertificate, readPassword, scanStoreKeys, STORE_TAG,
 } from './private/key-store-api';
-import { CREDENTIAL_ERRORS, explain } from './private/key-store-errors';
+import { CREDENTIAL_ERRORS, explain, RESET_KMSUSER } from './private/key-store-errors';
 import { KEY_STORE_TYPE } from './private/resource-types';
 /** The tag on a store's cluster that names the custom resource that made the store. */
 export const CLUSTER_MARKER_TAG = 'cdk-kms-constructs:custom-key-store';
+/**
+ * The tags on a store's cluster that say which kmsUserPasswordVersion, and which
+ * version of the password secret, KMS was last given: the handler's own record, which
+ * an event's OldResourceProperties cannot forge.
+ */
+export const PASSWORD_VERSION_TAG = 'cdk-kms-constructs:kmsuser-password-version';
+export const SECRET_VERSION_TAG = 'cdk-kms-constructs:kmsuser-secret-version';
 
 /** The custom resource's properties, as the construct writes them. */
 export interface KeyStoreProperties {
@@ -78,7 +85,7 @@ interface Clients {
 }
 
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<KeyStoreResponse> {
-  const verified = await verifyEvent(event, KEY_STORE_TYPE, 'onEvent');
+  const verified = await verifyEvent(event, KEY_STORE_TYPE, 'onEvent', { stablePhysicalId: true });
   const clients: Clients = {
     kms: new KMSClient({}),
     secrets: new SecretsManagerClient({}),
@@ -125,14 +132,15 @@ async function create(clients: Clients, props: KeyStoreProperties, marker: strin
     // A retried create finds the store its first attempt made, and only that one: a
     // store made by hand or by another stack is never adopted (its deletion would
     // then be this stack's).
-    const madeBy = await clusterMarker(clients.cloudhsm, props.CloudHsmClusterId);
+    const tags = await clusterTags(clients.cloudhsm, props.CloudHsmClusterId);
+    const madeBy = tags[CLUSTER_MARKER_TAG];
     if (madeBy !== marker) {
       throw new Error(`A custom key store named ${props.CustomKeyStoreName} already exists (${existing.CustomKeyStoreId}) on cluster ${props.CloudHsmClusterId}, `
         + `and this resource did not make it (${madeBy ? 'another custom resource did' : 'it was made outside this library'}): `
         + 'CustomKeyStore adopts only its own earlier attempt. Choose another customKeyStoreName, or delete that store if nothing uses it');
     }
     const id = existing.CustomKeyStoreId!;
-    await ensureConnecting(clients, id, props, { sendPassword: false });
+    await ensureConnecting(clients, id, props, { sendPassword: false, clusterId: props.CloudHsmClusterId, tags });
     return { PhysicalResourceId: id, Data: { CustomKeyStoreId: id } };
   }
   const taken = (await allStores(kms)).find(store => store.CloudHsmClusterId === props.CloudHsmClusterId);
@@ -142,8 +150,8 @@ async function create(clients: Clients, props: KeyStoreProperties, marker: strin
   }
   // The marker goes on first, so that an attempt cut short after KMS made the store
   // leaves what the next attempt needs to know the store for its own.
-  await markCluster(clients.cloudhsm, props.CloudHsmClusterId, marker);
-  const password = await readPassword(secrets, props.PasswordSecretArn);
+  const { password, versionId } = await readPassword(secrets, props.PasswordSecretArn);
+  await tagCluster(clients.cloudhsm, props.CloudHsmClusterId, { [CLUSTER_MARKER_TAG]: marker, ...passwordRecord(props, versionId) });
   let id: string;
   try {
     const created = await kms.send(new CreateCustomKeyStoreCommand({
@@ -171,8 +179,12 @@ async function update(
     throw new Error(`trustAnchorCertificate of custom key store ${id} cannot change: KMS has no call to change it, and it must stay the certificate the cluster was initialized with. Put the old certificate back; a store for another cluster lineage is a new CustomKeyStore`);
   }
   // Only a deployment that asks for it sends the secret's password: never a rollback,
-  // which would send again the password that just failed.
-  const newPassword = !rollingBack && (old.PasswordVersion ?? '') !== (props.PasswordVersion ?? '');
+  // which would send again the password that just failed. What KMS was last given is
+  // the cluster's record (the event's old properties only for stores made before it).
+  const clusterId = store.CloudHsmClusterId!;
+  const tags = await clusterTags(clients.cloudhsm, clusterId);
+  const applied = tags[PASSWORD_VERSION_TAG] ?? old.PasswordVersion ?? '';
+  const newPassword = !rollingBack && applied !== (props.PasswordVersion ?? '');
   if (old.CustomKeyStoreName !== props.CustomKeyStoreName) {
     await updateStore(kms, id, { NewCustomKeyStoreName: props.CustomKeyStoreName });
   }
@@ -180,13 +192,14 @@ async function update(
     // KMS moves a store to another cluster of its lineage only while disconnected, and
     // keeps the kmsuser password it holds: the backup the new cluster was made from
     // has the same users.
-    await markCluster(clients.cloudhsm, props.CloudHsmClusterId, marker);
-    const password = newPassword ? await readPassword(clients.secrets, props.PasswordSecretArn) : undefined;
+    const secret = newPassword ? await readPassword(clients.secrets, props.PasswordSecretArn) : undefined;
+    const record = secret ? passwordRecord(props, secret.versionId) : pick(tags, [PASSWORD_VERSION_TAG, SECRET_VERSION_TAG]);
+    await tagCluster(clients.cloudhsm, props.CloudHsmClusterId, { [CLUSTER_MARKER_TAG]: marker, ...record });
     await disconnect(kms, id, DISCONNECT_BUDGET_MS);
-    await updateStore(kms, id, { CloudHsmClusterId: props.CloudHsmClusterId, ...(password ? { KeyStorePassword: password } : {}) });
+    await updateStore(kms, id, { CloudHsmClusterId: props.CloudHsmClusterId, ...(secret ? { KeyStorePassword: secret.password } : {}) });
     await connect(kms, id);
   } else {
-    await ensureConnecting(clients, id, props, { sendPassword: newPassword, rollingBack });
+    await ensureConnecting(clients, id, props, { sendPassword: newPassword, rollingBack, clusterId, tags });
   }
   return { PhysicalResourceId: id, Data: { CustomKeyStoreId: id } };
 }
@@ -237,21 +250,43 @@ async function remove(clients: Clients, id: string): Promise<KeyStoreResponse> {
  * Starts connecting a store unless it is connected or connecting. A FAILED store is
  * disconnected first, as KMS requires. The secret's password goes to KMS only when
  * `sendPassword` (a new kmsUserPasswordVersion), or when the last connection failed
- * because KMS's password was refused and the stack is not rolling back: otherwise KMS
- * keeps the one it set at its last connection, which is kmsuser's.
+ * because KMS's password was refused, the secret has changed since KMS was last given
+ * it, and the stack is not rolling back: otherwise KMS keeps the one it set at its
+ * last connection. What was sent is recorded on the cluster.
  */
 async function ensureConnecting(
-  clients: Clients, id: string, props: KeyStoreProperties, options: { sendPassword: boolean; rollingBack?: boolean },
+  clients: Clients, id: string, props: KeyStoreProperties,
+  options: { sendPassword: boolean; rollingBack?: boolean; clusterId: string; tags: Record<string, string> },
 ): Promise<void> {
   const { kms } = clients;
   const store = await describeStore(kms, id);
   const refused = store?.ConnectionState === 'FAILED' && CREDENTIAL_ERRORS.has(store.ConnectionErrorCode ?? '');
-  const sendPassword = options.sendPassword || (refused && !options.rollingBack);
-  if (!sendPassword && (store?.ConnectionState === 'CONNECTED' || store?.ConnectionState === 'CONNECTING')) return;
-  const password = sendPassword ? await readPassword(clients.secrets, props.PasswordSecretArn) : undefined;
+  let secret = options.sendPassword ? await readPassword(clients.secrets, props.PasswordSecretArn) : undefined;
+  if (!secret && refused && !options.rollingBack) {
+    const current = await readPassword(clients.secrets, props.PasswordSecretArn);
+    if (current.versionId && current.versionId === options.tags[SECRET_VERSION_TAG]) {
+      // Sending it again would be one more failed login towards USER_LOCKED_OUT.
+      throw new Error(`Custom key store ${id} failed to connect (${store?.ConnectionErrorCode}), and the kmsUserPassword secret still holds the password `
+        + `KMS was last given (secret version ${current.versionId}), which KMS has replaced since. ${RESET_KMSUSER}`);
+    }
+    secret = current;
+  }
+  if (!secret && (store?.ConnectionState === 'CONNECTED' || store?.ConnectionState === 'CONNECTING')) return;
   await disconnect(kms, id, DISCONNECT_BUDGET_MS);
-  if (password) await updateStore(kms, id, { KeyStorePassword: password });
+  if (secret) {
+    await updateStore(kms, id, { KeyStorePassword: secret.password });
+    await tagCluster(clients.cloudhsm, options.clusterId, passwordRecord(props, secret.versionId));
+  }
   await connect(kms, id);
+}
+
+/** The cluster tags that record which password KMS was given. */
+function passwordRecord(props: KeyStoreProperties, secretVersion: string | undefined): Record<string, string> {
+  return { [PASSWORD_VERSION_TAG]: props.PasswordVersion ?? '', [SECRET_VERSION_TAG]: secretVersion ?? '' };
+}
+
+function pick(tags: Record<string, string>, keys: string[]): Record<string, string> {
+  return Object.fromEntries(keys.filter(key => tags[key] !== undefined).map(key => [key, tags[key]]));
 }
 
 /** Every custom key store of the account and Region (ten at most, by KMS's quota). */
@@ -270,27 +305,28 @@ async function allStores(kms: KMSClient): Promise<CustomKeyStoresListEntry[]> {
   return stores;
 }
 
-/** The marker on a cluster: which custom resource made the store on it, if any. */
-async function clusterMarker(cloudhsm: CloudHSMV2Client, clusterId: string): Promise<string | undefined> {
+/** A cluster's tags, by key: the marker of the resource that made the store on it, and the password record. */
+async function clusterTags(cloudhsm: CloudHSMV2Client, clusterId: string): Promise<Record<string, string>> {
   try {
-    const tags = [];
+    const tags: Record<string, string> = {};
     let token: string | undefined;
     do {
       const page = await cloudhsm.send(new ListTagsCommand({ ResourceId: clusterId, NextToken: token }));
-      tags.push(...page.TagList ?? []);
+      for (const tag of page.TagList ?? []) tags[tag.Key!] = tag.Value ?? '';
       token = page.NextToken;
     } while (token);
-    return tags.find(tag => tag.Key === CLUSTER_MARKER_TAG)?.Value;
+    return tags;
   } catch (error) {
     throw new Error(`Cannot read the tags of CloudHSM cluster ${clusterId}: ${explainCloudHsm(error)}`);
   }
 }
 
-async function markCluster(cloudhsm: CloudHSMV2Client, clusterId: string, marker: string): Promise<void> {
+async function tagCluster(cloudhsm: CloudHSMV2Client, clusterId: string, tags: Record<string, string>): Promise<void> {
+  if (Object.keys(tags).length === 0) return;
   try {
-    await cloudhsm.send(new TagResourceCommand({ ResourceId: clusterId, TagList: [{ Key: CLUSTER_MARKER_TAG, Value: marker }] }));
+    await cloudhsm.send(new TagResourceCommand({ ResourceId: clusterId, TagList: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
   } catch (error) {
-    throw new Error(`Cannot tag CloudHSM cluster ${clusterId} with the store's marker: ${explainCloudHsm(error)}`);
+    throw new Error(`Cannot tag CloudHSM cluster ${clusterId} with the store's record: ${explainCloudHsm(error)}`);
   }
 }
 

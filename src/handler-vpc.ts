@@ -49,7 +49,10 @@ export interface HandlerVpcOptions {
    * (interface endpoints with private DNS in the functions' subnets, and an S3
    * gateway endpoint on their route tables). Leave it off when the subnets have a NAT
    * gateway or the VPC already has those endpoints: a VPC holds one endpoint with
-   * private DNS per service, and a second fails the deployment.
+   * private DNS per service, and a second fails the deployment. Private DNS needs the
+   * VPC's DNS support and DNS hostnames on, and each service's endpoint must be offered
+   * in the subnets' Availability Zones (CloudHSM's is not in every zone: choose
+   * `subnets` in zones where the cluster has HSMs).
    *
    * @default false
    */

@@ -46,6 +46,8 @@ const tagging = mockClient(ResourceGroupsTaggingAPIClient);
 /** The marker of the test's resource, on the cluster of the store it made. */
 const MARKER = createHash('sha256').update(`${STACK_ID}/Store`).digest('hex');
 const MARKER_TAG = 'cdk-kms-constructs:custom-key-store';
+const VERSION_TAG = 'cdk-kms-constructs:kmsuser-password-version';
+const SECRET_VERSION_TAG = 'cdk-kms-constructs:kmsuser-secret-version';
 const ID = 'cks-1234567890abcdef0';
 const SECRET = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:kmsuser-AbCdEf';
 const PROPS = {
@@ -107,7 +109,7 @@ beforeEach(() => {
   tagging.reset();
   tagging.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [] });
   clusterMarker(MARKER);
-  secrets.on(GetSecretValueCommand).resolves({ SecretString: 'correct-horse-1' });
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: 'correct-horse-1', VersionId: 'secret-v1' });
   jest.spyOn(console, 'log').mockImplementation(() => {});
 });
 
@@ -127,7 +129,10 @@ describe('create', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)[0].args[0].input).toEqual({ SecretId: SECRET });
     expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
     // The cluster is marked first, so that a retry knows the store for this resource's.
-    expect((cloudhsm.commandCalls(TagResourceCommand)[0].args[0] as { input: unknown }).input).toEqual({ ResourceId: 'cluster-1a23b4cdefg', TagList: [{ Key: MARKER_TAG, Value: MARKER }] });
+    expect((cloudhsm.commandCalls(TagResourceCommand)[0].args[0] as { input: unknown }).input).toEqual({
+      ResourceId: 'cluster-1a23b4cdefg',
+      TagList: [{ Key: MARKER_TAG, Value: MARKER }, { Key: VERSION_TAG, Value: '' }, { Key: SECRET_VERSION_TAG, Value: 'secret-v1' }],
+    });
     expect(callOrder(cloudhsm.commandCalls(TagResourceCommand)[0])).toBeLessThan(callOrder(kms.commandCalls(CreateCustomKeyStoreCommand)[0]));
   });
 
@@ -299,6 +304,7 @@ describe('update', () => {
     expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
     // The new cluster carries the marker.
     expect((cloudhsm.commandCalls(TagResourceCommand)[0].args[0] as { input: unknown }).input).toEqual({ ResourceId: 'cluster-9z99z9zzzzz', TagList: [{ Key: MARKER_TAG, Value: MARKER }] });
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 
   test('a DISCONNECTED store found by an update is reconnected with no password', async () => {
@@ -307,6 +313,50 @@ describe('update', () => {
     expect(kms.commandCalls(UpdateCustomKeyStoreCommand).map(c => c.args[0].input)).toEqual([{ CustomKeyStoreId: ID, NewCustomKeyStoreName: 'payments-hsm-2' }]);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
+  });
+
+  describe('what KMS was last given is the cluster\'s record, not the event\'s', () => {
+    const recorded = (version: string, secretVersion = 'secret-v1') => cloudhsm.on(ListTagsCommand).resolves({
+      TagList: [{ Key: MARKER_TAG, Value: MARKER }, { Key: VERSION_TAG, Value: version }, { Key: SECRET_VERSION_TAG, Value: secretVersion }],
+    } as never);
+
+    test('an event whose old properties claim another version sends no password when the version is the one KMS was given', async () => {
+      recorded('2');
+      kms.on(DescribeCustomKeyStoresCommand).resolves(store('CONNECTED'));
+      await handler(event('Update', { OldResourceProperties: { ...PROPS, PasswordVersion: '1' }, ResourceProperties: { ...PROPS, PasswordVersion: '2' } }));
+      expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+      expect(mutatingCalls()).toEqual([]);
+    });
+
+    test('a version other than the recorded one sends the password, and records it', async () => {
+      recorded('2');
+      kms.on(DescribeCustomKeyStoresCommand).resolvesOnce(store('CONNECTED')).resolvesOnce(store('CONNECTED')).resolvesOnce(store('CONNECTED'))
+        .resolves(store('DISCONNECTED'));
+      await handler(event('Update', { OldResourceProperties: { ...PROPS, PasswordVersion: '3' }, ResourceProperties: { ...PROPS, PasswordVersion: '3' } }));
+      expect(kms.commandCalls(UpdateCustomKeyStoreCommand)[0].args[0].input).toEqual({ CustomKeyStoreId: ID, KeyStorePassword: 'correct-horse-1' });
+      expect((cloudhsm.commandCalls(TagResourceCommand)[0].args[0] as { input: unknown }).input).toEqual({
+        ResourceId: 'cluster-1a23b4cdefg', TagList: [{ Key: VERSION_TAG, Value: '3' }, { Key: SECRET_VERSION_TAG, Value: 'secret-v1' }],
+      });
+    });
+
+    test('a connection refused for its credentials with the secret unchanged since KMS was given it: the recovery, and no password sent again', async () => {
+      recorded('');
+      const failed = store('FAILED', { ConnectionErrorCode: 'INVALID_CREDENTIALS' });
+      kms.on(DescribeCustomKeyStoresCommand).resolves(failed);
+      const error = await failure(handler(event('Update', { ResourceProperties: { ...PROPS, CustomKeyStoreName: 'payments-hsm' } })));
+      expect(error.message).toContain('the kmsUserPassword secret still holds the password KMS was last given (secret version secret-v1)');
+      expect(error.message).toContain('user change-password --username kmsuser --role crypto-user');
+      expect(kms.commandCalls(UpdateCustomKeyStoreCommand)).toHaveLength(0);
+      expect(kms.commandCalls(DisconnectCustomKeyStoreCommand)).toHaveLength(0);
+    });
+
+    test('the same refusal with a new secret version sends the new password once', async () => {
+      recorded('', 'secret-v0');
+      const failed = store('FAILED', { ConnectionErrorCode: 'INVALID_CREDENTIALS' });
+      kms.on(DescribeCustomKeyStoresCommand).resolvesOnce(failed).resolvesOnce(failed).resolvesOnce(failed).resolves(store('DISCONNECTED'));
+      await handler(event('Update'));
+      expect(kms.commandCalls(UpdateCustomKeyStoreCommand)[0].args[0].input).toEqual({ CustomKeyStoreId: ID, KeyStorePassword: 'correct-horse-1' });
+    });
   });
 
   describe('a rollback', () => {

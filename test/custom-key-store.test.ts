@@ -112,7 +112,7 @@ describe('the store', () => {
       `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Payments/00000000-0000-4000-8000-000000000000`,
     ];
     for (const id of roles) {
-      for (const action of ['cloudformation:DescribeStackResource', 'cloudformation:DescribeStacks']) {
+      for (const action of ['cloudformation:DescribeStackResource', 'cloudformation:DescribeStacks', 'cloudformation:DescribeStackEvents']) {
         expect(await sim.simulate({ principalArn: sim.roleArn(id), action, resourceArn: own })).toBe('Allowed');
         for (const other of others) expect(await sim.simulate({ principalArn: sim.roleArn(id), action, resourceArn: other })).not.toBe('Allowed');
       }

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'crypto';
 import * as acmpca from '@aws-sdk/client-acm-pca';
-import { DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, StackEvent } from '@aws-sdk/client-cloudformation';
 import * as cloudhsm from '@aws-sdk/client-cloudhsm-v2';
 import {
   CreateCustomKeyStoreCommand, CreateKeyCommand, DescribeCustomKeyStoresCommand, DescribeKeyCommand, KMSClient, ListKeysCommand,
@@ -235,6 +235,8 @@ interface Forgery {
   readonly record?: (record: Record<string, unknown>, type: Type) => Record<string, unknown> | 'none';
   readonly stackStatus?: string;
   readonly stackCluster?: string;
+  /** The stack's events, newest first. @default none */
+  readonly stackEvents?: StackEvent[];
 }
 
 const FORGERIES: Forgery[] = [
@@ -287,6 +289,7 @@ function send(subject: Subject, type: Type, forgery?: Forgery): Promise<unknown>
     }
     return { StackResourceDetail: record };
   });
+  cfn.on(DescribeStackEventsCommand).resolves({ StackEvents: forgery?.stackEvents ?? [] });
   cfn.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({
     Stacks: [{ StackId: STACK_ID, StackName: 'Test', StackStatus: (forgery?.stackStatus ?? IN_PROGRESS[type]) as never, CreationTime: new Date() }],
   });
@@ -326,25 +329,55 @@ describe.each(SUBJECTS)('the $name handler', subject => {
 
 describe('a Delete of an earlier physical ID, after a replacement', () => {
   const subject = SUBJECTS.find(s => s.name === 'CloudHSM HSMs (isComplete)')!;
+  /** The stack's events, newest first: CloudFormation deleting these physical IDs of ClusterHsms, after the cleanup began. */
+  const cleanup = (...deleting: string[]): StackEvent[] => [
+    ...deleting.map(physicalId => ({
+      StackId: STACK_ID,
+      StackName: 'Test',
+      EventId: physicalId,
+      Timestamp: new Date(),
+      LogicalResourceId: 'ClusterHsms',
+      PhysicalResourceId: physicalId,
+      ResourceStatus: 'DELETE_IN_PROGRESS' as const,
+    })),
+    { StackId: STACK_ID, StackName: 'Test', EventId: 'stack', Timestamp: new Date(), LogicalResourceId: 'Test', PhysicalResourceId: STACK_ID, ResourceStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS' as never },
+    // An older deletion, of an earlier operation: not this cleanup's.
+    { StackId: STACK_ID, StackName: 'Test', EventId: 'old', Timestamp: new Date(), LogicalResourceId: 'ClusterHsms', PhysicalResourceId: `${VICTIM_CLUSTER}/hsms`, ResourceStatus: 'DELETE_IN_PROGRESS' as const },
+  ];
 
-  test('is taken while CloudFormation cleans up after the update, and deletes only the HSMs of the cluster its physical ID names', async () => {
+  test('is taken while CloudFormation cleans up after the update, as its events show, and deletes only the HSMs of the cluster its physical ID names', async () => {
     subject.world();
     await send(subject, 'Delete', {
       name: 'cleanup',
       record: record => ({ ...record, ResourceStatus: 'UPDATE_COMPLETE', PhysicalResourceId: 'cluster-n3wn3wn3wn3/hsms' }),
       stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+      stackEvents: cleanup(`${CLUSTER}/hsms`),
     });
     expect(hsm.commandCalls(command(cloudhsm.DeleteHsmCommand)).map(call => (call.args[0] as any).input))
       .toEqual([{ ClusterId: CLUSTER, HsmId: `hsm-of-${CLUSTER}` }]);
   });
 
-  test('a forged Delete during that cleanup naming a cluster that is not the stack\'s (no stack tag) is refused, and no HSM is deleted', async () => {
+  test('a forged Delete during a cleanup, naming a physical ID CloudFormation is not deleting now, is refused', async () => {
+    subject.world();
+    // Another cluster of the stack (or one kept after an earlier replacement): tagged with the stack, but not being deleted.
+    const other = { ...subject, resource: { ...subject.resource, physicalId: `${VICTIM_CLUSTER}/hsms` } };
+    await expect(send(other, 'Delete', {
+      name: 'cleanup',
+      record: record => ({ ...record, ResourceStatus: 'UPDATE_COMPLETE', PhysicalResourceId: 'cluster-n3wn3wn3wn3/hsms' }),
+      stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+      stackEvents: cleanup(`${CLUSTER}/hsms`),
+    })).rejects.toThrow(`its events show no deletion of ${VICTIM_CLUSTER}/hsms for ClusterHsms`);
+    expect(changes()).toEqual([]);
+  });
+
+  test('a cluster being emptied after a replacement must also carry the stack\'s tag: one without is refused, and no HSM is deleted', async () => {
     subject.world();
     const victim = { ...subject, resource: { ...subject.resource, physicalId: `${VICTIM_CLUSTER}/hsms` } };
     await expect(send(victim, 'Delete', {
       name: 'cleanup',
       record: record => ({ ...record, ResourceStatus: 'UPDATE_COMPLETE', PhysicalResourceId: `${CLUSTER}/hsms` }),
       stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+      stackEvents: cleanup(`${VICTIM_CLUSTER}/hsms`),
     })).rejects.toThrow(`CloudHSM cluster ${VICTIM_CLUSTER} has no cdk-kms-constructs:stack-id tag, so it is not this stack's. The HSMs handler changed nothing`);
     expect(changes()).toEqual([]);
   });
@@ -356,7 +389,29 @@ describe('a Delete of an earlier physical ID, after a replacement', () => {
       name: 'cleanup',
       record: record => ({ ...record, ResourceStatus: 'UPDATE_COMPLETE', PhysicalResourceId: 'cks-0ther00000000000' }),
       stackStatus: 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+      stackEvents: [{ StackId: STACK_ID, StackName: 'Test', EventId: 'e', Timestamp: new Date(), LogicalResourceId: 'Store', PhysicalResourceId: STORE, ResourceStatus: 'DELETE_IN_PROGRESS' }],
     })).rejects.toThrow('a custom key store keeps its ID for life');
+    expect(changes()).toEqual([]);
+  });
+
+  test('a rollback\'s Update, reported with a ROLLBACK resource state, is taken', async () => {
+    const store = SUBJECTS[0];
+    store.world();
+    await send(store, 'Update', {
+      name: 'rollback',
+      record: record => ({ ...record, ResourceStatus: 'UPDATE_ROLLBACK_IN_PROGRESS' }),
+      stackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS',
+    });
+    expect(changes().length).toBeGreaterThan(0);
+  });
+
+  test('the store\'s wait takes an Update only for the store ID CloudFormation records: a store keeps its ID', async () => {
+    const wait = SUBJECTS[1];
+    wait.world();
+    await expect(send({ ...wait, resource: { ...wait.resource, physicalId: 'cks-0ther00000000000' } }, 'Update', {
+      name: 'another store',
+      record: record => ({ ...record, PhysicalResourceId: STORE }),
+    })).rejects.toThrow(`its physical ID in the stack is ${STORE}`);
     expect(changes()).toEqual([]);
   });
 

@@ -324,7 +324,7 @@ class CustomResourceSupport extends Construct {
   /** What checking an event calls: CloudFormation's record of this stack, and of no other. */
   private eventVerification(): iam.PolicyStatement {
     return new iam.PolicyStatement({
-      actions: ['cloudformation:DescribeStackResource', 'cloudformation:DescribeStacks'],
+      actions: ['cloudformation:DescribeStackResource', 'cloudformation:DescribeStacks', 'cloudformation:DescribeStackEvents'],
       resources: [Stack.of(this).stackId],
     });
   }

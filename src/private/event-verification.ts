@@ -10,17 +10,21 @@
  *   with the handler's resource type, in the state the request implies: being created
  *   for a Create, being updated for an Update, being deleted for a Delete, with the
  *   event's physical ID. A Delete of an earlier physical ID (the resource was replaced)
- *   is taken only while CloudFormation cleans up after an update, and the handler then
- *   checks that what it deletes is its own (a key's marker tag, the cluster the
- *   physical ID names).
+ *   is taken only while CloudFormation cleans up after an update and its stack events
+ *   show it deleting that very physical ID of that resource; the handler then checks
+ *   that what it deletes is its own (a key's marker tag, the cluster's stack tag).
  * A forged event is refused before any other AWS call, with a message that says so.
  *
- * An event forged while CloudFormation is updating that very resource can still pass;
- * each handler binds what it changes to the resource (physical IDs, markers, the
- * stack's own cluster) to leave such an event nothing to gain.
+ * What remains: an event forged while CloudFormation is creating or updating that very
+ * resource passes, with properties of the forger's choosing (CloudFormation's record
+ * has the resource's state, not its resolved properties). The handlers bind what they
+ * change to the resource (physical IDs, markers, the stack's own cluster), so the
+ * window is one resource's own deployment, and what is changed is that resource.
  * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html
  */
-import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand, StackResourceDetail } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient, DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, StackResourceDetail,
+} from '@aws-sdk/client-cloudformation';
 import { explainAwsError, isError } from './handler-errors';
 import { STACK_ID_VARIABLE } from './resource-types';
 
@@ -36,6 +40,15 @@ export interface StackEvent {
 
 /** Which function of a provider receives the event. */
 export type HandlerPhase = 'onEvent' | 'isComplete';
+
+/** What a handler says of its resource. */
+export interface VerifyOptions {
+  /**
+   * The resource keeps its physical ID for life (a custom key store): the wait's Update
+   * must name the one CloudFormation records, as onEvent's does.
+   */
+  readonly stablePhysicalId?: boolean;
+}
 
 /** An event the check let through, and what it learned of the stack. */
 export interface VerifiedEvent {
@@ -54,6 +67,14 @@ export class ForgedEventError extends Error {}
 
 /** The stack states in which CloudFormation deletes what an update replaced. */
 const CLEANUP = new Set(['UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS']);
+/** The resource states of each request; a rollback's may carry ROLLBACK. */
+const IN_PROGRESS = {
+  Create: ['CREATE_IN_PROGRESS'],
+  Update: ['UPDATE_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS'],
+  Delete: ['DELETE_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS'],
+};
+/** How many pages of stack events a cleanup's Delete is looked for in (newest first). */
+const EVENT_PAGES = 5;
 /** How often a throttled read is tried before the handler fails. */
 const ATTEMPTS = 4;
 const backoffMs = () => Number(process.env.EVENT_VERIFICATION_BACKOFF_MS ?? 500);
@@ -62,7 +83,7 @@ const backoffMs = () => Number(process.env.EVENT_VERIFICATION_BACKOFF_MS ?? 500)
  * Checks the event against CloudFormation, or throws a ForgedEventError. `resourceType`
  * is the handler's custom resource type, as `Custom::KmsCustomKeyStore`.
  */
-export async function verifyEvent(event: StackEvent, resourceType: string, phase: HandlerPhase): Promise<VerifiedEvent> {
+export async function verifyEvent(event: StackEvent, resourceType: string, phase: HandlerPhase, options: VerifyOptions = {}): Promise<VerifiedEvent> {
   const ownStack = process.env[STACK_ID_VARIABLE];
   if (!ownStack) {
     throw new Error(`The ${resourceType} handler has no ${STACK_ID_VARIABLE} variable, so it cannot tell its stack's events from others: `
@@ -86,19 +107,24 @@ export async function verifyEvent(event: StackEvent, resourceType: string, phase
     let replaced = false;
     switch (event.RequestType) {
       case 'Create':
-        if (state !== 'CREATE_IN_PROGRESS') throw refuse(`CloudFormation is not creating it (${state})`);
+        if (!IN_PROGRESS.Create.includes(state)) throw refuse(`CloudFormation is not creating it (${state})`);
         break;
       case 'Update':
-        if (state !== 'UPDATE_IN_PROGRESS') throw refuse(`CloudFormation is not updating it (${state})`);
+        if (!IN_PROGRESS.Update.includes(state)) throw refuse(`CloudFormation is not updating it (${state})`);
         // The wait may be sent the new physical ID onEvent returned, which
-        // CloudFormation learns only at the end.
-        if (phase === 'onEvent' && !samePhysicalId) {
+        // CloudFormation learns only at the end, unless the resource keeps its ID.
+        if ((phase === 'onEvent' || options.stablePhysicalId) && !samePhysicalId) {
           throw refuse(`its physical ID in the stack is ${resource.PhysicalResourceId ?? 'none'}`);
         }
         break;
       case 'Delete':
-        if (state === 'DELETE_IN_PROGRESS' && samePhysicalId) break;
+        if (IN_PROGRESS.Delete.includes(state) && samePhysicalId) break;
         if (!samePhysicalId && CLEANUP.has(stackStatus)) {
+          // CloudFormation's record names the resource's new physical ID; its events
+          // say which earlier one it is deleting now.
+          if (!(await deletingNow(cloudformation, ownStack, event.LogicalResourceId, event.PhysicalResourceId))) {
+            throw refuse(`the stack is cleaning up after an update, but its events show no deletion of ${event.PhysicalResourceId ?? 'that physical ID'} for ${event.LogicalResourceId}`);
+          }
           replaced = true;
           break;
         }
@@ -127,6 +153,34 @@ async function describeResource(
     if (isError(error, 'ValidationError')) throw refuse(`CloudFormation knows no resource ${logicalId} in the stack`);
     throw new Error(`Cannot check the event with CloudFormation (DescribeStackResource ${logicalId}): ${explainAwsError(error, ERRORS)}`);
   }
+}
+
+/**
+ * Whether the stack's events, since its cleanup began, show CloudFormation deleting
+ * this physical ID of this resource (DELETE_IN_PROGRESS is recorded before the
+ * custom resource is sent the Delete).
+ */
+async function deletingNow(
+  cloudformation: CloudFormationClient, stackId: string, logicalId: string, physicalId: string | undefined,
+): Promise<boolean> {
+  let token: string | undefined;
+  for (let page = 0; page < EVENT_PAGES; page++) {
+    let answer;
+    try {
+      answer = await withRetries(() => cloudformation.send(new DescribeStackEventsCommand({ StackName: stackId, NextToken: token })));
+    } catch (error) {
+      throw new Error(`Cannot check the event with CloudFormation (DescribeStackEvents): ${explainAwsError(error, ERRORS)}`);
+    }
+    for (const stackEvent of answer.StackEvents ?? []) {
+      const deleting = stackEvent.ResourceStatus === 'DELETE_IN_PROGRESS';
+      if (deleting && stackEvent.LogicalResourceId === logicalId && stackEvent.PhysicalResourceId === physicalId) return true;
+      // Newest first: past the start of the cleanup, the deletion is not this one's.
+      if (stackEvent.PhysicalResourceId === stackId && CLEANUP.has(stackEvent.ResourceStatus ?? '')) return false;
+    }
+    token = answer.NextToken;
+    if (!token) return false;
+  }
+  return false;
 }
 
 async function describeStackStatus(cloudformation: CloudFormationClient, stackId: string): Promise<string> {

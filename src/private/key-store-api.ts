@@ -197,12 +197,14 @@ export function normalizeCertificate(pem: string): string {
 
 /**
  * The kmsuser password from its secret: the secret's string, or its `password` field
- * when it is JSON. KMS takes 7 to 32 characters. The value never leaves the handler.
+ * when it is JSON, and the secret's version. KMS takes 7 to 32 characters. The value
+ * never leaves the handler.
  */
-export async function readPassword(secrets: SecretsManagerClient, secretArn: string): Promise<string> {
+export async function readPassword(secrets: SecretsManagerClient, secretArn: string): Promise<{ password: string; versionId?: string }> {
   let value: string | undefined;
+  let versionId: string | undefined;
   try {
-    ({ SecretString: value } = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn })));
+    ({ SecretString: value, VersionId: versionId } = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn })));
   } catch (error) {
     throw new Error(`Cannot read the kmsuser password from ${secretArn}: ${explain(error)}`);
   }
@@ -217,7 +219,7 @@ export async function readPassword(secrets: SecretsManagerClient, secretArn: str
   if (password.length < 7 || password.length > 32) {
     throw new Error(`The kmsuser password in ${secretArn} must be 7 to 32 characters, as KMS requires; it has ${password.length}`);
   }
-  return password;
+  return { password, versionId };
 }
 
 function sleep(ms: number): Promise<void> {

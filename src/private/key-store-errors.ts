@@ -11,7 +11,7 @@ import { explainAwsError } from './handler-errors';
  * connects, so the secret's value is kmsuser's only until the first connection.
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/fix-keystore.html
  */
-const RESET_KMSUSER = 'To recover: (1) with the CloudHSM CLI on a host that reaches the cluster, log in as an admin and set kmsuser\'s password to the '
+export const RESET_KMSUSER = 'To recover: (1) with the CloudHSM CLI on a host that reaches the cluster, log in as an admin and set kmsuser\'s password to the '
   + 'value of the kmsUserPassword secret (user change-password --username kmsuser --role crypto-user), or set a new one and store it in the secret; '
   + '(2) deploy with a new kmsUserPasswordVersion: the deployment then gives KMS the secret\'s password and reconnects the store';
 
