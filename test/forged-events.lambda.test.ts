@@ -56,6 +56,22 @@ const marker = (logicalId: string) => createHash('sha256').update(`${STACK_ID}/$
 
 type Type = 'Create' | 'Update' | 'Delete';
 
+/** The HSMs of the stack's cluster, which their onEvent and their wait are both sent. */
+const HSMS: TestResource = {
+  resourceType: 'Custom::CloudHsmHsms',
+  logicalId: 'ClusterHsms',
+  physicalId: `${CLUSTER}/hsms`,
+  properties: { ServiceToken: 'x', ClusterId: CLUSTER, ClusterLogicalId: 'Cluster', HsmCount: '2', Activated: 'false' },
+};
+
+/** The initialization of the stack's cluster, which its onEvent and its wait are both sent. */
+const INITIALIZATION: TestResource = {
+  resourceType: 'Custom::CloudHsmClusterInitialization',
+  logicalId: 'ClusterInitialization',
+  physicalId: `${CLUSTER}/initialization`,
+  properties: { ServiceToken: 'x', ClusterId: CLUSTER, ClusterLogicalId: 'Cluster', CertificateAuthorityArn: CA, ValidityDays: '3650' },
+};
+
 /** A handler under test: its resource, the events it is sent, and what the world looks like. */
 interface Subject {
   readonly name: string;
@@ -137,12 +153,7 @@ const SUBJECTS: Subject[] = [
     name: 'CloudHSM HSMs (onEvent)',
     handler: hsms,
     cluster: true,
-    resource: {
-      resourceType: 'Custom::CloudHsmHsms',
-      logicalId: 'ClusterHsms',
-      physicalId: `${CLUSTER}/hsms`,
-      properties: { ServiceToken: 'x', ClusterId: CLUSTER, ClusterLogicalId: 'Cluster', HsmCount: '2', Activated: 'false' },
-    },
+    resource: HSMS,
     changes: [],
     world: () => {
       hsm.on(command(cloudhsm.DescribeClustersCommand)).resolves({ Clusters: [{ ClusterId: CLUSTER, State: 'UNINITIALIZED', Hsms: [] }] });
@@ -153,12 +164,7 @@ const SUBJECTS: Subject[] = [
     handler: hsmsReady,
     wait: true,
     cluster: true,
-    resource: {
-      resourceType: 'Custom::CloudHsmHsms',
-      logicalId: 'ClusterHsms',
-      physicalId: `${CLUSTER}/hsms`,
-      properties: { ServiceToken: 'x', ClusterId: CLUSTER, ClusterLogicalId: 'Cluster', HsmCount: '2', Activated: 'false' },
-    },
+    resource: HSMS,
     changes: ['Create', 'Update', 'Delete'],
     world: () => {
       hsm.on(command(cloudhsm.DescribeClustersCommand)).callsFake(input => {
@@ -181,12 +187,7 @@ const SUBJECTS: Subject[] = [
     name: 'CloudHSM initialization (onEvent)',
     handler: initialization,
     cluster: true,
-    resource: {
-      resourceType: 'Custom::CloudHsmClusterInitialization',
-      logicalId: 'ClusterInitialization',
-      physicalId: `${CLUSTER}/initialization`,
-      properties: { ServiceToken: 'x', ClusterId: CLUSTER, ClusterLogicalId: 'Cluster', CertificateAuthorityArn: CA, ValidityDays: '3650' },
-    },
+    resource: INITIALIZATION,
     changes: ['Create', 'Update'],
     world: () => {
       hsm.on(command(cloudhsm.DescribeClustersCommand)).resolves({ Clusters: [{ ClusterId: CLUSTER, State: 'UNINITIALIZED', Certificates: { ClusterCsr: 'csr' } }] });
@@ -201,12 +202,7 @@ const SUBJECTS: Subject[] = [
     handler: initializationReady,
     wait: true,
     cluster: true,
-    resource: {
-      resourceType: 'Custom::CloudHsmClusterInitialization',
-      logicalId: 'ClusterInitialization',
-      physicalId: `${CLUSTER}/initialization`,
-      properties: { ServiceToken: 'x', ClusterId: CLUSTER, ClusterLogicalId: 'Cluster', CertificateAuthorityArn: CA, ValidityDays: '3650' },
-    },
+    resource: INITIALIZATION,
     changes: ['Create', 'Update'],
     world: () => {
       hsm.on(command(cloudhsm.DescribeClustersCommand)).resolves({ Clusters: [{ ClusterId: CLUSTER, State: 'UNINITIALIZED' }] });

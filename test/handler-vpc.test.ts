@@ -179,6 +179,20 @@ describe('createEndpoints', () => {
   });
 });
 
+/** A set from us-east-1 to eu-west-1 whose member in `region` has its functions in a VPC of that Region's stack. */
+function setWithVpcIn(region: string, makeVpc: (stack: Stack) => ec2.IVpc): MultiRegionKeySet {
+  const app = new App();
+  const network = new Stack(app, 'Network', { env: { account: ACCOUNT, region } });
+  return new MultiRegionKeySet(app, 'Orders', {
+    account: ACCOUNT,
+    primaryRegion: 'us-east-1',
+    replicaRegions: ['eu-west-1'],
+    classification: DataClassification.INTERNAL,
+    stacks: [network],
+    regionOptions: { [region]: { handlerVpc: { vpc: makeVpc(network) } } },
+  });
+}
+
 describe('bad placements fail at synth', () => {
   test('public subnets', () => {
     const stack = newBareStack();
@@ -188,31 +202,11 @@ describe('bad placements fail at synth', () => {
   });
 
   test('a replica Region\'s isolated subnets: the lookup calls the primary Region', () => {
-    const app = new App();
-    const network = new Stack(app, 'Network', { env: { account: ACCOUNT, region: 'eu-west-1' } });
-    const vpc = isolatedVpc(network);
-    expect(() => new MultiRegionKeySet(app, 'Orders', {
-      account: ACCOUNT,
-      primaryRegion: 'us-east-1',
-      replicaRegions: ['eu-west-1'],
-      classification: DataClassification.INTERNAL,
-      stacks: [network],
-      regionOptions: { 'eu-west-1': { handlerVpc: { vpc } } },
-    })).toThrow(/^handlerVpc.subnets must have egress \(a NAT gateway\) for the PrimaryKeyLookup handler, which calls the primary Region's CloudFormation and KMS/);
+    expect(() => setWithVpcIn('eu-west-1', isolatedVpc)).toThrow(/^handlerVpc.subnets must have egress \(a NAT gateway\) for the PrimaryKeyLookup handler, which calls the primary Region's CloudFormation and KMS/);
   });
 
   test('the primary Region, which runs no function', () => {
-    const app = new App();
-    const network = new Stack(app, 'Network', { env: { account: ACCOUNT, region: 'us-east-1' } });
-    const vpc = new ec2.Vpc(network, 'Vpc');
-    expect(() => new MultiRegionKeySet(app, 'Orders', {
-      account: ACCOUNT,
-      primaryRegion: 'us-east-1',
-      replicaRegions: ['eu-west-1'],
-      classification: DataClassification.INTERNAL,
-      stacks: [network],
-      regionOptions: { 'us-east-1': { handlerVpc: { vpc } } },
-    })).toThrow('regionOptions.us-east-1.handlerVpc must not be set: the primary Region\'s stack runs no function of the set');
+    expect(() => setWithVpcIn('us-east-1', network => new ec2.Vpc(network, 'Vpc'))).toThrow('regionOptions.us-east-1.handlerVpc must not be set: the primary Region\'s stack runs no function of the set');
   });
 });
 
