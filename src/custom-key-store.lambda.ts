@@ -180,8 +180,10 @@ async function update(
   }
   // Only a deployment that asks for it sends the secret's password: never a rollback,
   // which would send again the password that just failed. What KMS was last given is
-  // the cluster's record (the event's old properties only for stores made before it).
-  const clusterId = store.CloudHsmClusterId!;
+  // the record on the cluster the store is to be on, the one the handler's policy
+  // names (the event's old properties stand in where there is none yet: a store made
+  // before the record, or a move to a cluster that has none).
+  const clusterId = props.CloudHsmClusterId;
   const tags = await clusterTags(clients.cloudhsm, clusterId);
   const applied = tags[PASSWORD_VERSION_TAG] ?? old.PasswordVersion ?? '';
   const newPassword = !rollingBack && applied !== (props.PasswordVersion ?? '');
@@ -193,7 +195,7 @@ async function update(
     // keeps the kmsuser password it holds: the backup the new cluster was made from
     // has the same users.
     const secret = newPassword ? await readPassword(clients.secrets, props.PasswordSecretArn) : undefined;
-    const record = secret ? passwordRecord(props, secret.versionId) : pick(tags, [PASSWORD_VERSION_TAG, SECRET_VERSION_TAG]);
+    const record = secret ? passwordRecord(props, secret.versionId) : { [PASSWORD_VERSION_TAG]: applied };
     await tagCluster(clients.cloudhsm, props.CloudHsmClusterId, { [CLUSTER_MARKER_TAG]: marker, ...record });
     await disconnect(kms, id, DISCONNECT_BUDGET_MS);
     await updateStore(kms, id, { CloudHsmClusterId: props.CloudHsmClusterId, ...(secret ? { KeyStorePassword: secret.password } : {}) });
@@ -283,10 +285,6 @@ async function ensureConnecting(
 /** The cluster tags that record which password KMS was given. */
 function passwordRecord(props: KeyStoreProperties, secretVersion: string | undefined): Record<string, string> {
   return { [PASSWORD_VERSION_TAG]: props.PasswordVersion ?? '', [SECRET_VERSION_TAG]: secretVersion ?? '' };
-}
-
-function pick(tags: Record<string, string>, keys: string[]): Record<string, string> {
-  return Object.fromEntries(keys.filter(key => tags[key] !== undefined).map(key => [key, tags[key]]));
 }
 
 /** Every custom key store of the account and Region (ten at most, by KMS's quota). */

@@ -303,7 +303,11 @@ describe('update', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     expect(kms.commandCalls(ConnectCustomKeyStoreCommand)).toHaveLength(1);
     // The new cluster carries the marker.
-    expect((cloudhsm.commandCalls(TagResourceCommand)[0].args[0] as { input: unknown }).input).toEqual({ ResourceId: 'cluster-9z99z9zzzzz', TagList: [{ Key: MARKER_TAG, Value: MARKER }] });
+    expect((cloudhsm.commandCalls(TagResourceCommand)[0].args[0] as { input: unknown }).input).toEqual({
+      ResourceId: 'cluster-9z99z9zzzzz', TagList: [{ Key: MARKER_TAG, Value: MARKER }, { Key: VERSION_TAG, Value: '' }],
+    });
+    // The record is read from the cluster the handler's policy names: the new one.
+    expect(cloudhsm.commandCalls(ListTagsCommand).map(call => (call.args[0] as { input: { ResourceId: string } }).input.ResourceId)).toEqual(['cluster-9z99z9zzzzz']);
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 
