@@ -75,10 +75,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-sdk-client-mock@^4',
   ],
 
-  // Handlers (`src/*.lambda.ts`) are bundled with esbuild into `assets/` and shipped in
+  // Handlers (`src/<family>/*.lambda.ts`) are bundled with esbuild into `assets/` and shipped in
   // the package; the AWS SDK v3 is the runtime's. The bundles are built for Node.js 24;
   // the functions run on the newest Node.js runtime the app's aws-cdk-lib knows
-  // (`handlerRuntime` in src/private/custom-resources.ts), whatever the generated
+  // (`handlerRuntime` in src/custom-resources/provider-support.ts), whatever the generated
   // classes say.
   lambdaOptions: {
     runtime: awscdk.LambdaRuntime.NODEJS_24_X,
@@ -116,10 +116,9 @@ for (const dir of ['integ', 'example', 'bench']) {
 }
 
 // The handlers' shared calls on the AWS SDK (the runtime's, bundled into each handler).
-project.eslint?.allowDevDeps('src/private/key-store-api.ts');
-project.eslint?.allowDevDeps('src/private/cloudhsm-api.ts');
-project.eslint?.allowDevDeps('src/private/cluster-certificates.ts');
-project.eslint?.allowDevDeps('src/private/event-verification.ts');
+for (const file of ['key-store/key-store-api', 'key-store/cloudhsm-api', 'key-store/cluster-certificates', 'custom-resources/event-verification']) {
+  project.eslint?.allowDevDeps(`src/${file}.ts`);
+}
 
 // The handlers' bundles (assets/) are made first by every task that runs the library,
 // so that a fresh clone works whichever task it starts with. The bundle task runs the
@@ -142,6 +141,12 @@ project.postCompileTask.prependExec('jsii-rosetta extract --compile --strict');
 // What README examples import beyond the package's own dependencies.
 project.package.addField('jsiiRosetta', { exampleDependencies: { 'cdk-nag': '^3.0.2' } });
 
+// What only the handlers import: bundled into assets/, never loaded by an app.
+const HANDLER_ONLY = [
+  'key-store/key-store-api', 'key-store/cloudhsm-api', 'key-store/cluster-certificates', 'key-store/key-store-errors',
+  'custom-resources/handler-errors', 'custom-resources/event-verification',
+];
+
 // The package holds what apps load: lib/ without the handlers' sources (their bundles
 // are in assets/) and what only the handlers import (the AWS SDK, which is not a
 // dependency of the package); the jsii assembly and its translated examples; the docs.
@@ -149,8 +154,7 @@ project.package.addField('jsiiRosetta', { exampleDependencies: { 'cdk-nag': '^3.
 project.npmignore?.addPatterns(
   '!/.jsii.tabl.json',
   '/lib/**/*.lambda.js', '/lib/**/*.lambda.d.ts',
-  ...['key-store-api', 'cloudhsm-api', 'cluster-certificates', 'key-store-errors', 'handler-errors', 'event-verification']
-    .flatMap(name => [`/lib/private/${name}.js`, `/lib/private/${name}.d.ts`]),
+  ...HANDLER_ONLY.flatMap(name => [`/lib/${name}.js`, `/lib/${name}.d.ts`]),
 );
 
 // Integ snapshots are verified offline on every test run. `integ:update` rewrites them

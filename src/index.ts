@@ -1,7 +1,7 @@
-export { DataClassification } from './classification';
-export * from './classified-key';
-export * from './key-audit-trail';
-export * from './multi-region-key-set';
-export * from './cloudhsm-cluster';
-export * from './custom-key-store';
-export * from './handler-vpc';
+export { DataClassification } from './key/classification';
+export * from './key/classified-key';
+export * from './audit/key-audit-trail';
+export * from './multi-region/multi-region-key-set';
+export * from './key-store/cloudhsm-cluster';
+export * from './key-store/custom-key-store';
+export * from './custom-resources/handler-vpc';

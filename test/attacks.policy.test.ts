@@ -27,8 +27,8 @@ import { adoptedKeyStore } from './support/key-store';
 import { ContextValues, PolicySimulator } from './support/policy-sim';
 import { LOOKUP_RESOURCE, PRIMARY_ARN, primaryKey, primaryStack } from './support/primary-key';
 import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
-import { handler as lookup } from '../src/primary-key-lookup.lambda';
-import { KNOWN_VIA_SERVICES, SERVICES } from '../src/private/consumers';
+import { KNOWN_VIA_SERVICES, SERVICES } from '../src/key/consumers';
+import { handler as lookup } from '../src/multi-region/primary-key-lookup.lambda';
 
 const KMS_STAR_PRINCIPAL = `arn:aws:iam::${ACCOUNT}:role/PowerUser`;
 const KMS_STAR = [PolicySimulator.allowPolicy('kms:*')];

@@ -16,7 +16,7 @@ import {
   KEY_STATE_CHANGES,
   KEY_TAG_CHANGES,
   keyArnsOf,
-} from '../src/private/audit-events';
+} from '../src/audit/audit-events';
 
 // ---------------------------------------------------------------------------
 // CloudTrail records

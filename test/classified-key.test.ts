@@ -8,7 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import { ClassifiedKey, DataClassification } from '../src';
 import { asArray, newStack, onlyResource, statementWithSid } from './support/stack';
-import * as kmsActions from '../src/private/actions';
+import * as kmsActions from '../src/key/actions';
 
 const ROTATION_DAYS: Record<DataClassification, number> = {
   [DataClassification.PUBLIC]: 365,

@@ -18,14 +18,14 @@ import { CloudHSMV2Client, Cluster, Hsm } from '@aws-sdk/client-cloudhsm-v2';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { AwsCommand, mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
-import { handler as waitForHsms } from '../src/cloudhsm-hsms-ready.lambda';
-import { handler } from '../src/cloudhsm-hsms.lambda';
 import { awsError, customResourceEvent, failure, mockCloudFormation, STACK_CLUSTER, stackRecord } from './support/handlers';
+import { handler as waitForHsms } from '../src/key-store/cloudhsm-hsms-ready.lambda';
+import { handler } from '../src/key-store/cloudhsm-hsms.lambda';
 
 const stack = mockCloudFormation();
 import {
   clusterZones, explainCloudHsm, hsmsToRemove, isActivated, liveHsms, readHsmsProperties, targetHsms, zonesForNewHsms,
-} from '../src/private/cloudhsm-api';
+} from '../src/key-store/cloudhsm-api';
 
 /*
  * @aws-sdk/client-cloudhsm-v2 3.332.0 is typed with @aws-sdk/types, aws-sdk-client-mock 4

@@ -22,12 +22,12 @@ import * as hsm from '@aws-sdk/client-cloudhsm-v2';
 import { CloudHSMV2Client, Cluster } from '@aws-sdk/client-cloudhsm-v2';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { AwsCommand, mockClient } from 'aws-sdk-client-mock';
-import { handler as waitForInitialization } from '../src/cloudhsm-initialization-ready.lambda';
-import { handler } from '../src/cloudhsm-initialization.lambda';
 import { awsError, customResourceEvent, failure, mockCloudFormation, STACK_CLUSTER, stackRecord } from './support/handlers';
+import { handler as waitForInitialization } from '../src/key-store/cloudhsm-initialization-ready.lambda';
+import { handler } from '../src/key-store/cloudhsm-initialization.lambda';
 
 const stack = mockCloudFormation();
-import { checkIssuedBy, readAuthorityCertificate } from '../src/private/cluster-certificates';
+import { checkIssuedBy, readAuthorityCertificate } from '../src/key-store/cluster-certificates';
 
 /*
  * The type casts, and the only ones: @aws-sdk/client-cloudhsm-v2 3.332.0 and

@@ -26,12 +26,12 @@ import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/cl
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler as waitForConnection } from '../src/custom-key-store-connection.lambda';
-import { handler } from '../src/custom-key-store.lambda';
 import { awsError, customResourceEvent, failure, mockCloudFormation, STACK_ID, stackRecord } from './support/handlers';
+import { handler as waitForConnection } from '../src/key-store/custom-key-store-connection.lambda';
+import { handler } from '../src/key-store/custom-key-store.lambda';
 
 const stack = mockCloudFormation();
-import { CONNECTION_ERRORS } from '../src/private/key-store-errors';
+import { CONNECTION_ERRORS } from '../src/key-store/key-store-errors';
 
 const kms = mockClient(KMSClient);
 const secrets = mockClient(SecretsManagerClient);

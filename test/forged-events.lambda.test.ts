@@ -23,16 +23,16 @@ import {
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsStub, mockClient } from 'aws-sdk-client-mock';
-import { handler as hsmsReady } from '../src/cloudhsm-hsms-ready.lambda';
-import { handler as hsms } from '../src/cloudhsm-hsms.lambda';
-import { handler as initializationReady } from '../src/cloudhsm-initialization-ready.lambda';
-import { handler as initialization } from '../src/cloudhsm-initialization.lambda';
-import { handler as connection } from '../src/custom-key-store-connection.lambda';
-import { handler as keyStore } from '../src/custom-key-store.lambda';
-import { handler as hsmKey } from '../src/hsm-key.lambda';
-import { handler as lookup } from '../src/primary-key-lookup.lambda';
 import { awsError, customResourceEvent, mockCloudFormation, STACK_ID, TestResource } from './support/handlers';
 import { LOOKUP_RESOURCE, primaryKey, primaryStack } from './support/primary-key';
+import { handler as hsmsReady } from '../src/key-store/cloudhsm-hsms-ready.lambda';
+import { handler as hsms } from '../src/key-store/cloudhsm-hsms.lambda';
+import { handler as initializationReady } from '../src/key-store/cloudhsm-initialization-ready.lambda';
+import { handler as initialization } from '../src/key-store/cloudhsm-initialization.lambda';
+import { handler as connection } from '../src/key-store/custom-key-store-connection.lambda';
+import { handler as keyStore } from '../src/key-store/custom-key-store.lambda';
+import { handler as hsmKey } from '../src/key-store/hsm-key.lambda';
+import { handler as lookup } from '../src/multi-region/primary-key-lookup.lambda';
 
 process.env.KEY_STORE_POLL_MS = '0';
 

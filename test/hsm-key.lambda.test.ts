@@ -22,8 +22,8 @@ import {
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler, RESOURCE_TAG } from '../src/hsm-key.lambda';
 import { awsError, customResourceEvent, mockCloudFormation, stackRecord, STACK_ID } from './support/handlers';
+import { handler, RESOURCE_TAG } from '../src/key-store/hsm-key.lambda';
 
 const stack = mockCloudFormation();
 

@@ -10,9 +10,9 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DescribeKeyCommand, KeyMetadata, KMSClient } from '@aws-sdk/client-kms';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler } from '../src/primary-key-lookup.lambda';
 import { awsError, customResourceEvent, stackRecord } from './support/handlers';
 import { ACCOUNT, LOOKUP_PROPS, LOOKUP_RESOURCE, PRIMARY_ARN, PRIMARY_KEY_ID, primaryKey, primaryStack } from './support/primary-key';
+import { handler } from '../src/multi-region/primary-key-lookup.lambda';
 
 const cloudformation = mockClient(CloudFormationClient);
 const kms = mockClient(KMSClient);
