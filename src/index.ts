@@ -1,7 +1,10 @@
 export { DataClassification } from './key/classification';
+export * from './key/classified-key-props';
 export * from './key/classified-key';
 export * from './audit/key-audit-trail';
+export * from './audit/key-audit-trail-props';
 export * from './multi-region/multi-region-key-set';
+export * from './multi-region/multi-region-key-set-props';
 export * from './key-store/cloudhsm-cluster';
 export * from './key-store/custom-key-store';
 export * from './custom-resources/handler-vpc';

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { DataClassification } from '../src';
 import { adoptedKeyStore } from './support/key-store';
 import { ACCOUNT, REGION } from './support/stack';
-import { HANDLER_RUNTIME_CONTEXT, handlerFunction } from '../src/custom-resources/provider-support';
+import { HANDLER_RUNTIME_CONTEXT, handlerFunction } from '../src/custom-resources/handler-runtime';
 
 /** A stack with a custom key store (a handler, its wait, three framework functions) and a key in it (a handler, one framework function). */
 function storeStack(context?: Record<string, string>): Stack {

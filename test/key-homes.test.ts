@@ -11,7 +11,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { ClassifiedKey, ClassifiedKeyProps, DataClassification } from '../src';
 import { PolicySimulator } from './support/policy-sim';
 import { ACCOUNT, newStack, REGION } from './support/stack';
-import { KEY_HOME, KeyHome, multiRegionPrimaryHome, replicaHome } from '../src/key/key-home';
+import { KEY_HOME, KeyHome } from '../src/key/key-home';
+import { multiRegionPrimaryHome, replicaHome } from '../src/multi-region/multi-region-homes';
 
 const PRIMARY_ARN = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`;
 const DEPLOY_ROLE = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-${REGION}`;

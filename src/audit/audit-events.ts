@@ -4,6 +4,8 @@
  * the key's ARN is a dimension, so 100 keys need the same handful of filters.
  */
 
+import type { KeyMetricName } from '../key/key-watch';
+
 /** The dimension that carries the key's ARN (the first resource of a KMS event). */
 export const KEY_ARN_DIMENSION = 'KeyArn';
 export const KEY_ARN_SELECTOR = '$.resources[0].ARN';
@@ -34,7 +36,8 @@ export const CIS_KEY_DISABLED_OR_DELETED_PATTERN =
 export interface AuditEvent {
   /** Construct id of the metric filter. */
   readonly id: string;
-  readonly metricName: string;
+  /** The metric, which a ClassifiedKey's `metric*` methods read by this name. */
+  readonly metricName: KeyMetricName;
   /** What the metric counts, for alarm descriptions. */
   readonly description: string;
   /**
@@ -69,7 +72,7 @@ export const KEY_POLICY_OR_GRANT_CHANGES: AuditEvent = {
  * What aliases and tags changes count as: one metric, of two filters, since the
  * records name the key in different places.
  */
-const ALIAS_OR_TAG_CHANGES = {
+const ALIAS_OR_TAG_CHANGES: Pick<AuditEvent, 'metricName' | 'description'> = {
   metricName: 'KeyAliasOrTagChanges',
   description: 'an alias created, moved or deleted, or a tag changed',
 };

@@ -7,6 +7,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IConstruct } from 'constructs';
+import { defaultSubnets, HandlerNetwork } from './handler-network';
+import { handlerFunction, handlerRuntime } from './handler-runtime';
 import { HandlerVpcOptions } from './handler-vpc';
 import { DataClassification } from '../key/classification';
 import { ClassifiedKey } from '../key/classified-key';
@@ -64,62 +66,6 @@ export interface HandlerProvider {
   readonly handlerRole: iam.IRole;
   /** The wait's role, when the handler has a wait. */
   readonly isCompleteRole?: iam.IRole;
-}
-
-/**
- * The context key that pins the Node.js runtime of the library's functions, as
- * `nodejs24.x`, where the newest one aws-cdk-lib knows is not yet offered (a partition
- * that gets runtimes later, say).
- */
-export const HANDLER_RUNTIME_CONTEXT = '@cdk-kms-constructs/handler-runtime';
-
-/** The oldest Node.js the handlers are bundled for (esbuild's `--target`). */
-const OLDEST_HANDLER_NODE = 24;
-
-/**
- * The Node.js runtime of the library's functions: the newest one the app's aws-cdk-lib
- * knows, as cdk-nag's AwsSolutions-L1 asks, so that a newer aws-cdk-lib moves the
- * functions to its newer runtime without a release of this library; or the one pinned
- * by the `@cdk-kms-constructs/handler-runtime` context key.
- */
-export function handlerRuntime(scope: IConstruct): lambda.Runtime {
-  const version = (runtime: lambda.Runtime) => Number(/^nodejs(\d+)\.x$/.exec(runtime.name)?.[1] ?? NaN);
-  const known = lambda.Runtime.ALL.filter(runtime => runtime.family === lambda.RuntimeFamily.NODEJS && version(runtime) >= OLDEST_HANDLER_NODE);
-  const pinned: unknown = scope.node.tryGetContext(HANDLER_RUNTIME_CONTEXT);
-  if (pinned !== undefined) {
-    const runtime = known.find(r => r.name === pinned);
-    if (!runtime) {
-      throw new Error(`context ${HANDLER_RUNTIME_CONTEXT} must name a Node.js runtime of Lambda from nodejs${OLDEST_HANDLER_NODE}.x on that aws-cdk-lib knows `
-        + `(${known.map(r => r.name).join(', ')}), got ${JSON.stringify(pinned)}`);
-    }
-    return runtime;
-  }
-  if (known.length === 0) throw new Error(`aws-cdk-lib knows no Node.js runtime from nodejs${OLDEST_HANDLER_NODE}.x on: upgrade aws-cdk-lib`);
-  return known.reduce((newest, runtime) => (version(runtime) > version(newest) ? runtime : newest));
-}
-
-/**
- * A function of a handler, made by its projen-generated class, on the runtime
- * `handlerRuntime` picks. Its code is the handler's esbuild bundle under `assets/`,
- * which a package of the library always has, and a clone of its repository only
- * after `npx projen bundle` (which every task that runs the library runs first).
- */
-export function handlerFunction(
-  make: (scope: Construct, id: string, options: lambda.FunctionOptions) => lambda.Function,
-  scope: Construct, id: string, options: lambda.FunctionOptions,
-): lambda.Function {
-  let fn: lambda.Function;
-  try {
-    fn = make(scope, id, options);
-  } catch (error) {
-    if (error instanceof Error && /Cannot find asset/.test(error.message)) {
-      throw new Error(`the bundled handler of ${scope.node.path}/${id} is missing: run "npx projen bundle" in the library's repository `
-        + `(a fresh clone has no assets/ until then; compile, test, example, integ and bench bundle first). ${error.message}`);
-    }
-    throw error;
-  }
-  (fn.node.defaultChild as lambda.CfnFunction).runtime = handlerRuntime(scope).name;
-  return fn;
 }
 
 /**
@@ -361,69 +307,5 @@ class CustomResourceSupport extends Construct {
       acknowledgeWildcardResources(policy, 'Lambda manages the network interfaces of a function in a VPC with its role, on all resources as AWS documents (configuration-vpc)');
     }
     return { role: role.withoutPolicyUpdates(), policy };
-  }
-}
-
-/** The VPC's private subnets with egress, or its isolated ones when it has none. */
-function defaultSubnets(vpc: ec2.IVpc): ec2.SubnetSelection {
-  return { subnetType: vpc.privateSubnets.length > 0 ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED };
-}
-
-/**
- * Where a stack's functions run in a VPC (`handlerVpc`): the subnets, the security
- * groups, and with `createEndpoints` the endpoints of the services they call, each
- * made once, when a provider first needs it.
- */
-class HandlerNetwork extends Construct {
-  public readonly vpc: ec2.IVpc;
-  public readonly securityGroups: ec2.ISecurityGroup[];
-  private readonly endpoints = new Set<string>();
-
-  constructor(scope: Construct, public readonly id: string, private readonly options: HandlerVpcOptions, public readonly subnets: ec2.ISubnet[]) {
-    super(scope, id);
-    this.vpc = options.vpc;
-    if (options.securityGroups && options.securityGroups.length > 0) {
-      this.securityGroups = options.securityGroups;
-    } else {
-      const group = new ec2.SecurityGroup(this, 'SecurityGroup', {
-        vpc: this.vpc,
-        description: 'The functions of the custom resources of cdk-kms-constructs: HTTPS out to AWS APIs only',
-        allowAllOutbound: false,
-      });
-      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs (VPC endpoints or a NAT gateway)');
-      this.securityGroups = [group];
-    }
-    if (options.createEndpoints) {
-      const unknown = this.subnets.filter(subnet => !subnet.routeTable?.routeTableId);
-      if (unknown.length > 0) {
-        throw new Error(`handlerVpc.createEndpoints needs the route table of each subnet for the S3 gateway endpoint; subnets ${unknown.map(s => s.node.path).join(', ')} `
-          + 'have none known (import them with their routeTableId), or leave createEndpoints off and give the VPC the endpoints yourself');
-      }
-      // The Provider framework answers CloudFormation at a pre-signed S3 URL.
-      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', { vpc: this.vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnets: this.subnets }] });
-    }
-  }
-
-  /** The placement, for messages: the VPC and the subnets. */
-  public describe(): string {
-    const ids = this.subnets.map(s => (Token.isUnresolved(s.subnetId) ? s.node.path : s.subnetId));
-    return `VPC ${this.vpc.node.path}, subnets ${ids.join(', ')}`;
-  }
-
-  /** The interface endpoints of these services, made when `createEndpoints` and not made yet. */
-  public needs(services: string[]): void {
-    if (!this.options.createEndpoints) return;
-    for (const service of services) {
-      if (this.endpoints.has(service)) continue;
-      this.endpoints.add(service);
-      const endpoint = new ec2.InterfaceVpcEndpoint(this, `${service.replace(/[^a-z0-9]/gi, '')}Endpoint`, {
-        vpc: this.vpc,
-        service: new ec2.InterfaceVpcEndpointAwsService(service),
-        subnets: { subnets: this.subnets },
-        privateDnsEnabled: true,
-        open: false,
-      });
-      for (const group of this.securityGroups) endpoint.connections.allowDefaultPortFrom(group, 'HTTPS from the functions of cdk-kms-constructs');
-    }
   }
 }

@@ -10,13 +10,15 @@ import { ICloudHsmCluster } from './cloudhsm-cluster';
 import { CustomKeyStoreConnectionFunction } from './custom-key-store-connection-function';
 import { CustomKeyStoreFunction } from './custom-key-store-function';
 import { HsmKeyFunction } from './hsm-key-function';
+import { hsmKeyHome } from './hsm-key-home';
 import { createKeyStoreAlarms, keyStoreThrottleQuery } from '../audit/key-alarms';
 import { KeyAuditTrail } from '../audit/key-audit-trail';
 import { HandlerVpcOptions } from '../custom-resources/handler-vpc';
 import { providerFor } from '../custom-resources/provider-support';
 import { KEY_STORE_TYPE } from '../custom-resources/resource-types';
-import { ClassifiedKey, ClassifiedKeyProps } from '../key/classified-key';
-import { hsmKeyHome, KEY_HOME } from '../key/key-home';
+import { ClassifiedKey } from '../key/classified-key';
+import { ClassifiedKeyProps } from '../key/classified-key-props';
+import { KEY_HOME } from '../key/key-home';
 
 /**
  * Properties of a CustomKeyStore.

@@ -237,3 +237,37 @@ export function expandAction(pattern: string): string[] {
 export function unique(actions: string[]): string[] {
   return Array.from(new Set(actions));
 }
+
+/**
+ * Expands the actions asked of `grant` and checks that each belongs to the key's
+ * usage, or is grant management (allowed for AWS resources only).
+ */
+export function usageActionsOf(patterns: string[], profile: UsageProfile, keyUsage: kms.KeyUsage, keySpec: kms.KeySpec): string[] {
+  if (patterns.length === 0) {
+    throw new Error('grant needs at least one action, got none');
+  }
+  const allowed = [...profile.all, ...GRANTS_FOR_AWS_RESOURCES];
+  const result: string[] = [];
+  for (const pattern of patterns) {
+    const expanded = expandAction(pattern);
+    if (expanded.length === 0) {
+      throw new Error(`grant got an action that is not a KMS key action: "${pattern}"`);
+    }
+    const administrative = expanded.filter(a => ALL_ADMINISTRATIVE.includes(a));
+    if (administrative.length > 0) {
+      throw new Error(
+        `grant must not give administrative actions, got "${pattern}" (${administrative.join(', ')}): use grantAdmin`,
+      );
+    }
+    const foreign = expanded.filter(a => !allowed.includes(a));
+    // A wildcard may match actions of other usages; only an exact action must fit.
+    const fitting = expanded.filter(a => allowed.includes(a));
+    if (foreign.length > 0 && (!pattern.includes('*') || fitting.length === 0)) {
+      throw new Error(
+        `grant got "${pattern}", which a ${keyUsage} key (keySpec ${keySpec}) does not support: it allows ${allowed.join(', ')}`,
+      );
+    }
+    result.push(...fitting);
+  }
+  return unique(result);
+}

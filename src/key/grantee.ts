@@ -226,3 +226,14 @@ class BarePrincipal extends iam.PrincipalBase {
     return `BarePrincipal(${JSON.stringify(this.json)})`;
   }
 }
+
+/** An allow of KMS actions to IAM principals with no condition: what `KeyGrants` writes. */
+export function isPlainGrant(statement: iam.PolicyStatement): boolean {
+  const json = statement.toStatementJson();
+  return statement.effect === iam.Effect.ALLOW
+    && json.Condition === undefined && json.NotAction === undefined && json.NotPrincipal === undefined && json.NotResource === undefined
+    && statement.sid === undefined
+    && statement.actions.length > 0 && statement.actions.every(a => a.startsWith('kms:'))
+    && statement.principals.length > 0
+    && statement.principals.every(p => !('Service' in p.policyFragment.principalJson));
+}

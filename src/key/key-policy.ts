@@ -1,10 +1,21 @@
-import { Fn, Reference, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
-import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, GRANTS_FOR_AWS_RESOURCES, SETTINGS_READS, TAKES_ENCRYPTION_CONTEXT } from './actions';
+import { GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
 import { Conditions, Grantee, GranteeKind } from './grantee';
+import { LockoutGuard } from './lockout-guard';
+import { mergeConditions } from './policy-conditions';
+import { sizeWithPlaceholders } from './policy-size';
+import { denySeparatedDuties } from './separation-of-duties';
+import { logGroupKeyStatement, PolicyPlace, TopicPublisher, topicPublisherStatement } from './service-statements';
+import { domainSuffixOf } from './stack-strings';
 import { KEY_POLICY_MAX_BYTES } from './validation';
+
+// Names importers take from here, defined with the part of the policy they serve.
+export { mergeConditions, samePrincipal } from './policy-conditions';
+export { TOPIC_PUBLISHERS } from './service-statements';
+export type { TopicPublisher } from './service-statements';
+export { accountRootArn, stackString } from './stack-strings';
 
 /** What shapes a key policy. Decided by ClassifiedKey, rendered here. */
 export interface KeyPolicyOptions {
@@ -47,10 +58,8 @@ export class KeyPolicy {
   /** Conditions aws-cdk-lib constructs add to a grant's principal statement, to carry over. */
   private readonly narrowings: Array<{ from: iam.PolicyStatement; to: iam.PolicyStatement[] }> = [];
   private separation?: { administrators: () => iam.IPrincipal[]; users: () => iam.IPrincipal[] };
-  /** The administration statement, shared by the account root and the key's administrators. */
-  private readonly administration: iam.PolicyStatement;
-  private readonly policyChanges: iam.PolicyStatement;
-  private readonly policyWriters: string[];
+  /** The account root's statements, shared with the key's administrators. */
+  private readonly guard: LockoutGuard;
   private renderedOnce = false;
   private readonly account: string;
   private readonly region: string;
@@ -64,44 +73,7 @@ export class KeyPolicy {
     // read plainly in the template; a token only for region-agnostic stacks.
     this.urlSuffix = (!Token.isUnresolved(this.region) && domainSuffixOf(this.region)) || stack.urlSuffix;
 
-    // The account root, as a guard against lockout: the key is managed through the
-    // account only by the deploy role (CloudFormation), a home's handler and the
-    // account's root user, by `aws:PrincipalArn`, so that IAM alone (kms:*,
-    // PowerUserAccess) can neither disable, delete, re-tag nor re-point the key, and
-    // CloudFormation and the root user always can (no lockout). The key's own
-    // administrators join this statement; nobody gets cryptography from it.
-    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
-    // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
-    const root = accountRootArn(stack);
-    this.policyWriters = [...options.policyWriters, root];
-    this.administration = new iam.PolicyStatement({
-      sid: 'KeyAdministration',
-      principals: [new iam.ArnPrincipal(root)],
-      actions: options.lockoutGuardActions,
-      resources: ['*'],
-      conditions: { ArnEquals: { 'aws:PrincipalArn': this.policyWriters } },
-    });
-    this.document.addStatements(this.administration);
-    // Reading the key's settings stays with the account's IAM policies: AWS Config,
-    // Security Hub and inventories read every key of the account that way.
-    const reads = options.lockoutGuardActions.filter(a => SETTINGS_READS.includes(a));
-    if (reads.length > 0) {
-      this.document.addStatements(new iam.PolicyStatement({
-        sid: 'AccountReadsKeySettings',
-        principals: [new iam.ArnPrincipal(root)],
-        actions: reads,
-        resources: ['*'],
-      }));
-    }
-    // The key policy itself, likewise; and by whoever the home names as its creator.
-    this.policyChanges = new iam.PolicyStatement({
-      sid: 'KeyPolicyChanges',
-      principals: [new iam.ArnPrincipal(root), ...(options.namedPolicyWriters ?? []).map(arn => new iam.ArnPrincipal(arn))],
-      actions: ['kms:PutKeyPolicy'],
-      resources: ['*'],
-      conditions: { ArnEquals: { 'aws:PrincipalArn': this.policyWriters } },
-    });
-    this.document.addStatements(this.policyChanges);
+    this.guard = new LockoutGuard(stack, this.document, options);
     // Control Tower CT.KMS.PR.3 checks for exactly this statement: nobody, whatever
     // their identity policies, creates a grant on the key unless an AWS service
     // integrated with KMS creates it for its resource, or is itself the caller.
@@ -163,24 +135,7 @@ export class KeyPolicy {
     if (this.separation) {
       const { administrators, users } = this.separation;
       this.separation = undefined;
-      // By aws:PrincipalArn, so that a role another stack creates later can be named.
-      const deny = (sid: string, principals: iam.IPrincipal[], denied: string[]) => {
-        const arns = principals.flatMap(p => p.policyFragment.principalJson.AWS ?? []);
-        if (arns.length === 0) return;
-        this.document.addStatements(new iam.PolicyStatement({
-          sid,
-          effect: iam.Effect.DENY,
-          principals: [new iam.AnyPrincipal()],
-          actions: denied,
-          resources: ['*'],
-          conditions: { ArnEquals: { 'aws:PrincipalArn': arns } },
-        }));
-      };
-      // Always, even where nothing in the policy allows an administrator cryptography:
-      // a grant that names an administrator under another principal (an imported role
-      // of the same ARN) is then still no way to use the key.
-      deny('DenyCryptographyToAdministrators', administrators(), DENIED_TO_ADMINISTRATORS);
-      deny('DenyAdministrationToUsers', users(), DENIED_TO_USERS);
+      denySeparatedDuties(this.document, administrators, users);
     }
     for (const { from, to } of this.narrowings.splice(0)) {
       const conditions = from.conditions;
@@ -224,11 +179,7 @@ export class KeyPolicy {
       this.document.addStatements(allow, deny);
       return;
     }
-    this.administration.addPrincipals(principal);
-    this.policyChanges.addPrincipals(principal);
-    this.policyWriters.push(...(principal.policyFragment.principalJson.AWS ?? []));
-    this.administration.addCondition('ArnEquals', { 'aws:PrincipalArn': this.policyWriters });
-    this.policyChanges.addCondition('ArnEquals', { 'aws:PrincipalArn': this.policyWriters });
+    this.guard.admit(principal);
     const only = this.options.administratorOnlyActions ?? [];
     if (only.length > 0) {
       this.document.addStatements(new iam.PolicyStatement({
@@ -344,16 +295,7 @@ export class KeyPolicy {
    * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
    */
   public logGroupStatement(logGroupName: string | undefined): iam.PolicyStatement {
-    const stack = Stack.of(this.scope);
-    const prefix = `arn:${stack.partition}:logs:${this.region}:${this.account}:log-group:`;
-    return new iam.PolicyStatement({
-      principals: [new iam.ServicePrincipal(`logs.${this.region}.${this.urlSuffix}`)],
-      actions: LOGS_ACTIONS,
-      resources: ['*'],
-      conditions: logGroupName !== undefined
-        ? { ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': `${prefix}${logGroupName}` } }
-        : { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `${prefix}*` } },
-    });
+    return logGroupKeyStatement(this.place(), logGroupName);
   }
 
   /**
@@ -363,17 +305,12 @@ export class KeyPolicy {
    * @see https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
    */
   public publisherStatement(publisher: TopicPublisher): iam.PolicyStatement {
-    const stack = Stack.of(this.scope);
-    const sourceArn = publisher.sourceArn(stack.partition, this.region, this.account);
-    return new iam.PolicyStatement({
-      principals: [new iam.ServicePrincipal(publisher.servicePrincipal)],
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-      resources: ['*'],
-      conditions: {
-        StringEquals: { 'aws:SourceAccount': this.account },
-        ArnLike: { 'aws:SourceArn': sourceArn },
-      },
-    });
+    return topicPublisherStatement(this.place(), publisher);
+  }
+
+  /** The stack's partition, Region and account, and the Region's domain suffix, for service statements. */
+  private place(): PolicyPlace {
+    return { partition: Stack.of(this.scope).partition, region: this.region, account: this.account, urlSuffix: this.urlSuffix };
   }
 
   /**
@@ -440,101 +377,6 @@ export interface RestrictedAdministration {
   readonly principalArns?: string[];
 }
 
-/** An AWS service that publishes to SNS topics, found by the resource that names the topic. */
-export interface TopicPublisher {
-  /** The CloudFormation type that names the topic it publishes to. */
-  readonly cfnType: string;
-  readonly servicePrincipal: string;
-  /** The ARNs of the publishing resources of an account, as a pattern. */
-  sourceArn(partition: string, region: string, account: string): string;
-}
-
-/**
- * The publishers the key learns: CloudWatch alarms, EventBridge rules and S3 event
- * notifications (aws-cdk-lib writes them as Custom::S3BucketNotifications).
- * @see https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
- * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-no-messages-published-sns
- * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html
- */
-export const TOPIC_PUBLISHERS: TopicPublisher[] = [
-  {
-    cfnType: 'AWS::CloudWatch::Alarm',
-    servicePrincipal: 'cloudwatch.amazonaws.com',
-    sourceArn: (partition, region, account) => `arn:${partition}:cloudwatch:${region}:${account}:alarm:*`,
-  },
-  {
-    cfnType: 'AWS::Events::Rule',
-    servicePrincipal: 'events.amazonaws.com',
-    sourceArn: (partition, region, account) => `arn:${partition}:events:${region}:${account}:rule/*`,
-  },
-  {
-    cfnType: 'Custom::S3BucketNotifications',
-    servicePrincipal: 's3.amazonaws.com',
-    // Bucket ARNs name no account; aws:SourceAccount holds the publisher to this one.
-    sourceArn: partition => `arn:${partition}:s3:::*`,
-  },
-  {
-    cfnType: 'AWS::S3::Bucket',
-    servicePrincipal: 's3.amazonaws.com',
-    sourceArn: partition => `arn:${partition}:s3:::*`,
-  },
-];
-
-const DOMAIN_SUFFIXES = new Map<string, string | undefined>();
-
-/** A Region's domain suffix from aws-cdk-lib's region facts, looked up once per Region. */
-function domainSuffixOf(region: string): string | undefined {
-  if (!DOMAIN_SUFFIXES.has(region)) DOMAIN_SUFFIXES.set(region, RegionInfo.get(region).domainSuffix);
-  return DOMAIN_SUFFIXES.get(region);
-}
-
-/** The account root's ARN: see `stackString`. */
-export function accountRootArn(stack: Stack): string {
-  return stackString(stack, 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root');
-}
-
-const PARTITIONS = new Map<string, string | undefined>();
-
-/**
- * A string with `${AWS::Partition}`, `${AWS::AccountId}` and `${AWS::Region}`
- * placeholders, written literally where the stack's environment is known (the
- * partition from aws-cdk-lib's region facts), else with `Fn::Sub`. Key policies name
- * the account root and the deploy role in every key: literal strings keep them short
- * to read and quick to synthesize.
- */
-export function stackString(stack: Stack, template: string): string {
-  const region = Token.isUnresolved(stack.region) ? undefined : stack.region;
-  if (region !== undefined && !PARTITIONS.has(region)) PARTITIONS.set(region, RegionInfo.get(region).partition);
-  const known: Record<string, string | undefined> = {
-    'AWS::Partition': region === undefined ? undefined : PARTITIONS.get(region),
-    'AWS::AccountId': Token.isUnresolved(stack.account) ? undefined : stack.account,
-    'AWS::Region': region,
-  };
-  const written = template.replace(/\$\{(AWS::[A-Za-z]+)\}/g, (whole, name: string) => known[name] ?? whole);
-  return written.includes('${') ? Fn.sub(written) : written;
-}
-
-/** What CloudWatch Logs calls with a log group's key. */
-const LOGS_ACTIONS = [
-  'kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo',
-  'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey',
-];
-
-const ARN_PLACEHOLDER = 'x'.repeat(128);
-
-/** The JSON size of a policy, with every token or intrinsic counted as an ARN. */
-function sizeWithPlaceholders(policy: unknown): number {
-  const json = JSON.stringify(policy, (_key, value) => {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      if (Token.isUnresolved(value)) return ARN_PLACEHOLDER;
-      const keys = Object.keys(value);
-      if (keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'))) return ARN_PLACEHOLDER;
-    }
-    return value;
-  });
-  return Buffer.byteLength(json.replace(/\$\{Token\[[^\]]+\]\}/g, ARN_PLACEHOLDER), 'utf8');
-}
-
 /** How a grant narrows its own use, beyond the key's configuration. */
 interface GrantNarrowing {
   /** The services the grant is limited to, instead of the key's. */
@@ -549,33 +391,8 @@ interface GrantNarrowing {
   readonly anyRegion?: boolean;
 }
 
-/** Conditions of both, the second's values winning for the same operator and key. */
-export function mergeConditions(a: Conditions, b: Conditions): Conditions {
-  const result: Conditions = { ...a };
-  for (const [operator, values] of Object.entries(b)) {
-    result[operator] = { ...(result[operator] ?? {}), ...values };
-  }
-  return result;
-}
-
 interface UsageParts {
   readonly plain?: iam.PolicyStatement;
   readonly withContext?: iam.PolicyStatement;
   readonly grants?: iam.PolicyStatement;
-}
-
-/**
- * Whether two principals are the same, including two references to one role. A value
- * of another stack is compared as its token, not resolved here (a role of another
- * account cannot be resolved in this stack).
- */
-export function samePrincipal(scope: IConstruct, a: iam.IPrincipal, b: iam.IPrincipal): boolean {
-  if (a === b) return true;
-  const stack = Stack.of(scope);
-  const render = (p: iam.IPrincipal) => JSON.stringify(p.policyFragment.principalJson, (_key, value) => {
-    if (typeof value !== 'string' || !Token.isUnresolved(value)) return value;
-    const foreign = Tokenization.reverseString(value).tokens.some(t => t instanceof Reference && Stack.of(t.target) !== stack);
-    return foreign ? value : stack.resolve(value);
-  });
-  return render(a) === render(b);
 }

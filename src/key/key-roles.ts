@@ -109,3 +109,18 @@ export function deployRoleArnOf(stack: Stack): string | undefined {
   if (typeof synthesizer.cloudFormationExecutionRoleArn !== 'string') return undefined;
   return stackString(stack, synthesizer.cloudFormationExecutionRoleArn);
 }
+
+/**
+ * The ARN of the role CloudFormation deploys a key's stack with: `deployRole`, or the
+ * CloudFormation execution role of the stack's synthesizer.
+ */
+export function deployRoleArnFor(key: IConstruct, deployRole?: iam.IRole): string {
+  if (deployRole) return deployRole.roleArn;
+  const arn = deployRoleArnOf(Stack.of(key));
+  if (arn === undefined) {
+    throw new Error(
+      `deployRole is required for ${key.node.path}: its stack's synthesizer (${Stack.of(key).synthesizer.constructor.name}) has no CloudFormation execution role, which the key policy names as the role that updates it and creates the key's consumers`,
+    );
+  }
+  return arn;
+}

@@ -259,17 +259,6 @@ export function resolveRotation(request: RotationRequest): { enabled: boolean; p
   return { enabled, periodDays: enabled ? requestedDays ?? rules.rotationDays : undefined };
 }
 
-/**
- * A CloudHSM cluster ID, as KMS's API defines it.
- * @see https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateCustomKeyStore.html#KMS-CreateCustomKeyStore-request-CloudHsmClusterId
- */
-export function validateClusterId(prop: string, clusterId: string): void {
-  if (Token.isUnresolved(clusterId)) return;
-  if (!/^cluster-[2-7a-zA-Z]{11,16}$/.test(clusterId)) {
-    throw new Error(`${prop} must be a CloudHSM cluster ID (cluster- and 11 to 16 letters or digits 2-7), got ${clusterId}`);
-  }
-}
-
 /** The Levenshtein distance of two short strings. */
 function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
