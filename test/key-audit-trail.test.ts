@@ -705,6 +705,16 @@ describe('trails across stacks', () => {
     expect(Object.keys(Template.fromStack(app.node.findChild('Second') as Stack).findResources('AWS::CloudTrail::Trail'))).toHaveLength(0);
   });
 
+  test('a trail of a copy that watches keys another way is refused by name', () => {
+    const stack = newBareStack();
+    const trail = new KeyAuditTrail(stack, 'Audit');
+    // A copy of another version: no _watch, as the library's internal protocol was before.
+    Object.defineProperty(trail, '_watch', { value: undefined });
+    expect(() => new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, auditTrail: trail }))
+      .toThrow('the audit trail TestStack/Audit comes from a copy of cdk-kms-constructs that watches keys another way, so it cannot watch TestStack/Key: '
+        + 'use one version of the library in the app (npm ls cdk-kms-constructs)');
+  });
+
   test.each([
     ['two dashes', 'kms--audit'],
     ['a period after a dash', 'kms-.audit'],

@@ -13,7 +13,7 @@ import { KEY_HOME, KeyHome, STANDARD_HOME } from './key-home';
 import { KeyPolicy, samePrincipal } from './key-policy';
 import { adminPrincipal, deployRoleArnFor, hasMfaInTrust, sharedAdminRole } from './key-roles';
 import { resolveKeySettings } from './key-settings';
-import { defaultWatcherOf, KeyMetricName, KeyWatcher } from './key-watch';
+import { asWatcher, defaultWatcherOf, KeyMetricName } from './key-watch';
 import { claimAlias, deriveAlias, validateAlias } from './validation';
 import type { KeyAuditTrail } from '../audit/key-audit-trail';
 import { acknowledgeImportedMaterial } from '../nag';
@@ -196,7 +196,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     // Monitoring: the audit trail of the account and Region counts this key's events; its alarms
     // notify the key's topic or the trail's.
     this.auditTrail = monitoring ? props.auditTrail ?? defaultWatcherOf(this) : undefined;
-    this.alarms = this.auditTrail ? this.watcher!._watch({
+    this.alarms = this.auditTrail ? asWatcher(this.auditTrail, this)._watch({
       key: this, keyArn, classification: this.classification, rules: this.rules, importedMaterial: imported, alarmTopic: props.alarmTopic,
     }) : [];
 
@@ -382,15 +382,10 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     return this.grants.grantUsage(method, grantee, actions.unique([...actions.DESCRIBE, ...parts]));
   }
 
-  /** What watches the key: its audit trail, as the key folder sees it. */
-  private get watcher(): KeyWatcher | undefined {
-    return this.auditTrail;
-  }
-
   private auditMetric(metricName: KeyMetricName, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    if (!this.watcher) {
+    if (!this.auditTrail) {
       throw new Error(`${metricName} is counted by the audit trail, and monitoring is off for ${this.node.path}`);
     }
-    return this.watcher._keyMetric(metricName, this.keyArn, props);
+    return asWatcher(this.auditTrail, this)._keyMetric(metricName, this.keyArn, props);
   }
 }

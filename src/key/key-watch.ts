@@ -42,6 +42,22 @@ export interface KeyWatcher extends IConstruct {
   _keyMetric(metricName: KeyMetricName, keyArn: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
 }
 
+/**
+ * The trail as a watcher. Copies of the library in one app share their trails (the
+ * registry is the stage's), so a trail may come from a copy of another version: one
+ * that watches keys another way is refused by name, not met with a missing method.
+ */
+export function asWatcher(trail: KeyAuditTrail, key: IConstruct): KeyWatcher {
+  const candidate = trail as unknown as Partial<KeyWatcher>;
+  if (typeof candidate._watch !== 'function' || typeof candidate._keyMetric !== 'function') {
+    throw new Error(
+      `the audit trail ${trail.node.path} comes from a copy of cdk-kms-constructs that watches keys another way, so it cannot watch ${key.node.path}: `
+      + 'use one version of the library in the app (npm ls cdk-kms-constructs)',
+    );
+  }
+  return trail;
+}
+
 let defaultWatcher: ((scope: IConstruct) => KeyAuditTrail) | undefined;
 
 /** Installs how a key finds its account and Region's watcher when none is given. */
