@@ -11,8 +11,9 @@ import { addStackDependency } from './dependencies';
 import type { PlannedKey } from './grant-planner';
 import { GranteeKind } from './grantee';
 import { IDENTITY_POLICY_TYPES, identityGrantsOf } from './identity-grants';
-import { KeyPolicy, TOPIC_PUBLISHERS } from './key-policy';
+import { KeyPolicy } from './key-policy';
 import { deployRoleArnOf } from './key-roles';
+import { TOPIC_PUBLISHERS } from './service-statements';
 
 /*
  * What the resources of the app that name a ClassifiedKey need of its key policy

@@ -2,7 +2,7 @@ import { Reference, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 import { Grantee } from './grantee';
-import { mergeConditions } from './key-policy';
+import { mergeConditions } from './policy-conditions';
 
 /*
  * A grantee of a ClassifiedKey that lives in another stack of the app: how the key

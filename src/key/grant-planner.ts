@@ -11,8 +11,9 @@ import { crossStackGrantee } from './cross-stack-grantee';
 import { Grantee, granteeOf, GranteeKind, isPlainGrant, splitPrincipal } from './grantee';
 import { targetOf } from './identity-grants';
 import { grantOnKey } from './key-grant';
-import { KeyPolicy, mergeConditions, samePrincipal } from './key-policy';
+import { KeyPolicy } from './key-policy';
 import { adminPrincipal, deployRoleArnFor } from './key-roles';
+import { mergeConditions, samePrincipal } from './policy-conditions';
 
 /*
  * What a grant on a ClassifiedKey means, decided in one place: which kind of

@@ -11,12 +11,6 @@ import { logGroupKeyStatement, PolicyPlace, TopicPublisher, topicPublisherStatem
 import { domainSuffixOf } from './stack-strings';
 import { KEY_POLICY_MAX_BYTES } from './validation';
 
-// Names importers take from here, defined with the part of the policy they serve.
-export { mergeConditions, samePrincipal } from './policy-conditions';
-export { TOPIC_PUBLISHERS } from './service-statements';
-export type { TopicPublisher } from './service-statements';
-export { accountRootArn, stackString } from './stack-strings';
-
 /** What shapes a key policy. Decided by ClassifiedKey, rendered here. */
 export interface KeyPolicyOptions {
   /** Actions of the administration statement. */

@@ -3,7 +3,7 @@ import { Aws, DefaultStackSynthesizer, Fn, Names, Stack, Tags, Token } from 'aws
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
 import { ClassificationRules, DataClassification } from './classification';
-import { stackString } from './key-policy';
+import { stackString } from './stack-strings';
 
 /** Where a stack keeps its shared admin roles: a global symbol, so two copies of the library share them. */
 const SHARED_ADMIN_ROLES = Symbol.for('cdk-kms-constructs.sharedAdminRoles');
