@@ -56,7 +56,7 @@ function keyPolicyOf(key: GrantedKey, policy: KeyPolicy): iam.IResourceWithPolic
  * grant has the principal statement aws-cdk-lib constructs expect, without an
  * identity policy: the key policy names the grantee.
  */
-export class StatementRecorder extends iam.PrincipalBase {
+class StatementRecorder extends iam.PrincipalBase {
   public statement?: iam.PolicyStatement;
   public readonly policyFragment = new iam.PrincipalPolicyFragment({});
 
