@@ -27,6 +27,12 @@ export function acknowledgeAccessLogsBucket(bucket: IConstruct): void {
   acknowledge(bucket, inHipaaNistPci('S3DefaultEncryptionKMS'), ACCESS_LOGS_BUCKET_REASON);
 }
 
+/** Acknowledges a watch's log group left to CloudWatch Logs' own encryption. */
+export function acknowledgeServiceEncryptedLogGroup(logGroup: IConstruct): void {
+  acknowledge(logGroup, inHipaaNistPci('CloudWatchLogGroupEncrypted'),
+    'the KMS events of the audit watch, encrypted by CloudWatch Logs with a key of its own: alarmTopic and existingLogGroup were given, so the library makes no audit key');
+}
+
 const REPLICATION_REASON =
   'audit log buckets are versioned and retained, and the trail is multi-Region; replicating them to another Region needs a bucket in another stack and is left to the organization\'s log archive';
 

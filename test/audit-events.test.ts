@@ -1,13 +1,23 @@
 /*
- * Proves offline that the metric filter patterns of the audit trail count the right
- * CloudTrail records, with an evaluator of the CloudWatch Logs JSON filter syntax
- * (test/support/filter-pattern.ts) and records modelled on real KMS CloudTrail events.
+ * Proves offline that the audit watch counts the right CloudTrail records: the
+ * metric filter patterns, with an evaluator of the CloudWatch Logs JSON filter syntax
+ * (test/support/filter-pattern.ts), and the EventBridge rule that feeds them, with an
+ * evaluator of event patterns (test/support/event-pattern.ts), on records modelled on
+ * real KMS CloudTrail events. The per-key filters read the watch's log group, where
+ * each record arrives as an EventBridge event (`eventBridgeEvent`); the CIS filter
+ * reads the trail's log group, where the records are CloudTrail's own.
  */
-import { ACCOUNT, APP, Json, KEY_ARN, KEY_ID, KEY_RESOURCES, REGION, kmsEvent, viaService } from './support/cloudtrail';
+import {
+  ACCOUNT, ADMIN, APP, HEARTBEAT_ROLE_ARN, Json, KEY_ARN, KEY_ID, KEY_RESOURCES, REGION,
+  eventBridgeEvent, heartbeatRecord, kmsEvent, viaService,
+} from './support/cloudtrail';
+import { matchesEventPattern } from './support/event-pattern';
 import { matchesFilterPattern, parseFilterPattern, selectField } from './support/filter-pattern';
 import {
   AuditEvent,
   CIS_KEY_DISABLED_OR_DELETED_PATTERN,
+  HEARTBEAT_METRICS,
+  heartbeatClause,
   KEY_ALIAS_CHANGES,
   KEY_ARN_SELECTOR,
   KEY_DENIED_REQUESTS,
@@ -16,12 +26,12 @@ import {
   KEY_STATE_CHANGES,
   KEY_TAG_CHANGES,
   keyArnsOf,
+  ruleEventPattern,
 } from '../src/audit/audit-events';
 
 // ---------------------------------------------------------------------------
 // CloudTrail records
 // ---------------------------------------------------------------------------
-
 
 const DECRYPT_PARAMETERS = {
   encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
@@ -42,20 +52,36 @@ function decryptFailedWith(errorCode: string, errorMessage: string): Json {
   return { ...DECRYPT_DENIED, errorCode, errorMessage };
 }
 
+/** The key the heartbeat describes: another key of the same account and Region. */
+const HEARTBEAT_KEY_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:key/aaaa1111-22bb-33cc-44dd-555555eeeeee`;
+const HEARTBEAT_KEY_RESOURCES = [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: HEARTBEAT_KEY_ARN }];
+
+/** DescribeKey of the heartbeat key by someone other than the heartbeat role. */
+function describeKeyBy(userIdentity: Json): Json {
+  return kmsEvent('DescribeKey', {
+    userIdentity,
+    requestParameters: { keyId: HEARTBEAT_KEY_ARN },
+    readOnly: true,
+    resources: HEARTBEAT_KEY_RESOURCES,
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Which pattern counts which event
 // ---------------------------------------------------------------------------
 
-/** The patterns under test, by the name the expectations use. */
-/** The keys the trail of ACCOUNT in REGION counts. */
+/** The keys the watch of ACCOUNT in REGION counts. */
 const KEYS = keyArnsOf('aws', REGION, ACCOUNT);
+/** The patterns under test, by the name the expectations use. */
 const PATTERNS = {
   Cis: CIS_KEY_DISABLED_OR_DELETED_PATTERN,
-  KeyStateChanges: KEY_STATE_CHANGES.patternFor(KEYS),
-  KeyPolicyOrGrantChanges: KEY_POLICY_OR_GRANT_CHANGES.patternFor(KEYS),
-  KeyAliasChanges: KEY_ALIAS_CHANGES.patternFor(KEYS),
-  KeyTagChanges: KEY_TAG_CHANGES.patternFor(KEYS),
-  KeyDeniedRequests: KEY_DENIED_REQUESTS.patternFor(KEYS),
+  KeyStateChanges: KEY_STATE_CHANGES.patternFor(KEYS, HEARTBEAT_ROLE_ARN),
+  KeyPolicyOrGrantChanges: KEY_POLICY_OR_GRANT_CHANGES.patternFor(KEYS, HEARTBEAT_ROLE_ARN),
+  KeyAliasChanges: KEY_ALIAS_CHANGES.patternFor(KEYS, HEARTBEAT_ROLE_ARN),
+  KeyTagChanges: KEY_TAG_CHANGES.patternFor(KEYS, HEARTBEAT_ROLE_ARN),
+  KeyDeniedRequests: KEY_DENIED_REQUESTS.patternFor(KEYS, HEARTBEAT_ROLE_ARN),
+  // As the watch's HeartbeatFilter writes it (key-event-watch.ts).
+  Heartbeat: `{ ${heartbeatClause(HEARTBEAT_ROLE_ARN)} }`,
 };
 type PatternName = keyof typeof PATTERNS;
 /** The per-key events, by the name the expectations use. */
@@ -68,17 +94,34 @@ const PER_KEY_EVENTS: Partial<Record<PatternName, AuditEvent>> = {
 };
 /** The patterns of metric filters that publish the KeyArn dimension. */
 const PER_KEY = Object.keys(PER_KEY_EVENTS) as PatternName[];
+/** The filters of the watch's log group: all but the CIS filter, which is on the trail's. */
+const WATCH_FILTERS: readonly PatternName[] = (Object.keys(PATTERNS) as PatternName[]).filter(name => name !== 'Cis');
 
-function matchingPatterns(event: unknown): PatternName[] {
-  return (Object.keys(PATTERNS) as PatternName[]).filter(name => matchesFilterPattern(PATTERNS[name], event));
+/** What a pattern's filter reads of a record: the record itself on the trail's log group, its EventBridge event on the watch's. */
+function logEventFor(name: PatternName, record: Json): Json {
+  return name === 'Cis' ? record : eventBridgeEvent(record);
+}
+
+function matchingPatterns(record: Json): PatternName[] {
+  return (Object.keys(PATTERNS) as PatternName[]).filter(name => matchesFilterPattern(PATTERNS[name], logEventFor(name, record)));
+}
+
+/** The ARN a per-key filter publishes as the KeyArn dimension of a record it counts. */
+function dimensionOf(name: PatternName, record: Json): unknown {
+  return selectField(logEventFor(name, record), PER_KEY_EVENTS[name]!.keyArnSelector ?? KEY_ARN_SELECTOR);
 }
 
 interface Case {
   readonly name: string;
+  /** The CloudTrail record. */
   readonly event: Json;
   /** The patterns that must match; all others must not. */
   readonly matches: readonly PatternName[];
+  /** The key the per-key filters that match must name. @default KEY_ARN */
+  readonly keyArn?: string;
 }
+
+const HEARTBEAT_PASSES: PatternName[] = ['KeyStateChanges', 'KeyPolicyOrGrantChanges', 'KeyTagChanges', 'KeyDeniedRequests', 'Heartbeat'];
 
 const CASES: readonly Case[] = [
   // Key state changes. The CIS control counts only disabling and scheduled deletion.
@@ -447,11 +490,78 @@ const CASES: readonly Case[] = [
     event: kmsEvent('DisableKey', { resources: [] }),
     matches: ['Cis'],
   },
+
+  // The watch's heartbeat: the schedule's DescribeKey of the heartbeat key, as the
+  // heartbeat role, passes every per-key filter but the alias filter, as an event of
+  // that key, and the heartbeat filter. Nobody else's DescribeKey counts.
+  {
+    name: 'the heartbeat: DescribeKey by the heartbeat role',
+    event: heartbeatRecord(HEARTBEAT_KEY_ARN),
+    matches: HEARTBEAT_PASSES,
+    keyArn: HEARTBEAT_KEY_ARN,
+  },
+  {
+    name: 'DescribeKey of the heartbeat key by a person',
+    event: describeKeyBy(ADMIN),
+    matches: [],
+  },
+  {
+    name: 'DescribeKey of the heartbeat key by an application',
+    event: describeKeyBy(APP),
+    matches: [],
+  },
+  {
+    name: 'DescribeKey by a role whose name starts with the heartbeat role\'s',
+    event: heartbeatRecord(HEARTBEAT_KEY_ARN, `${HEARTBEAT_ROLE_ARN}Copy`),
+    matches: [],
+  },
+  {
+    name: 'the heartbeat denied (a denied request of the heartbeat key, no heartbeat)',
+    event: heartbeatRecord(HEARTBEAT_KEY_ARN, HEARTBEAT_ROLE_ARN, {
+      errorCode: 'AccessDenied',
+      errorMessage: `User: arn:aws:sts::${ACCOUNT}:assumed-role/TestStack-KeyAuditTrailHeartbeatRole-1A2B3C4D5E6F/f3a9c2d4e5b6a7c8d9e0f1a2b3c4d5e6 `
+        + `is not authorized to perform: kms:DescribeKey on resource: ${HEARTBEAT_KEY_ARN} because no identity-based policy allows the kms:DescribeKey action`,
+    }),
+    matches: ['KeyDeniedRequests'],
+    keyArn: HEARTBEAT_KEY_ARN,
+  },
+  {
+    name: 'the heartbeat failed with \'NotFoundException\' (the key deleted): nothing counts it',
+    event: heartbeatRecord(HEARTBEAT_KEY_ARN, HEARTBEAT_ROLE_ARN, {
+      errorCode: 'NotFoundException',
+      errorMessage: `Key '${HEARTBEAT_KEY_ARN}' does not exist`,
+      resources: undefined,
+    }),
+    matches: [],
+  },
 ];
 
 describe('audit event patterns', () => {
-  test('the patterns under test are those the trail creates', () => {
-    expect(KEY_EVENTS.map(e => e.patternFor(KEYS))).toEqual([
+  // The parts every per-key pattern is made of, spelt out once.
+  const KMS = '($.detail.eventSource = kms.amazonaws.com)';
+  const OWN_KEY = `($.detail.resources[0].ARN = "arn:aws:kms:${REGION}:${ACCOUNT}:key/*")`;
+  const SUCCEEDED = '($.detail.errorCode NOT EXISTS)';
+  const HEARTBEAT = `(($.detail.eventName = "DescribeKey") && ($.detail.userIdentity.sessionContext.sessionIssuer.arn = "${HEARTBEAT_ROLE_ARN}") && ${SUCCEEDED})`;
+  const names = (...eventNames: string[]) => `(${eventNames.map(n => `($.detail.eventName = ${n})`).join(' || ')})`;
+
+  test('the patterns read EventBridge events of the watch\'s log group, and count the heartbeat', () => {
+    expect(PATTERNS.KeyStateChanges).toBe(
+      `{ (${KMS} && ${OWN_KEY} && ${SUCCEEDED} && ${names('DisableKey', 'ScheduleKeyDeletion', 'DisableKeyRotation', 'DeleteImportedKeyMaterial')}) || ${HEARTBEAT} }`);
+    expect(PATTERNS.KeyPolicyOrGrantChanges).toBe(
+      `{ (${KMS} && ${OWN_KEY} && ${SUCCEEDED} && (($.detail.eventName = PutKeyPolicy) || ($.detail.eventName = RevokeGrant) `
+      + '|| (($.detail.eventName = CreateGrant) && ($.detail.userIdentity.invokedBy NOT EXISTS)))) '
+      + `|| ${HEARTBEAT} }`);
+    expect(PATTERNS.KeyAliasChanges).toBe(
+      `{ ${KMS} && ($.detail.responseElements.keyId = "arn:aws:kms:${REGION}:${ACCOUNT}:key/*") && ${SUCCEEDED} && ${names('CreateAlias', 'UpdateAlias', 'DeleteAlias')} }`);
+    expect(PATTERNS.KeyTagChanges).toBe(`{ (${KMS} && ${OWN_KEY} && ${SUCCEEDED} && ${names('TagResource', 'UntagResource')}) || ${HEARTBEAT} }`);
+    expect(PATTERNS.KeyDeniedRequests).toBe(`{ (${KMS} && ${OWN_KEY} && ($.detail.errorCode = "AccessDenied*")) || ${HEARTBEAT} }`);
+    expect(PATTERNS.Heartbeat).toBe(`{ ${HEARTBEAT} }`);
+    // Security Hub CloudWatch.7 wants this exact text on the trail's log group.
+    expect(PATTERNS.Cis).toBe('{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}');
+  });
+
+  test('the patterns under test are those the watch creates', () => {
+    expect(KEY_EVENTS.map(e => e.patternFor(KEYS, HEARTBEAT_ROLE_ARN))).toEqual([
       PATTERNS.KeyStateChanges,
       PATTERNS.KeyPolicyOrGrantChanges,
       PATTERNS.KeyAliasChanges,
@@ -470,28 +580,251 @@ describe('audit event patterns', () => {
     expect(matchingPatterns(event)).toEqual(expected);
   });
 
+  test('each filter reads its own log group: the watch\'s patterns count no plain CloudTrail record, the CIS pattern no EventBridge event', () => {
+    for (const { event } of CASES) {
+      for (const name of WATCH_FILTERS) expect([name, matchesFilterPattern(PATTERNS[name], event)]).toEqual([name, false]);
+      expect(matchesFilterPattern(PATTERNS.Cis, eventBridgeEvent(event))).toBe(false);
+    }
+  });
+
   const perKeyMatches = CASES.filter(c => c.matches.some(name => PER_KEY.includes(name)));
 
   test('some cases match a per-key pattern', () => {
-    expect(perKeyMatches.length).toBeGreaterThanOrEqual(8);
+    expect(perKeyMatches.length).toBeGreaterThanOrEqual(10);
   });
 
-  test.each(perKeyMatches)('$name: the KeyArn dimension of each filter that counts it is the key ARN', ({ event, matches }) => {
+  test.each(perKeyMatches)('$name: the KeyArn dimension of each filter that counts it is the key ARN', ({ event, matches, keyArn }) => {
     for (const name of matches.filter(m => PER_KEY.includes(m))) {
-      expect([name, selectField(event, PER_KEY_EVENTS[name]!.keyArnSelector ?? KEY_ARN_SELECTOR)]).toEqual([name, KEY_ARN]);
+      expect([name, dimensionOf(name, event)]).toEqual([name, keyArn ?? KEY_ARN]);
     }
   });
 
   test('every event a per-key pattern counts names a key ARN where that filter reads its dimension', () => {
     for (const { event } of CASES) {
-      for (const name of PER_KEY.filter(n => matchesFilterPattern(PATTERNS[n], event))) {
-        expect(selectField(event, PER_KEY_EVENTS[name]!.keyArnSelector ?? KEY_ARN_SELECTOR)).toMatch(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/);
+      for (const name of PER_KEY.filter(n => matchesFilterPattern(PATTERNS[n], eventBridgeEvent(event)))) {
+        expect(dimensionOf(name, event)).toMatch(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/);
       }
     }
   });
 
   test('alias and tag changes count in one metric', () => {
     expect(KEY_ALIAS_CHANGES.metricName).toBe(KEY_TAG_CHANGES.metricName);
+  });
+});
+
+describe('the heartbeat', () => {
+  const heartbeat = heartbeatRecord(HEARTBEAT_KEY_ARN);
+
+  test('passes every per-key filter but KeyAliasChanges, the events marked `heartbeat`, as an event of the heartbeat key', () => {
+    const passed = KEY_EVENTS.filter(e => matchesFilterPattern(e.patternFor(KEYS, HEARTBEAT_ROLE_ARN), eventBridgeEvent(heartbeat)));
+    expect(passed.map(e => e.id)).toEqual(['KeyStateChanges', 'KeyPolicyOrGrantChanges', 'KeyTagChanges', 'KeyDeniedRequests']);
+    expect(passed).toEqual(KEY_EVENTS.filter(e => e.heartbeat));
+    for (const event of passed) {
+      expect([event.id, selectField(eventBridgeEvent(heartbeat), event.keyArnSelector ?? KEY_ARN_SELECTOR)]).toEqual([event.id, HEARTBEAT_KEY_ARN]);
+    }
+    // Once in each metric the heartbeat alarms watch.
+    expect([...new Set(passed.map(e => e.metricName))].sort()).toEqual([...HEARTBEAT_METRICS].sort());
+    expect(passed.map(e => e.metricName)).toHaveLength(HEARTBEAT_METRICS.length);
+  });
+
+  test('passes the heartbeat filter; the heartbeat of another role does not', () => {
+    expect(matchesFilterPattern(PATTERNS.Heartbeat, eventBridgeEvent(heartbeat))).toBe(true);
+    const other = `arn:aws:iam::${ACCOUNT}:role/OtherStack-KeyAuditTrailHeartbeatRole-6F5E4D3C2B1A`;
+    expect(matchesFilterPattern(PATTERNS.Heartbeat, eventBridgeEvent(heartbeatRecord(HEARTBEAT_KEY_ARN, other)))).toBe(false);
+  });
+
+  test.each([
+    ['a person', ADMIN],
+    ['an application', APP],
+    ['an AWS service for a user', viaService('ec2.amazonaws.com').userIdentity],
+  ])('DescribeKey of the heartbeat key by %s passes no filter', (_who, identity) => {
+    expect(matchingPatterns(describeKeyBy(identity as Json))).toEqual([]);
+  });
+
+  test('a denied DescribeKey by the heartbeat role is a denied request of the heartbeat key, and nothing else', () => {
+    const refused = heartbeatRecord(HEARTBEAT_KEY_ARN, HEARTBEAT_ROLE_ARN, { errorCode: 'AccessDenied', errorMessage: 'not authorized' });
+    expect(matchingPatterns(refused)).toEqual(['KeyDeniedRequests']);
+    expect(dimensionOf('KeyDeniedRequests', refused)).toBe(HEARTBEAT_KEY_ARN);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The watch's EventBridge rule
+// ---------------------------------------------------------------------------
+
+/** The KMS API operations, as CloudTrail names their events. */
+const KMS_OPERATIONS = [
+  'CancelKeyDeletion', 'ConnectCustomKeyStore', 'CreateAlias', 'CreateCustomKeyStore', 'CreateGrant', 'CreateKey', 'Decrypt', 'DeleteAlias',
+  'DeleteCustomKeyStore', 'DeleteImportedKeyMaterial', 'DeriveSharedSecret', 'DescribeCustomKeyStores', 'DescribeKey', 'DisableKey',
+  'DisableKeyRotation', 'DisconnectCustomKeyStore', 'EnableKey', 'EnableKeyRotation', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext', 'GenerateDataKeyWithoutPlaintext', 'GenerateMac', 'GenerateRandom', 'GetKeyPolicy',
+  'GetKeyRotationStatus', 'GetParametersForImport', 'GetPublicKey', 'ImportKeyMaterial', 'ListAliases', 'ListGrants', 'ListKeyPolicies',
+  'ListKeyRotations', 'ListKeys', 'ListResourceTags', 'ListRetirableGrants', 'PutKeyPolicy', 'ReEncrypt', 'ReplicateKey', 'RetireGrant',
+  'RevokeGrant', 'RotateKeyOnDemand', 'ScheduleKeyDeletion', 'Sign', 'TagResource', 'UntagResource', 'UpdateAlias', 'UpdateCustomKeyStore',
+  'UpdateKeyDescription', 'UpdatePrimaryRegion', 'Verify', 'VerifyMac',
+];
+
+describe('the watch\'s rule', () => {
+  const RULE = ruleEventPattern(HEARTBEAT_ROLE_ARN);
+  const passesRule = (record: Json) => matchesEventPattern(RULE, eventBridgeEvent(record));
+  const countedByWatch = CASES.filter(c => c.matches.some(name => WATCH_FILTERS.includes(name)));
+
+  test('some cases are counted by a filter of the watch', () => {
+    expect(countedByWatch.length).toBeGreaterThanOrEqual(10);
+  });
+
+  test.each(countedByWatch)('$name passes the rule: the rule drops nothing a filter counts', ({ event }) => {
+    expect(passesRule(event)).toBe(true);
+  });
+
+  test('the heartbeat passes the rule, and so does its refusal, a denied request', () => {
+    expect(passesRule(heartbeatRecord(HEARTBEAT_KEY_ARN))).toBe(true);
+    expect(passesRule(heartbeatRecord(HEARTBEAT_KEY_ARN, HEARTBEAT_ROLE_ARN, { errorCode: 'AccessDenied' }))).toBe(true);
+  });
+
+  test.each<[string, Json]>([
+    ['a Decrypt that succeeded', kmsEvent('Decrypt', { userIdentity: APP, requestParameters: DECRYPT_PARAMETERS, readOnly: true })],
+    ['an Encrypt that succeeded', kmsEvent('Encrypt', { userIdentity: APP, requestParameters: { keyId: KEY_ARN, encryptionAlgorithm: 'SYMMETRIC_DEFAULT' }, readOnly: true })],
+    ['a GenerateDataKey that succeeded', kmsEvent('GenerateDataKey', { userIdentity: APP, requestParameters: { keyId: KEY_ARN, keySpec: 'AES_256' }, readOnly: true })],
+    ['a GenerateDataKey S3 made for a user', kmsEvent('GenerateDataKey', { ...viaService('s3.amazonaws.com'), readOnly: true })],
+    ['a DescribeKey by a person', describeKeyBy(ADMIN)],
+    ['a DescribeKey by an application', describeKeyBy(APP)],
+    ['a DescribeKey by a role named like the heartbeat role', heartbeatRecord(HEARTBEAT_KEY_ARN, `${HEARTBEAT_ROLE_ARN}Copy`)],
+    ['a Decrypt that failed with InvalidCiphertextException', decryptFailedWith('InvalidCiphertextException', '')],
+    ['an S3 PutBucketPolicy', kmsEvent('PutBucketPolicy', { eventSource: 's3.amazonaws.com', requestParameters: { bucketName: 'orders-bucket' }, resources: undefined })],
+    ['an S3 GetObject denied', kmsEvent('GetObject', { eventSource: 's3.amazonaws.com', errorCode: 'AccessDenied', resources: undefined })],
+    ['an event named DisableKey from another service', kmsEvent('DisableKey', { eventSource: 's3.amazonaws.com' })],
+  ])('%s does not pass the rule', (_name, record) => {
+    expect(passesRule(record)).toBe(false);
+    // Nor would any filter have counted it.
+    expect(matchingPatterns(record).filter(name => name !== 'Cis')).toEqual([]);
+  });
+
+  test('over every KMS operation, caller and outcome, the rule passes whatever a filter of the watch counts', () => {
+    const callers: Json[] = [
+      { userIdentity: ADMIN },
+      { userIdentity: APP },
+      viaService('ec2.amazonaws.com'),
+      { userIdentity: heartbeatRecord(HEARTBEAT_KEY_ARN).userIdentity },
+    ];
+    const outcomes: Json[] = [
+      {},
+      { errorCode: 'AccessDenied', errorMessage: 'not authorized' },
+      { errorCode: 'AccessDeniedException', errorMessage: 'not authorized' },
+      { errorCode: 'NotFoundException', errorMessage: 'does not exist' },
+    ];
+    const subjects: Json[] = [
+      { resources: KEY_RESOURCES, responseElements: { keyId: KEY_ARN } },
+      { resources: HEARTBEAT_KEY_RESOURCES, requestParameters: { keyId: HEARTBEAT_KEY_ARN } },
+      { resources: undefined },
+    ];
+    let counted = 0;
+    for (const operation of KMS_OPERATIONS) {
+      for (const caller of callers) {
+        for (const outcome of outcomes) {
+          for (const subject of subjects) {
+            const record = kmsEvent(operation, { ...caller, ...subject, ...outcome });
+            const filters = matchingPatterns(record).filter(name => name !== 'Cis');
+            if (filters.length === 0) continue;
+            counted++;
+            expect([operation, caller, outcome, filters, passesRule(record)]).toEqual([operation, caller, outcome, filters, true]);
+          }
+        }
+      }
+    }
+    // Changes, denied requests of every operation, and the heartbeat role's DescribeKey.
+    expect(counted).toBeGreaterThan(KMS_OPERATIONS.length * 2);
+  });
+
+  test('the rule matches the CloudTrail events of KMS only, on the event bus of the Region where the call happened', () => {
+    expect(RULE).toMatchObject({ 'source': ['aws.kms'], 'detail-type': ['AWS API Call via CloudTrail'], 'detail': { eventSource: ['kms.amazonaws.com'] } });
+    const changed = kmsEvent('PutKeyPolicy');
+    expect(matchesEventPattern(RULE, { ...eventBridgeEvent(changed), 'detail-type': 'AWS Service Event via CloudTrail' })).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The event pattern evaluator itself
+// ---------------------------------------------------------------------------
+
+describe('event pattern evaluator', () => {
+  const event = {
+    'source': 'aws.kms',
+    'detail-type': 'AWS API Call via CloudTrail',
+    'resources': [],
+    'detail': {
+      eventName: 'Decrypt',
+      errorCode: 'AccessDeniedException',
+      count: 5,
+      nothing: null,
+      flag: true,
+      tags: ['red', 'green'],
+      items: [{ kind: 'a' }, { kind: 'b', size: 2 }],
+      userIdentity: { sessionContext: { sessionIssuer: { arn: 'arn:aws:iam::111111111111:role/Heartbeat' } } },
+    },
+  };
+
+  const cases: Array<[string, Json, boolean]> = [
+    // Exact values, case sensitive, any of the array.
+    ['an exact value', { source: ['aws.kms'] }, true],
+    ['one of several values', { source: ['aws.s3', 'aws.kms'] }, true],
+    ['another value', { source: ['aws.s3'] }, false],
+    ['a value in another case', { source: ['AWS.KMS'] }, false],
+    ['a part of the value', { source: ['aws'] }, false],
+    ['a number', { detail: { count: [5] } }, true],
+    ['a number as a string', { detail: { count: ['5'] } }, false],
+    ['a boolean', { detail: { flag: [true] } }, true],
+    ['null', { detail: { nothing: [null] } }, true],
+    // Every field must match; a field the event lacks matches nothing.
+    ['two fields', { 'source': ['aws.kms'], 'detail-type': ['AWS API Call via CloudTrail'] }, true],
+    ['two fields, one wrong', { 'source': ['aws.kms'], 'detail-type': ['AWS Console Sign In via CloudTrail'] }, false],
+    ['a missing field', { detail: { missing: ['x'] } }, false],
+    ['a missing parent', { detail: { missing: { deeper: ['x'] } } }, false],
+    // prefix.
+    ['a prefix', { detail: { errorCode: [{ prefix: 'AccessDenied' }] } }, true],
+    ['the whole value as a prefix', { detail: { errorCode: [{ prefix: 'AccessDeniedException' }] } }, true],
+    ['another prefix', { detail: { errorCode: [{ prefix: 'NotFound' }] } }, false],
+    ['a prefix of a number', { detail: { count: [{ prefix: '5' }] } }, false],
+    ['a prefix of a missing field', { detail: { missing: [{ prefix: '' }] } }, false],
+    // Nested objects.
+    ['a nested value', { detail: { userIdentity: { sessionContext: { sessionIssuer: { arn: ['arn:aws:iam::111111111111:role/Heartbeat'] } } } } }, true],
+    ['another nested value', { detail: { userIdentity: { sessionContext: { sessionIssuer: { arn: ['arn:aws:iam::111111111111:role/Other'] } } } } }, false],
+    ['an object against a leaf', { detail: { userIdentity: ['x'] } }, false],
+    ['a leaf against an object', { detail: { eventName: { deeper: ['x'] } } }, false],
+    // Arrays in the event match if any element matches.
+    ['an element of an array', { detail: { tags: ['green'] } }, true],
+    ['no element of an array', { detail: { tags: ['blue'] } }, false],
+    ['an empty array', { resources: ['x'] }, false],
+    ['a field of an element of an array', { detail: { items: { kind: ['b'] } } }, true],
+    ['a field of no element', { detail: { items: { kind: ['c'] } } }, false],
+    // $or, alongside the other fields of the same object.
+    ['$or, the first alternative', { detail: { $or: [{ eventName: ['Decrypt'] }, { errorCode: ['x'] }] } }, true],
+    ['$or, the second alternative', { detail: { $or: [{ eventName: ['Encrypt'] }, { errorCode: [{ prefix: 'Access' }] }] } }, true],
+    ['$or, no alternative', { detail: { $or: [{ eventName: ['Encrypt'] }, { errorCode: ['x'] }] } }, false],
+    ['$or and a field that matches', { detail: { count: [5], $or: [{ eventName: ['Encrypt'] }, { flag: [true] }] } }, true],
+    ['$or and a field that does not', { detail: { count: [6], $or: [{ eventName: ['Decrypt'] }, { flag: [true] }] } }, false],
+    ['$or, an alternative of two fields', { detail: { $or: [{ eventName: ['Decrypt'], count: [6] }, { flag: [false] }] } }, false],
+    ['$or, nested alternatives', { detail: { $or: [{ userIdentity: { sessionContext: { sessionIssuer: { arn: [{ prefix: 'arn:aws:iam::' }] } } } }, { flag: [false] }] } }, true],
+  ];
+
+  test.each(cases)('%s: %j -> %s', (_name, pattern, expected) => {
+    expect(matchesEventPattern(pattern, event)).toBe(expected);
+  });
+
+  test.each<[unknown, RegExp]>([
+    [['aws.kms'], /expected an object/],
+    [{}, /empty object/],
+    [{ source: [] }, /empty array/],
+    [{ source: 'aws.kms' }, /expected an object/],
+    [{ detail: { errorCode: [{ suffix: 'Exception' }] } }, /only exact values and prefix/],
+    [{ detail: { errorCode: [{ 'anything-but': 'x' }] } }, /only exact values and prefix/],
+    [{ detail: { count: [{ numeric: ['>', 1] }] } }, /only exact values and prefix/],
+    [{ detail: { errorCode: [{ exists: true }] } }, /only exact values and prefix/],
+    [{ detail: { errorCode: [{ prefix: 5 }] } }, /prefix takes a string/],
+    [{ detail: { userIdentity: { arn: [{ 'Fn::GetAtt': ['Role', 'Arn'] }] } } }, /only exact values and prefix/],
+    [{ detail: { $or: [{ eventName: ['Decrypt'] }] } }, /two or more patterns/],
+  ])('rejects %j', (pattern, message) => {
+    expect(() => matchesEventPattern(pattern, event)).toThrow(message);
   });
 });
 
@@ -575,9 +908,10 @@ describe('filter pattern evaluator', () => {
   test('spaced and unspaced forms of the same pattern agree on every case', () => {
     // Drop the spaces around brackets and operators, as the CIS pattern is written.
     const compact = PATTERNS.KeyPolicyOrGrantChanges.replace(/\s*([{}()!=&|])\s*/g, '$1');
-    expect(compact).toContain('{($.eventSource=kms.amazonaws.com)&&');
+    expect(compact).toContain('{(($.detail.eventSource=kms.amazonaws.com)&&');
     for (const { event: record } of CASES) {
-      expect(matchesFilterPattern(compact, record)).toBe(matchesFilterPattern(PATTERNS.KeyPolicyOrGrantChanges, record));
+      const logEvent = eventBridgeEvent(record);
+      expect(matchesFilterPattern(compact, logEvent)).toBe(matchesFilterPattern(PATTERNS.KeyPolicyOrGrantChanges, logEvent));
     }
   });
 

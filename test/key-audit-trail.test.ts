@@ -43,7 +43,7 @@ describe('the trail a stack gets from its first key', () => {
       EnableLogFileValidation: true,
       IsLogging: true,
       KMSKeyId: { 'Fn::GetAtt': [idOf(stack, trail.auditKey!), 'Arn'] },
-      CloudWatchLogsLogGroupArn: { 'Fn::GetAtt': [idOf(stack, trail.logGroup as logs.LogGroup), 'Arn'] },
+      CloudWatchLogsLogGroupArn: { 'Fn::GetAtt': [idOf(stack, trail.trailLogGroup as logs.LogGroup), 'Arn'] },
     });
     // No selector narrows management events, and KMS events are never excluded.
     for (const selector of props.EventSelectors ?? []) {
@@ -67,11 +67,11 @@ describe('the trail a stack gets from its first key', () => {
 
   test('the audit key is itself a CONFIDENTIAL ClassifiedKey, retained and alarmed', () => {
     expect(trail.auditKey!.classification).toBe(DataClassification.CONFIDENTIAL);
-    // The trail's three shared alarms, and its own alarm on denied requests.
-    expect(trail.auditKey!.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
+    // The heartbeat describes it, so the shared alarms leave it out, and its own changes alarm watches it.
+    expect(trail.auditKey!.alarms.map(a => a.node.id)).toEqual(['HeartbeatKeyChangesAlarm', 'DeniedRequestsAlarm']);
     template.hasResource('AWS::KMS::Key', {
       DeletionPolicy: 'Retain',
-      Properties: Match.objectLike({ Description: Match.stringLikeRegexp('Encrypts the KMS audit trail') }),
+      Properties: Match.objectLike({ Description: Match.stringLikeRegexp('Encrypts the KMS audit logs') }),
     });
   });
 
@@ -142,9 +142,10 @@ describe('the trail a stack gets from its first key', () => {
     template.resourceCountIs('AWS::Lambda::Function', 0);
   });
 
-  test('the access-log bucket has no Object Lock, which would stop S3 delivering to it', () => {
+  test('the access-log bucket has Object Lock on (CT.S3.PR.9) with no default retention, which S3 refuses on a log destination', () => {
     const properties = template.toJSON().Resources[idOf(stack, trail.accessLogsBucket!)].Properties;
-    expect(properties.ObjectLockEnabled).toBeUndefined();
+    expect(properties.ObjectLockEnabled).toBe(true);
+    expect(properties.ObjectLockConfiguration).toBeUndefined();
     expect(properties.LoggingConfiguration).toBeUndefined();
     expect(properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'AES256' });
   });
@@ -179,7 +180,8 @@ describe('the trail a stack gets from its first key', () => {
 
   test('every alarm of the stack has an action and actions enabled', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBe(1 + 3 + 1 + 1); // CIS, the shared three, the audit key's and the CONFIDENTIAL key's own
+    // CIS, the shared three, the heartbeat's two, the audit key's and the CONFIDENTIAL key's own
+    expect(alarms.length).toBe(1 + 3 + 2 + 1 + 1);
     for (const alarm of alarms) {
       expect(alarm.Properties.ActionsEnabled).toBe(true);
       expect(alarm.Properties.AlarmActions).toHaveLength(1);
@@ -194,6 +196,8 @@ describe('the trail a stack gets from its first key', () => {
 describe('alarms follow the classification', () => {
   function alarmsOf(classification: DataClassification, extra: object = {}) {
     const stack = newStack();
+    // The first key the trail watches is its heartbeat's (there is no audit key here): test another.
+    new ClassifiedKey(stack, 'First', { classification: DataClassification.INTERNAL });
     const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'], ...extra });
     const resources = Template.fromStack(stack).toJSON().Resources;
     const byId = (alarm: any) => resources[stack.getLogicalId(alarm.node.defaultChild)].Properties;
@@ -211,7 +215,13 @@ describe('alarms follow the classification', () => {
     const [state, access] = alarms.map(a => a.props);
     expect(state).toMatchObject({
       Metrics: [{
-        Expression: 'SELECT SUM(KeyStateChanges) FROM SCHEMA("KmsKeyAudit/TestStack", KeyArn) GROUP BY KeyArn ORDER BY SUM() DESC',
+        Expression: {
+          'Fn::Join': ['', [
+            'SELECT SUM(KeyStateChanges) FROM SCHEMA("KmsKeyAudit/TestStack", KeyArn) WHERE KeyArn != \'',
+            { 'Fn::GetAtt': [expect.stringMatching(/^First/), 'Arn'] },
+            '\' GROUP BY KeyArn ORDER BY SUM() DESC',
+          ]],
+        },
         Period: 300,
         ReturnData: true,
       }],
@@ -220,7 +230,7 @@ describe('alarms follow the classification', () => {
       TreatMissingData: 'notBreaching',
       EvaluationPeriods: 1,
     });
-    expect(access.Metrics[0].Expression).toBe('SELECT SUM(KeyPolicyOrGrantChanges) FROM SCHEMA("KmsKeyAudit/TestStack", KeyArn) GROUP BY KeyArn ORDER BY SUM() DESC');
+    expect(access.Metrics[0].Expression['Fn::Join'][1][0]).toBe('SELECT SUM(KeyPolicyOrGrantChanges) FROM SCHEMA("KmsKeyAudit/TestStack", KeyArn) WHERE KeyArn != \'');
   });
 
   test.each([
@@ -301,7 +311,7 @@ describe('alarms follow the classification', () => {
 });
 
 describe('an organization trail: existingLogGroup', () => {
-  test('creates no trail, bucket or log group; filters and alarms attach to the given log group', () => {
+  test('creates no trail or bucket; the CIS filter attaches to the given log group, the per-key filters to the watch\'s', () => {
     const stack = newBareStack();
     new KeyAuditTrail(stack, 'Audit', {
       existingLogGroup: logs.LogGroup.fromLogGroupName(stack, 'OrgTrail', 'aws-controltower/CloudTrailLogs'),
@@ -310,10 +320,15 @@ describe('an organization trail: existingLogGroup', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::CloudTrail::Trail', 0);
     template.resourceCountIs('AWS::S3::Bucket', 0);
-    template.resourceCountIs('AWS::Logs::LogGroup', 0);
-    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter'));
-    expect(filters).toHaveLength(6);
-    for (const filter of filters) expect(filter.Properties.LogGroupName).toBe('aws-controltower/CloudTrailLogs');
+    // Only the watch's log group, which EventBridge fills.
+    template.resourceCountIs('AWS::Logs::LogGroup', 1);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/events/kms-key-audit/TestStack' });
+    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter')).map(f => f.Properties);
+    expect(filters).toHaveLength(7);
+    expect(filters.filter(f => f.LogGroupName === 'aws-controltower/CloudTrailLogs').map(f => f.FilterPattern)).toEqual([CIS_PATTERN]);
+    for (const filter of filters.filter(f => f.FilterPattern !== CIS_PATTERN)) {
+      expect(filter.LogGroupName).toEqual({ Ref: expect.stringMatching(/^AuditEventsLogGroup/) });
+    }
     // The alarm topic still needs an encryption key: the audit key.
     template.resourceCountIs('AWS::SNS::Topic', 1);
     template.resourceCountIs('AWS::KMS::Key', 2);
@@ -368,7 +383,7 @@ describe('trail options', () => {
     const stack = newBareStack();
     new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
     new KeyAuditTrail(stack, 'Audit', { trailName: 'kms-audit' });
-    expect(() => Template.fromStack(stack)).toThrow(/a KeyAuditTrail was declared after a ClassifiedKey created the default one of account 111111111111 and Region us-east-1 \(TestStack\/KeyAuditTrail\)/);
+    expect(() => Template.fromStack(stack)).toThrow(/a KeyAuditTrail was declared in TestStack after a ClassifiedKey created the stack's default one \(TestStack\/KeyAuditTrail\)/);
   });
 
   test('a compliance-mode lock longer than the retention is kept, and log files expire when it ends', () => {
@@ -401,9 +416,9 @@ describe('trail options', () => {
     const stack = new Stack(logArchive.node.root, 'Keys', { env: { account: ACCOUNT, region: REGION } });
     // WHEN
     const audit = new KeyAuditTrail(stack, 'Audit', { trailName: 'kms-audit', accessLogsBucket: orgLogs });
-    // THEN the trail bucket logs there, under the trail's prefix
-    expect(audit.accessLogsBucket).toBe(orgLogs);
+    // THEN the trail bucket logs there, under the trail's prefix (the trail is made once the app is complete)
     const template = Template.fromStack(stack);
+    expect(audit.accessLogsBucket).toBe(orgLogs);
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.hasResourceProperties('AWS::S3::Bucket', {
       LoggingConfiguration: { DestinationBucketName: { 'Fn::ImportValue': Match.anyValue() }, LogFilePrefix: 'kms-audit/' },
@@ -444,10 +459,13 @@ describe('trail options', () => {
     }), 'objectLockRetention must be at least the log retention of 731 days, so that no audit log leaves the archive early, got 365 days'],
     ['objectLockRetention is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
       existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), objectLockRetention: s3.ObjectLockRetention.governance(Duration.days(400)),
-    }), 'objectLockRetention applies only to a created trail\'s bucket; got 400 days with existingLogGroup'],
+    }), 'existingLogGroup is the log group of a trail you have, so nothing of a created trail applies: got objectLockRetention of 400 days with existingLogGroup TestStack/L'],
     ['accessLogsBucket is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
       existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), accessLogsBucket: s3.Bucket.fromBucketName(s, 'B', 'org-logs'),
-    }), 'accessLogsBucket applies only to a created trail\'s bucket; got TestStack/B with existingLogGroup'],
+    }), 'existingLogGroup is the log group of a trail you have, so nothing of a created trail applies: got accessLogsBucket TestStack/B with existingLogGroup TestStack/L'],
+    ['createTrail is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), createTrail: true,
+    }), 'existingLogGroup is the log group of a trail you have, so nothing of a created trail applies: got createTrail true with existingLogGroup TestStack/L'],
     ['accessLogsBucket is in another Region', s => new KeyAuditTrail(s, 'A', {
       accessLogsBucket: s3.Bucket.fromBucketAttributes(s, 'B', { bucketName: 'org-logs', region: 'eu-west-1' }),
     }), 'accessLogsBucket must be in the trail\'s Region us-east-1, where S3 delivers its access logs, got TestStack/B in eu-west-1'],
@@ -457,14 +475,11 @@ describe('trail options', () => {
 
     ['retention is shorter than a year', s => new KeyAuditTrail(s, 'A', { retention: logs.RetentionDays.SIX_MONTHS }),
       'retention must be at least 365 days for audit logs, got 180'],
-    ['retention is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
-      existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), retention: logs.RetentionDays.TWO_YEARS,
-    }), 'retention applies only to a created log group; got 731 with existingLogGroup'],
     ['trailName has a space', s => new KeyAuditTrail(s, 'A', { trailName: 'kms audit' }),
       'trailName must be 3-128 letters, digits, ".", "_" or "-", start and end with a letter or digit, have no two of ".", "_", "-" in a row and not look like an IP address, got "kms audit"'],
     ['trailName is given with an existing log group', s => new KeyAuditTrail(s, 'A', {
       existingLogGroup: logs.LogGroup.fromLogGroupName(s, 'L', 'org'), trailName: 'kms-audit',
-    }), 'trailName applies only to a created trail; got "kms-audit" with existingLogGroup'],
+    }), 'existingLogGroup is the log group of a trail you have, so nothing of a created trail applies: got trailName "kms-audit" with existingLogGroup TestStack/L'],
     ['an alarm email is malformed', s => new KeyAuditTrail(s, 'A', { alarmEmails: ['secops'] }),
       'alarmEmails entries must be email addresses, got "secops"'],
     ['alarm emails are given with an alarm topic', s => new KeyAuditTrail(s, 'A', {
@@ -522,7 +537,8 @@ describe('100 keys in one stack', () => {
       filtersPerLogGroup.set(group, (filtersPerLogGroup.get(group) ?? 0) + 1);
     }
     expect(Math.max(...filtersPerLogGroup.values())).toBeLessThanOrEqual(100);
-    expect([...filtersPerLogGroup.values()]).toEqual([6]);
+    // The watch's five per-key filters and its heartbeat's; the CIS filter on the trail's log group.
+    expect([...filtersPerLogGroup.values()].sort()).toEqual([1, 6]);
   });
 
   test('every CONFIDENTIAL key has its own alarm, dimensioned by its own ARN; all share the trail\'s', () => {
@@ -554,8 +570,9 @@ describe('default keys at scale', () => {
     expect(resources.length).toBeLessThanOrEqual(500);
     // Two resources per key (key, alias), the shared admin role and the trail.
     expect(resources.filter(r => r.Type === 'AWS::KMS::Alias')).toHaveLength(count + 1);
-    expect(resources.filter(r => r.Type === 'AWS::IAM::Role').length).toBeLessThanOrEqual(5);
-    expect(resources.filter(r => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(1 + 3 + 1); // CIS, shared, audit key's own
+    expect(resources.filter(r => r.Type === 'AWS::IAM::Role').length).toBeLessThanOrEqual(6);
+    // CIS, shared, the heartbeat's two, the audit key's own
+    expect(resources.filter(r => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(1 + 3 + 2 + 1);
     // CloudFormation accepts a template of at most 1 MB; KMS a key policy of at most 32 KB.
     expect(Buffer.byteLength(JSON.stringify(template))).toBeLessThan(1024 * 1024);
     for (const key of resources.filter(r => r.Type === 'AWS::KMS::Key')) {
@@ -574,11 +591,17 @@ describe('default keys at scale', () => {
     expect(trail.auditKey).toBeUndefined();
     const types = Object.values<any>(Template.fromStack(stack).toJSON().Resources).map(r => r.Type).sort();
     expect(types).toEqual([
-      ...Array(4).fill('AWS::CloudWatch::Alarm'), // CIS and the three shared
-      'AWS::IAM::Role', // the INTERNAL keys' admin role
+      ...Array(6).fill('AWS::CloudWatch::Alarm'), // CIS, the three shared and the heartbeat's two
+      'AWS::Events::Rule', // the watch: KMS calls from EventBridge
+      'AWS::IAM::ManagedPolicy', // the heartbeat role's (no audit key, so no log reader role)
+      ...Array(2).fill('AWS::IAM::Role'), // the INTERNAL keys' admin role, the heartbeat's
       ...Array(2).fill('AWS::KMS::Alias'),
       ...Array(2).fill('AWS::KMS::Key'),
-      ...Array(6).fill('AWS::Logs::MetricFilter'), // CIS and five per-key
+      'AWS::Logs::LogGroup', // the watch's, with CloudWatch Logs' own encryption
+      ...Array(7).fill('AWS::Logs::MetricFilter'), // CIS, five per-key and the heartbeat
+      'AWS::Logs::ResourcePolicy', // EventBridge writes to the watch's log group
+      'AWS::Scheduler::Schedule', // the heartbeat
+      'AWS::Scheduler::ScheduleGroup', // its own group, which its role's trust names
     ]);
   });
 });
@@ -625,20 +648,37 @@ describe('trails across stacks', () => {
     return stack;
   };
 
-  test('the keys of every stack of an account and Region share one trail, made in the first', () => {
+  const trailsOf = (stacks: Stack[]) => stacks.map(stack => Object.keys(Template.fromStack(stack).findResources('AWS::CloudTrail::Trail')).length);
+
+  test('each stack watches its own keys, and the account\'s one trail is made in the stack whose name comes first', () => {
     const app = new App();
-    const stacks = ['Payments', 'Ledger', 'Reporting', 'Identity', 'Search', 'Archive'].map(name => keysIn(app, name));
-    const trails = stacks.map(s => Template.fromStack(s).findResources('AWS::CloudTrail::Trail'));
-    expect(trails.map(t => Object.keys(t).length)).toEqual([1, 0, 0, 0, 0, 0]);
-    // Each key's alarms read the shared trail's metrics and notify its topic.
-    for (const stack of stacks.slice(1)) {
+    const names = ['Payments', 'Ledger', 'Reporting', 'Identity', 'Search', 'Archive'];
+    const stacks = names.map(name => keysIn(app, name));
+    expect(trailsOf(stacks)).toEqual([0, 0, 0, 0, 0, 1]);
+    for (const stack of stacks) {
+      // The key's alarms and the watch are the stack's own: nothing is imported from another stack.
       const key = stack.node.findChild('Key') as ClassifiedKey;
-      expect(key.auditTrail).toBe(KeyAuditTrail.of(stacks[0]));
-      Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Namespace: 'KmsKeyAudit/Payments',
-        AlarmActions: [{ 'Fn::ImportValue': Match.stringLikeRegexp('^Payments:ExportsOutputRefKeyAuditTrailAlarmTopic') }],
+      expect(key.auditTrail).toBe(KeyAuditTrail.of(stack));
+      expect(Stack.of(key.auditTrail!)).toBe(stack);
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::Events::Rule', 1);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: `KmsKeyAudit/${stack.stackName}`,
+        MetricName: 'KeyDeniedRequests',
+        AlarmActions: [{ Ref: Match.stringLikeRegexp('^KeyAuditTrailAlarmTopic') }],
       });
+      expect(JSON.stringify(template.toJSON())).not.toContain('Fn::ImportValue');
+      expect(stack.dependencies).toEqual([]);
     }
+  });
+
+  test('the trail\'s home does not depend on the order of the code', () => {
+    const homes = [['Payments', 'Archive', 'Ledger'], ['Ledger', 'Payments', 'Archive'], ['Archive', 'Ledger', 'Payments']].map(order => {
+      const app = new App();
+      const stacks = order.map(name => keysIn(app, name));
+      return stacks.filter((_, i) => trailsOf(stacks)[i] === 1).map(st => st.stackName);
+    });
+    expect(homes).toEqual([['Archive'], ['Archive'], ['Archive']]);
   });
 
   test('each Stage (a pipeline\'s stages) has trails of its own: no reference crosses stages', () => {
@@ -649,47 +689,118 @@ describe('trails across stacks', () => {
       new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
       return stack;
     });
-    for (const stack of stacks) expect(Object.keys(Template.fromStack(stack).findResources('AWS::CloudTrail::Trail'))).toHaveLength(1);
+    expect(trailsOf(stacks)).toEqual([1, 1]);
   });
 
-  test('another Region gets a trail of its own', () => {
+  test('another Region has its own watch and alarms, and no trail: the account has one, in the first Region by name', () => {
     const app = new App();
     const east = keysIn(app, 'East');
     const west = keysIn(app, 'West', 'us-west-2');
-    expect(Object.keys(Template.fromStack(east).findResources('AWS::CloudTrail::Trail'))).toHaveLength(1);
-    expect(Object.keys(Template.fromStack(west).findResources('AWS::CloudTrail::Trail'))).toHaveLength(1);
+    expect(trailsOf([east, west])).toEqual([1, 0]);
+    const template = Template.fromStack(west);
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: Match.stringLikeRegexp('arn:aws:kms:us-west-2:111111111111:key/\\*'),
+    });
+    expect(Object.values(template.findResources('AWS::CloudWatch::Alarm')).length).toBeGreaterThanOrEqual(6);
   });
 
-  test('fails at synth when the app declares more trails in an account and Region than AWS allows', () => {
+  test('the context value cdk-kms-constructs:trailHomeRegion names the trail\'s Region', () => {
+    const app = new App({ context: { 'cdk-kms-constructs:trailHomeRegion': 'us-west-2' } });
+    const east = keysIn(app, 'East');
+    const west = keysIn(app, 'West', 'us-west-2');
+    expect(trailsOf([east, west])).toEqual([0, 1]);
+  });
+
+  test('fails at synth when the context value cdk-kms-constructs:trailHomeRegion is not a Region', () => {
+    const app = new App({ context: { 'cdk-kms-constructs:trailHomeRegion': 'Virginia' } });
+    keysIn(app, 'East');
+    expect(() => app.synth()).toThrow('the context value cdk-kms-constructs:trailHomeRegion must be a Region name such as "us-east-1", got "Virginia"');
+  });
+
+  test('createTrail: true places the trail; existingLogGroup or createTrail: false everywhere makes none', () => {
+    const pinned = new App();
+    const [a, b] = [keysIn(pinned, 'A'), new Stack(pinned, 'B', { env: { account: ACCOUNT, region: 'eu-west-1' } })];
+    new KeyAuditTrail(b, 'KeyAuditTrail', { createTrail: true });
+    new ClassifiedKey(b, 'Key', { classification: DataClassification.INTERNAL });
+    expect(trailsOf([a, b])).toEqual([0, 1]);
+    expect((b.node.findChild('KeyAuditTrail') as KeyAuditTrail).trail).toBeDefined();
+
+    const org = new App();
+    const c = new Stack(org, 'C', { env: { account: ACCOUNT, region: REGION } });
+    new KeyAuditTrail(c, 'KeyAuditTrail', { existingLogGroup: logs.LogGroup.fromLogGroupName(c, 'Org', 'org-trail') });
+    new ClassifiedKey(c, 'Key', { classification: DataClassification.INTERNAL });
+    const d = keysIn(org, 'D', 'eu-west-1');
+    expect(trailsOf([c, d])).toEqual([0, 0]);
+
+    const none = new App();
+    const e = new Stack(none, 'E', { env: { account: ACCOUNT, region: REGION } });
+    new KeyAuditTrail(e, 'KeyAuditTrail', { createTrail: false });
+    new ClassifiedKey(e, 'Key', { classification: DataClassification.INTERNAL });
+    expect(trailsOf([e])).toEqual([0]);
+    Template.fromStack(e).resourceCountIs('AWS::Events::Rule', 1);
+  });
+
+  test('fails at synth when two KeyAuditTrails of an account create a trail', () => {
     const app = new App();
-    for (const name of ['A', 'B', 'C', 'D', 'E', 'F']) {
-      new KeyAuditTrail(new Stack(app, name, { env: { account: ACCOUNT, region: REGION } }), 'Trail');
+    for (const [name, region] of [['A', REGION], ['B', 'eu-west-1']]) {
+      new KeyAuditTrail(new Stack(app, name, { env: { account: ACCOUNT, region } }), 'Trail', { createTrail: true, trailName: `kms-${name}` });
     }
-    expect(() => app.synth()).toThrow(/6 KeyAuditTrails create multi-Region trails in account 111111111111 \(A\/Trail, B\/Trail, C\/Trail, D\/Trail, E\/Trail, F\/Trail\), and each counts in every Region against the 5 AWS allows: let the keys share one/);
-  });
-
-  test('counts multi-Region trails across Regions: six Regions\' default trails are six in each Region', () => {
-    const app = new App();
-    const regions = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];
-    for (const region of regions) keysIn(app, `Keys-${region}`, region);
-    expect(() => app.synth()).toThrow(`6 KeyAuditTrails create multi-Region trails in account 111111111111 (${regions.map(r => `Keys-${r}/KeyAuditTrail`).join(', ')}, in ${regions.join(', ')}), and each counts in every Region against the 5 AWS allows`);
-  });
-
-  test('five Regions\' trails fit, and another account\'s do not count', () => {
-    const app = new App();
-    for (const region of ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1']) keysIn(app, `Keys-${region}`, region);
-    new KeyAuditTrail(new Stack(app, 'Other', { env: { account: '222222222222', region: REGION } }), 'Trail');
-    expect(() => app.synth()).not.toThrow();
+    expect(() => app.synth()).toThrow('2 KeyAuditTrails create a trail in account 111111111111 (A/Trail, B/Trail): an account needs one multi-Region trail, which every Region\'s watch uses; give createTrail: true to one only');
   });
 
   test('fails at synth when two trails of one stack would get the same name', () => {
     const stack = newBareStack();
-    new KeyAuditTrail(stack, 'One');
-    new KeyAuditTrail(stack, 'Two');
+    new KeyAuditTrail(stack, 'One', { createTrail: true });
+    new KeyAuditTrail(stack, 'Two', { createTrail: true });
     expect(() => Template.fromStack(stack)).toThrow(/a KeyAuditTrail named "TestStack-key-audit" is declared twice \(TestStack\/One and TestStack\/Two\)/);
   });
 
-  test('two copies of the library in one app share the registry of trails', () => {
+  test('a MultiRegion-sized app: six Regions of one account make one trail, and every Region is watched in its own', () => {
+    const app = new App();
+    const regions = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];
+    const stacks = regions.map(region => keysIn(app, `Keys-${region}`, region));
+    expect(() => app.synth()).not.toThrow();
+    expect(trailsOf(stacks)).toEqual([0, 0, 0, 0, 0, 1]); // ap-southeast-2 comes first by name
+    for (const stack of stacks) Template.fromStack(stack).resourceCountIs('AWS::Events::Rule', 1);
+  });
+
+  test('fails at synth when an account and Region has more watches than CloudWatch Logs has resource policies', () => {
+    const app = new App();
+    const names = Array.from({ length: 11 }, (_, i) => `S${String(i).padStart(2, '0')}`);
+    for (const name of names) keysIn(app, name);
+    expect(() => app.synth()).toThrow(`11 KeyAuditTrails watch account 111111111111 in us-east-1 (${names.map(n => `${n}/KeyAuditTrail`).join(', ')}), and each needs one of the 10 CloudWatch Logs resource policies of the account and Region: pass one stack's auditTrail to the keys of the others`);
+  });
+
+  test('two environment-agnostic stacks: each watches its keys with its own trail and alarms, with a warning that names env', () => {
+    const app = new App();
+    const stacks = ['Alpha', 'Beta'].map(name => {
+      const stack = new Stack(app, name);
+      new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+      return stack;
+    });
+    expect(trailsOf(stacks)).toEqual([1, 1]);
+    for (const stack of stacks) {
+      const key = stack.node.findChild('Key') as ClassifiedKey;
+      expect(Stack.of(key.auditTrail!)).toBe(stack);
+      for (const alarm of key.alarms) expect(Stack.of(alarm)).toBe(stack);
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::Events::Rule', 1);
+      expect(JSON.stringify(template.toJSON())).not.toContain('Fn::ImportValue');
+    }
+    const warnings = Annotations.fromStack(stacks[0]).findWarning('*', Match.stringLikeRegexp('without an account or Region'));
+    expect(warnings.map(w => w.entry.data)).toEqual([expect.stringContaining('Set env on the stacks (one trail per account then)')]);
+  });
+
+  test('another account gets its own trail', () => {
+    const app = new App();
+    const mine = keysIn(app, 'Mine');
+    const other = new Stack(app, 'Other', { env: { account: '222222222222', region: REGION } });
+    new KeyAuditTrail(other, 'Trail');
+    expect(trailsOf([mine, other])).toEqual([1, 1]);
+  });
+
+  test('two copies of the library in one app share the registry of trails: one trail for the account', () => {
     const app = new App();
     const first = keysIn(app, 'First');
     jest.isolateModules(() => {
@@ -698,11 +809,11 @@ describe('trails across stacks', () => {
       expect(copy.ClassifiedKey).not.toBe(ClassifiedKey);
       const second = new Stack(app, 'Second', { env: { account: ACCOUNT, region: REGION } });
       const key = new copy.ClassifiedKey(second, 'Key', { classification: copy.DataClassification.CONFIDENTIAL });
-      expect(key.auditTrail).toBe(KeyAuditTrail.of(first));
+      expect(Stack.of(key.auditTrail!)).toBe(second);
       expect(KeyAuditTrail.isKeyAuditTrail(key.auditTrail)).toBe(true);
       expect(ClassifiedKey.isClassifiedKey(key)).toBe(true);
     });
-    expect(Object.keys(Template.fromStack(app.node.findChild('Second') as Stack).findResources('AWS::CloudTrail::Trail'))).toHaveLength(0);
+    expect(trailsOf([first, app.node.findChild('Second') as Stack])).toEqual([1, 0]);
   });
 
   test('a trail of a copy that watches keys another way is refused by name', () => {

@@ -9,7 +9,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { DataClassification, KeyAuditTrail, MultiRegionKeySet, MultiRegionKeySetProps } from '../src';
+import { ClassifiedKey, DataClassification, KeyAuditTrail, MultiRegionKeySet, MultiRegionKeySetProps } from '../src';
 import { ACCOUNT } from './support/stack';
 
 const BASE: MultiRegionKeySetProps = {
@@ -30,6 +30,32 @@ const logicalId = (construct: { node: { defaultChild?: unknown } }) => {
   const element = construct.node.defaultChild as CfnElement;
   return Stack.of(element).getLogicalId(element);
 };
+const resourcesOfType = (template: any, type: string): any[] => Object.values<any>(template.Resources).filter(r => r.Type === type);
+
+/**
+ * The metric namespaces an alarm reads: of its metric, of the metrics of its math
+ * expression, and of its Metrics Insights query (`SCHEMA("<namespace>", ...)`); and
+ * whether any of them names another account or Region.
+ */
+function metricsReadBy(alarm: any): { namespaces: string[]; elsewhere: boolean } {
+  const namespaces = new Set<string>();
+  let elsewhere = false;
+  const walk = (value: unknown): void => {
+    if (typeof value === 'string') {
+      for (const match of value.matchAll(/SCHEMA\("([^"]+)"/g)) namespaces.add(match[1]);
+    } else if (Array.isArray(value)) {
+      value.forEach(walk);
+    } else if (value && typeof value === 'object') {
+      for (const [name, child] of Object.entries(value)) {
+        if (name === 'AccountId' || name === 'Region') elsewhere = true;
+        if (name === 'Namespace' && typeof child === 'string') namespaces.add(child);
+        else walk(child);
+      }
+    }
+  };
+  walk(alarm.Properties);
+  return { namespaces: [...namespaces].sort(), elsewhere };
+}
 
 describe('the stacks', () => {
   test('one per Region, in the set\'s account, named after the set; the replicas\' depend on the primary\'s', () => {
@@ -138,12 +164,18 @@ describe('the members', () => {
     expect(primaryDescription).toBe('CONFIDENTIAL multi-Region key Orders in us-east-1, managed by cdk-kms-constructs');
   });
 
-  test('each Region\'s key is watched by the trail and alarms of its own Region, notifying a topic there', () => {
+  test('each Region\'s key is watched by the watch and alarms of its own Region\'s stack, notifying a topic there; one stack has the account\'s trail', () => {
     const { set } = newSet();
+    const withTrail: string[] = [];
     for (const region of set.regions) {
       const key = set.keyIn(region);
-      expect(Stack.of(key.auditTrail!).region).toBe(region);
+      const auditTrail = key.auditTrail!;
+      expect(Stack.of(auditTrail)).toBe(set.stackIn(region));
       const template = templateIn(set, region);
+      // The stack's own watch: its rule, log group and heartbeat alarm.
+      expect(resourcesOfType(template, 'AWS::Events::Rule')).toHaveLength(1);
+      expect(template.Resources[logicalId(auditTrail.eventsLogGroup)].Properties.LogGroupName).toBe(`/aws/events/kms-key-audit/Orders-${region}`);
+      expect(template.Resources[logicalId(auditTrail.auditEventsStoppedAlarm)].Type).toBe('AWS::CloudWatch::Alarm');
       const alarms = Object.values<any>(template.Resources).filter(r => r.Type === 'AWS::CloudWatch::Alarm');
       // The trail's three shared alarms, the audit key's and this key's denied requests.
       expect(key.alarms.map(a => a.node.id)).toEqual(['KeyStateChangesAlarm', 'KeyPolicyOrGrantChangesAlarm', 'KeyAliasOrTagChangesAlarm', 'DeniedRequestsAlarm']);
@@ -151,11 +183,26 @@ describe('the members', () => {
         expect(alarm.Properties.AlarmActions).toHaveLength(1);
         expect(template.Resources[alarm.Properties.AlarmActions[0].Ref].Type).toBe('AWS::SNS::Topic');
       }
-      expect(Object.values<any>(template.Resources).filter(r => r.Type === 'AWS::CloudTrail::Trail')).toHaveLength(1);
+      const trails = resourcesOfType(template, 'AWS::CloudTrail::Trail');
+      expect(trails.length).toBeLessThanOrEqual(1);
+      // The trail and its CIS alarm come together, or not at all.
+      expect(auditTrail.trail !== undefined).toBe(trails.length === 1);
+      expect(auditTrail.keyDisabledOrDeletedAlarm !== undefined).toBe(trails.length === 1);
+      if (trails.length === 1) withTrail.push(region);
     }
+    // The account's one trail, in its alphabetically-first Region: not the primary's.
+    expect(withTrail).toEqual(['ap-southeast-2']);
   });
 
-  test('a Region\'s member can watch through the organization trail\'s log group there: the set creates no trail in it', () => {
+  test('the context value cdk-kms-constructs:trailHomeRegion moves the account\'s trail to that Region\'s stack', () => {
+    const { set } = newSet({}, new App({ context: { 'cdk-kms-constructs:trailHomeRegion': 'us-east-1' } }));
+    const withTrail = set.regions.filter(region => resourcesOfType(templateIn(set, region), 'AWS::CloudTrail::Trail').length > 0);
+    expect(withTrail).toEqual(['us-east-1']);
+    expect(set.keyIn('us-east-1').auditTrail!.trail).toBeDefined();
+    expect(set.keyIn('ap-southeast-2').auditTrail!.trail).toBeUndefined();
+  });
+
+  test('a Region\'s member can watch through the organization trail\'s log group there: no stack of the account creates a trail', () => {
     const app = new App();
     const eu = new Stack(app, 'OrdersEu', { env: { account: ACCOUNT, region: 'eu-west-1' } });
     const trail = new KeyAuditTrail(eu, 'KeyAuditTrail', {
@@ -164,12 +211,76 @@ describe('the members', () => {
     });
     const { set } = newSet({ stacks: [eu], regionOptions: { 'eu-west-1': { auditTrail: trail } } }, app);
     expect(set.keyIn('eu-west-1').auditTrail).toBe(trail);
-    expect(Object.values<any>(templateIn(set, 'eu-west-1').Resources).filter(r => r.Type === 'AWS::CloudTrail::Trail')).toEqual([]);
+    for (const region of set.regions) {
+      const template = templateIn(set, region);
+      // The account has a trail: none is created, in this Region or any other; every Region still has its watch.
+      expect(resourcesOfType(template, 'AWS::CloudTrail::Trail')).toEqual([]);
+      expect(resourcesOfType(template, 'AWS::S3::Bucket')).toEqual([]);
+      expect(resourcesOfType(template, 'AWS::Events::Rule')).toHaveLength(1);
+    }
+    // The CIS alarm watches the organization trail's log group.
+    expect(trail.trailLogGroup?.logGroupName).toBe('org-trail');
+    expect(trail.keyDisabledOrDeletedAlarm).toBeDefined();
   });
 
-  test('a set in six Regions would make six multi-Region trails, each counting in every Region: refused at synth', () => {
-    const { app } = newSet({ replicaRegions: ['eu-west-1', 'ap-southeast-2', 'us-west-2', 'eu-central-1', 'ca-central-1'] });
-    expect(() => app.synth()).toThrow('6 KeyAuditTrails create multi-Region trails in account 111111111111');
+  test('sets of three and six Regions and a ClassifiedKey stack in one account: one trail, and every stack watches its own Region', () => {
+    const app = new App();
+    const orders = newSet({}, app).set;
+    const payments = new MultiRegionKeySet(app, 'Payments', {
+      ...BASE,
+      primaryRegion: 'eu-west-1',
+      replicaRegions: ['us-east-1', 'ap-northeast-1', 'us-west-2', 'eu-central-1', 'ca-central-1'],
+    });
+    const keysStack = new Stack(app, 'Keys', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const key = new ClassifiedKey(keysStack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    // The six-Region set synthesizes, with the rest.
+    const assembly = app.synth();
+    expect(assembly.stacks.map(s => s.stackName).sort()).toEqual([
+      'Keys',
+      ...orders.regions.map(r => `Orders-${r}`),
+      ...payments.regions.map(r => `Payments-${r}`),
+    ].sort());
+
+    const members = [
+      ...orders.regions.map(region => orders.keyIn(region)),
+      ...payments.regions.map(region => payments.keyIn(region)),
+      key,
+    ];
+    expect(members).toHaveLength(10);
+    const withTrail: string[] = [];
+    for (const member of members) {
+      const stack = Stack.of(member);
+      const template = Template.fromStack(stack).toJSON();
+      const auditTrail = member.auditTrail!;
+      expect(Stack.of(auditTrail)).toBe(stack);
+      // Its own watch: rule, heartbeat alarm, and the shared alarms of the member.
+      expect(resourcesOfType(template, 'AWS::Events::Rule')).toHaveLength(1);
+      expect(template.Resources[logicalId(auditTrail.auditEventsStoppedAlarm)].Type).toBe('AWS::CloudWatch::Alarm');
+      const shared = [auditTrail.keyStateChangesAlarm, auditTrail.keyPolicyOrGrantChangesAlarm, auditTrail.keyAliasOrTagChangesAlarm];
+      shared.forEach((alarm, i) => expect(member.alarms[i]).toBe(alarm));
+      for (const alarm of member.alarms) {
+        expect(Stack.of(alarm)).toBe(stack);
+        expect(template.Resources[logicalId(alarm as any)].Type).toBe('AWS::CloudWatch::Alarm');
+      }
+      // Every alarm reads metrics its own stack's filters write, from a log group of that stack.
+      const filters = resourcesOfType(template, 'AWS::Logs::MetricFilter');
+      const written = new Set(filters.flatMap(f => f.Properties.MetricTransformations.map((t: any) => t.MetricNamespace)));
+      expect([...written]).toEqual([`KmsKeyAudit/${stack.stackName}`]);
+      for (const filter of filters) {
+        expect(template.Resources[filter.Properties.LogGroupName.Ref].Type).toBe('AWS::Logs::LogGroup');
+      }
+      for (const alarm of resourcesOfType(template, 'AWS::CloudWatch::Alarm')) {
+        const read = metricsReadBy(alarm);
+        expect(read.elsewhere).toBe(false);
+        expect(read.namespaces).toEqual([`KmsKeyAudit/${stack.stackName}`]);
+      }
+      expect(JSON.stringify(template)).not.toMatch(/Fn::ImportValue/);
+      const trails = resourcesOfType(template, 'AWS::CloudTrail::Trail');
+      if (trails.length > 0) withTrail.push(...trails.map(() => stack.stackName));
+      expect(auditTrail.trail !== undefined).toBe(trails.length > 0);
+    }
+    // One trail for the account: in its alphabetically-first Region, which only the six-Region set has.
+    expect(withTrail).toEqual(['Payments-ap-northeast-1']);
   });
 
   test('imported material: every member is EXTERNAL through its primary, and its administrators import', () => {

@@ -7,6 +7,7 @@ import { ClassificationRules } from '../key/classification';
 /** Imported material this close to expiry raises the expiry alarm. */
 export const KEY_MATERIAL_EXPIRY_WARNING = Duration.days(30);
 const PERIOD = Duration.minutes(5);
+const HEARTBEAT_PERIOD = Duration.hours(1);
 
 /*
  * The alarm factory. Two kinds of alarm watch keys:
@@ -30,19 +31,24 @@ export interface SharedKeyAlarms {
   readonly aliasOrTagChanges: cloudwatch.Alarm;
 }
 
-export function createSharedKeyAlarms(scope: Construct, namespace: string, where: string): SharedKeyAlarms {
+/**
+ * The shared alarms of a watch. The heartbeat passes the per-key filters as events of
+ * the audit key, so the queries leave the audit key out (`heartbeatKeyArn`); the audit
+ * key's own changes raise `createHeartbeatKeyChangesAlarm` instead.
+ */
+export function createSharedKeyAlarms(scope: Construct, namespace: string, where: string, heartbeatKeyArn: string): SharedKeyAlarms {
   return {
-    stateChanges: queryAlarm(scope, 'KeyStateChangesAlarm', perKeyQuery(namespace, KEY_STATE_CHANGES), {
+    stateChanges: queryAlarm(scope, 'KeyStateChangesAlarm', perKeyQuery(namespace, KEY_STATE_CHANGES, heartbeatKeyArn), {
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       description: `A KMS key of ${where} was ${KEY_STATE_CHANGES.description} (one contributor per key ARN)`,
     }),
-    policyOrGrantChanges: queryAlarm(scope, 'KeyPolicyOrGrantChangesAlarm', perKeyQuery(namespace, KEY_POLICY_OR_GRANT_CHANGES), {
+    policyOrGrantChanges: queryAlarm(scope, 'KeyPolicyOrGrantChangesAlarm', perKeyQuery(namespace, KEY_POLICY_OR_GRANT_CHANGES, heartbeatKeyArn), {
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       description: `A KMS key of ${where}: ${KEY_POLICY_OR_GRANT_CHANGES.description} (one contributor per key ARN)`,
     }),
-    aliasOrTagChanges: queryAlarm(scope, 'KeyAliasOrTagChangesAlarm', perKeyQuery(namespace, KEY_ALIAS_CHANGES), {
+    aliasOrTagChanges: queryAlarm(scope, 'KeyAliasOrTagChangesAlarm', perKeyQuery(namespace, KEY_ALIAS_CHANGES, heartbeatKeyArn), {
       threshold: 1,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       description: `A KMS key of ${where}: ${KEY_ALIAS_CHANGES.description} (one contributor per key ARN)`,
@@ -127,9 +133,66 @@ export function keyStoreThrottleQuery(customKeyStoreId: string): string {
   return `SELECT SUM(CloudHSMKeyStoreThrottle) FROM "AWS/KMS" WHERE CustomKeyStoreId = '${customKeyStoreId}'`;
 }
 
-/** The query of one audit event, one time series per key. */
-export function perKeyQuery(namespace: string, event: AuditEvent): string {
-  return `SELECT SUM(${event.metricName}) FROM SCHEMA("${namespace}", ${KEY_ARN_DIMENSION}) GROUP BY ${KEY_ARN_DIMENSION} ORDER BY SUM() DESC`;
+/** The query of one audit event, one time series per key, the heartbeat's key left out. */
+export function perKeyQuery(namespace: string, event: AuditEvent, heartbeatKeyArn: string): string {
+  return `SELECT SUM(${event.metricName}) FROM SCHEMA("${namespace}", ${KEY_ARN_DIMENSION}) WHERE ${KEY_ARN_DIMENSION} != '${heartbeatKeyArn}' GROUP BY ${KEY_ARN_DIMENSION} ORDER BY SUM() DESC`;
+}
+
+/** What the heartbeat alarms read: the watch's metrics of the heartbeat key, and the heartbeat's own. */
+export interface HeartbeatMetrics {
+  /** The count of heartbeats, from the heartbeat's own filter. */
+  readonly heartbeat: cloudwatch.IMetric;
+  /** The heartbeat key's count of each metric the heartbeat passes through. */
+  readonly heartbeatKey: Record<string, cloudwatch.IMetric>;
+}
+
+/**
+ * Nothing fails silently: the watch's heartbeat (every 15 minutes) missing for two
+ * hours from its own metric or from any per-key metric it passes. A stopped or
+ * deleted trail, a deleted or disabled rule, a log group EventBridge can no longer
+ * write to, a deleted filter or one CloudWatch Logs disabled (past 1,000 dimension
+ * values in an hour) each stop one of them. The alias filter is the exception: it
+ * reads the key from `responseElements.keyId`, which no read-only call has, so the
+ * heartbeat cannot pass it.
+ * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/MonitoringPolicyExamples.html
+ */
+export function createHeartbeatAlarm(scope: Construct, metrics: HeartbeatMetrics, where: string): cloudwatch.Alarm {
+  const usingMetrics: Record<string, cloudwatch.IMetric> = { h: metrics.heartbeat };
+  Object.values(metrics.heartbeatKey).forEach((metric, i) => { usingMetrics[`m${i}`] = metric; });
+  const expression = `MIN([${Object.keys(usingMetrics).map(id => `FILL(${id}, 0)`).join(', ')}])`;
+  return new cloudwatch.Alarm(scope, 'AuditEventsStoppedAlarm', {
+    metric: new cloudwatch.MathExpression({ expression, usingMetrics, period: HEARTBEAT_PERIOD, label: 'Fewest heartbeats through a filter' }),
+    alarmDescription: `The KMS audit watch of ${where} received no heartbeat in an hour, twice in a row, through its rule or one of its filters: the trail stopped, the rule or a filter was deleted or disabled, or its log group stopped receiving events`,
+    threshold: 1,
+    evaluationPeriods: 2,
+    datapointsToAlarm: 2,
+    comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    actionsEnabled: true,
+  });
+}
+
+/**
+ * The heartbeat key's own changes, which the shared alarms leave out: for each of its
+ * counts of state, policy or grant, and alias or tag changes, the count less the
+ * heartbeats (which each of them counts once), and the largest of the three. A lost
+ * filter lowers only its own term, so it never hides another's change; a lost
+ * heartbeat filter raises this alarm with the stopped alarm.
+ */
+export function createHeartbeatKeyChangesAlarm(scope: Construct, metrics: HeartbeatMetrics, keyName: string): cloudwatch.Alarm {
+  const counted = [KEY_STATE_CHANGES.metricName, KEY_POLICY_OR_GRANT_CHANGES.metricName, KEY_ALIAS_CHANGES.metricName];
+  const usingMetrics: Record<string, cloudwatch.IMetric> = { h: metrics.heartbeat };
+  counted.forEach((name, i) => { usingMetrics[`c${i}`] = metrics.heartbeatKey[name]; });
+  const expression = `MAX([${counted.map((_, i) => `FILL(c${i}, 0) - FILL(h, 0)`).join(', ')}])`;
+  return new cloudwatch.Alarm(scope, 'HeartbeatKeyChangesAlarm', {
+    metric: new cloudwatch.MathExpression({ expression, usingMetrics, period: PERIOD, label: 'Heartbeat key changes' }),
+    alarmDescription: `KMS key ${keyName} (the audit heartbeat's) was ${KEY_STATE_CHANGES.description}, its ${KEY_POLICY_OR_GRANT_CHANGES.description}, or ${KEY_ALIAS_CHANGES.description}`,
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    actionsEnabled: true,
+  });
 }
 
 interface QueryAlarmOptions {

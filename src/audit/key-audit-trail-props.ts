@@ -11,25 +11,47 @@ import * as sns from 'aws-cdk-lib/aws-sns';
  */
 export interface KeyAuditTrailProps {
   /**
-   * The CloudWatch Logs log group of a trail you already have (an organization
-   * trail, say). No trail, bucket or log group is created; the metric filters and
-   * alarms attach to this log group. It must receive the account's KMS management
-   * events. Given with `alarmTopic`, nothing of the library's is encrypted, and no
-   * audit key is created either.
+   * The CloudWatch Logs log group of a trail your account already has, in this
+   * stack's account and Region (an account trail, or the organization trail in its
+   * home account and Region). No KeyAuditTrail of the account then creates a trail;
+   * the CIS 3.7 / 4.7 filter and alarm attach to this log group. The watch still
+   * counts every key's events through EventBridge, which receives them as long as a
+   * trail with logging on records the account's management events; its heartbeat
+   * alarm says so within two hours if none does.
    *
-   * @default - a new multi-Region trail delivering to a new encrypted log group
+   * @default - the account's trail is created by one KeyAuditTrail of the app (see `createTrail`)
    */
   readonly existingLogGroup?: logs.ILogGroup;
 
   /**
-   * How long the created log group keeps the audit logs: at least one year.
+   * Whether this KeyAuditTrail creates its account's multi-Region CloudTrail trail,
+   * which the watches of every Region rely on. An account needs one: AWS records
+   * each management event once per trail, and bills every copy after the first.
+   * `false` when your account or organization has a trail that records the
+   * account's management events (an organization trail does) but you have no log
+   * group of it in this account and Region.
+   *
+   * @default - one KeyAuditTrail per account creates it, chosen once the app is
+   * complete and never by the order of the code: none when a KeyAuditTrail of the
+   * account has `createTrail: true` or `existingLogGroup`; otherwise the one in the
+   * account's trail home Region (the context value `cdk-kms-constructs:trailHomeRegion`,
+   * or else the first Region in alphabetical order), in the stack whose name comes
+   * first. A stack without a resolved account or Region creates its own.
+   */
+  readonly createTrail?: boolean;
+
+  /**
+   * How long the log groups keep the audit logs (the watch's, and the created
+   * trail's): at least one year.
    *
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly retention?: logs.RetentionDays;
 
   /**
-   * The topic every alarm notifies.
+   * The topic every alarm notifies. Given with `existingLogGroup`, nothing of the
+   * library's needs a key, so no audit key is made: the watch's log group then has
+   * CloudWatch Logs' own encryption (Control Tower's CT.CLOUDWATCH.PR.3 reports it).
    *
    * @default - a new SNS topic encrypted with the audit key, TLS only
    */
@@ -57,7 +79,7 @@ export interface KeyAuditTrailProps {
   readonly logReaders?: iam.IGrantable[];
 
   /**
-   * The name of the created trail.
+   * The name of the trail, if this KeyAuditTrail creates it.
    *
    * @default - `<stack name>-key-audit`
    */

@@ -93,8 +93,9 @@ export function createTrail(scope: Construct, key: ClassifiedKey, options: Creat
 
 /**
  * The bucket of the archive's server access logs. S3 delivers access logs only to a
- * bucket encrypted with SSE-S3 and without Object Lock, and a bucket should not log
- * to itself: the three Control Tower exceptions of this library.
+ * bucket encrypted with SSE-S3, and a bucket should not log to itself: the two
+ * Control Tower exceptions of this library. Object Lock is on (CT.S3.PR.9) with no
+ * default retention, which S3 refuses on a server access log destination.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html
  */
@@ -106,6 +107,7 @@ function createAccessLogsBucket(scope: Construct, source: s3.Bucket, retention: 
     versioned: true,
     // ACLs disabled: S3 delivers the logs by the bucket policy below.
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    objectLockEnabled: true,
     lifecycleRules: archiveLifecycle(retention),
     removalPolicy,
   });
@@ -171,14 +173,19 @@ function deliverToLogGroup(scope: Construct, trail: cloudtrail.Trail, logGroup: 
   cfnTrail.node.addDependency(policy);
 }
 
-/** CloudTrail encrypts this trail's files, and only this trail's. */
+/**
+ * CloudTrail encrypts this trail's files, and only this trail's: the statements of
+ * AWS's key policy for CloudTrail, with `kms:GenerateDataKey*` and the trail's
+ * `aws:SourceArn` and encryption context.
+ * @see https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
+ */
 function allowCloudTrail(scope: Construct, key: ClassifiedKey, trailArn: string): void {
   const stack = Stack.of(scope);
   const cloudTrail = new iam.ServicePrincipal('cloudtrail.amazonaws.com');
   key.addToResourcePolicy(new iam.PolicyStatement({
     sid: 'CloudTrailEncryptsLogs',
     principals: [cloudTrail],
-    actions: ['kms:GenerateDataKey'],
+    actions: ['kms:GenerateDataKey*'],
     resources: ['*'],
     conditions: {
       StringEquals: { 'aws:SourceArn': trailArn },

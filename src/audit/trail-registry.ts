@@ -1,81 +1,162 @@
-// The registry of KeyAuditTrails per stage, account and Region, and the validation
-// of the trails an app declares against one another and AWS's quota.
-import { Stack, Stage, Token, TokenComparison } from 'aws-cdk-lib';
+// The registry of KeyAuditTrails per stage: the default watch of each stack, where
+// the account's one trail is created, and the validation of the trails an app
+// declares against one another and AWS's quotas.
+import { Annotations, AspectPriority, Aspects, IAspect, Stack, Stage, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
-/** AWS allows five trails per account and Region. */
-const MAX_TRAILS_PER_REGION = 5;
+/** CloudWatch Logs allows ten account-level resource policies per account and Region; each watch has one. */
+const MAX_WATCHES_PER_REGION = 10;
+/** The context key that names the Region where the account's trail is created. */
+export const TRAIL_HOME_REGION_CONTEXT = 'cdk-kms-constructs:trailHomeRegion';
 
 /**
- * The trails by account and Region of each stage (the app, or a Stage), kept on the
- * stage under a global symbol, so that two copies of this library in one app share
- * them.
+ * The trails of each stage (the app, or a Stage), kept on the stage under a global
+ * symbol, so that two copies of this library in one app share them.
  */
-const TRAILS = Symbol.for('cdk-kms-constructs.KeyAuditTrails');
+const TRAILS = Symbol.for('cdk-kms-constructs.KeyAuditTrails.v2');
 
-/** The trails of one stage, of type `T` (KeyAuditTrail, named here without importing it). */
-export interface TrailRegistry<T extends IConstruct> {
-  /** The trail keys of an account and Region attach to: the first declared or created. */
-  readonly byEnvironment: Map<string, T>;
-  /** Every trail of the app, in the order declared. */
-  readonly all: T[];
+/** How a KeyAuditTrail stands towards its account's trail. */
+export type TrailChoice = 'create' | 'existing' | 'none' | 'default';
+
+/**
+ * What the registry reads of a registered trail, whose fields are private to
+ * KeyAuditTrail (named here without importing it).
+ */
+export interface RegisteredTrail extends IConstruct {
+  /** The name of the trail it creates or would create. */
+  readonly _trailName: string;
+  /** Whether `KeyAuditTrail.of` created it for a key. */
+  readonly _createdImplicitly: boolean;
+  /** What its props say of the account's trail. */
+  readonly _trailChoice: TrailChoice;
+  /** Whether it creates the account's trail: known once the app is complete. */
+  readonly _createsTrail: boolean;
+  /** Creates the account's trail in it. */
+  _createAccountTrail(): void;
 }
 
-/**
- * What the validation reads of a registered trail, whose fields are private to
- * KeyAuditTrail.
- */
-export interface RegisteredTrail {
-  /** The name of the trail it creates; undefined when it attaches to an existing log group. */
-  readonly trailName?: string;
-  /** Whether `KeyAuditTrail.of` created it for a key. */
-  readonly createdImplicitly: boolean;
+/** The trails of one stage. */
+export interface TrailRegistry {
+  /** The trail each stack's keys attach to: the first declared or created in it. */
+  readonly byStack: Map<Stack, RegisteredTrail>;
+  /** Every trail of the stage, in the order declared. */
+  readonly all: RegisteredTrail[];
 }
 
 /** The trails of the scope's stage: stages deploy apart, and no reference crosses them. */
-export function registryOf<T extends IConstruct>(scope: IConstruct): TrailRegistry<T> {
-  const holder = (Stage.of(scope) ?? scope.node.root) as unknown as Record<symbol, TrailRegistry<T> | undefined>;
+export function registryOf(scope: IConstruct): TrailRegistry {
+  const stage: IConstruct = Stage.of(scope) ?? scope.node.root;
+  const holder = stage as unknown as Record<symbol, TrailRegistry | undefined>;
   let registry = holder[TRAILS];
   if (!registry) {
-    registry = { byEnvironment: new Map(), all: [] };
+    registry = { byStack: new Map(), all: [] };
     Object.defineProperty(holder, TRAILS, { value: registry, enumerable: false });
+    Aspects.of(stage).add(new TrailHomes(stage, registry), { priority: AspectPriority.MUTATING });
   }
   return registry;
 }
 
-/** The account and Region of a stack, as the key of its trail. */
-export function environmentOf(stack: Stack): string {
-  return `${stack.account}/${stack.region}`;
+/**
+ * The account a trail belongs to, for its one trail: its stack's account, or, when
+ * that is unresolved, the stack itself (an environment-agnostic stack may deploy
+ * anywhere, so it shares nothing).
+ */
+function accountOf(trail: IConstruct): string {
+  const stack = Stack.of(trail);
+  return Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region) ? `stack:${stack.node.path}` : stack.account;
+}
+
+function resolvedEnvironment(stack: Stack): string | undefined {
+  return Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region) ? undefined : `${stack.account}/${stack.region}`;
 }
 
 /**
- * Trails that would collide or exceed AWS's quota: a trail declared after the one a
- * key created for the same account and Region, two trails of one name, more
- * trails in an account and Region than AWS allows.
+ * Where each account's trail is created, once the app is complete, so that the
+ * choice depends on the stacks, never on the order they were written in: nowhere,
+ * if a KeyAuditTrail of the account creates one by `createTrail: true` or attaches
+ * to one by `existingLogGroup`; otherwise in the KeyAuditTrail (not given
+ * `createTrail: false`) of the account's trail home Region (the context value
+ * `cdk-kms-constructs:trailHomeRegion`, or else the first Region in alphabetical
+ * order), in the stack whose name comes first.
  */
-export function validateTrails<T extends IConstruct>(trail: T, registered: (t: T) => RegisteredTrail): string[] {
+export function trailHomes(trails: RegisteredTrail[], homeRegion?: string): RegisteredTrail[] {
+  const byAccount = new Map<string, RegisteredTrail[]>();
+  for (const trail of trails) byAccount.set(accountOf(trail), [...byAccount.get(accountOf(trail)) ?? [], trail]);
+  const homes: RegisteredTrail[] = [];
+  for (const members of byAccount.values()) {
+    if (members.some(t => t._trailChoice === 'create' || t._trailChoice === 'existing')) continue;
+    const candidates = members.filter(t => t._trailChoice === 'default').map(t => ({
+      trail: t,
+      key: [Stack.of(t).region === homeRegion ? 0 : 1, Stack.of(t).region, Stack.of(t).stackName, t.node.path] as const,
+    }));
+    candidates.sort((a, b) => compareKeys(a.key, b.key));
+    if (candidates.length > 0) homes.push(candidates[0].trail);
+  }
+  return homes;
+}
+
+function compareKeys(a: readonly (string | number)[], b: readonly (string | number)[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Creates each account's trail in its home, before the app is validated. */
+class TrailHomes implements IAspect {
+  private done = false;
+
+  constructor(private readonly stage: IConstruct, private readonly registry: TrailRegistry) {}
+
+  public visit(node: IConstruct): void {
+    if (this.done || node !== this.stage) return;
+    this.done = true;
+    const homeRegion = this.stage.node.tryGetContext(TRAIL_HOME_REGION_CONTEXT);
+    if (homeRegion !== undefined && (typeof homeRegion !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(homeRegion))) {
+      throw new Error(`the context value ${TRAIL_HOME_REGION_CONTEXT} must be a Region name such as "us-east-1", got ${JSON.stringify(homeRegion)}`);
+    }
+    for (const home of trailHomes(this.registry.all, homeRegion)) home._createAccountTrail();
+  }
+}
+
+/**
+ * Trails that would collide or exceed AWS's quotas: a trail declared in a stack after
+ * the one a key created there, two trails of one account, two trails of one name,
+ * more watches in an account and Region than CloudWatch Logs has resource policies.
+ */
+export function validateTrails(trail: RegisteredTrail): string[] {
   const stack = Stack.of(trail);
-  const environment = environmentOf(stack);
-  const registry = registryOf<T>(trail);
-  const trailName = registered(trail).trailName;
+  const registry = registryOf(trail);
   const errors: string[] = [];
-  const first = registry.byEnvironment.get(environment)!;
-  if (first !== trail && registered(first).createdImplicitly) {
-    errors.push(`a KeyAuditTrail was declared after a ClassifiedKey created the default one of account ${stack.account} and Region ${stack.region} (${first.node.path}): declare it before the keys, or pass it to them as auditTrail`);
+  const first = registry.byStack.get(stack)!;
+  if (first !== trail && first._createdImplicitly) {
+    errors.push(`a KeyAuditTrail was declared in ${stack.stackName} after a ClassifiedKey created the stack's default one (${first.node.path}): declare it before the keys, or pass it to them as auditTrail`);
   }
-  const created = registry.all.filter(t => registered(t).trailName !== undefined && environmentOf(Stack.of(t)) === environment);
-  const sameName = created.find(t => t !== trail && registered(t).trailName === trailName && !Token.isUnresolved(trailName!));
-  if (trailName !== undefined && sameName) {
-    errors.push(`a KeyAuditTrail named "${trailName}" is declared twice (${sameName.node.path} and ${trail.node.path}): CloudTrail names and log groups must be unique, give one another trailName or share one trail`);
+  const creating = registry.all.filter(t => t._createsTrail && accountOf(t) === accountOf(trail));
+  if (trail._createsTrail && creating.length > 1 && creating[0] === trail) {
+    errors.push(`${creating.length} KeyAuditTrails create a trail in account ${stack.account} (${creating.map(t => t.node.path).join(', ')}): an account needs one multi-Region trail, which every Region's watch uses; give createTrail: true to one only`);
   }
-  // Every created trail is multi-Region, and a multi-Region trail counts against the
-  // quota of every Region: count the account's trails, whatever their home Region.
-  // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html
-  const inAccount = registry.all.filter(t => registered(t).trailName !== undefined
-    && Token.compareStrings(Stack.of(t).account, stack.account) !== TokenComparison.DIFFERENT);
-  if (inAccount.length > MAX_TRAILS_PER_REGION && inAccount[0] === trail) {
-    const regions = Array.from(new Set(inAccount.map(t => Stack.of(t).region)));
-    errors.push(`${inAccount.length} KeyAuditTrails create multi-Region trails in account ${stack.account} (${inAccount.map(t => t.node.path).join(', ')}${regions.length > 1 ? `, in ${regions.join(', ')}` : ''}), and each counts in every Region against the ${MAX_TRAILS_PER_REGION} AWS allows: let the keys share one (KeyAuditTrail.of does by default, one per Region), pass auditTrail, or attach to your organization's trail with existingLogGroup`);
+  const sameName = creating.find(t => t !== trail && t._trailName === trail._trailName && !Token.isUnresolved(trail._trailName));
+  if (trail._createsTrail && sameName) {
+    errors.push(`a KeyAuditTrail named "${trail._trailName}" is declared twice (${sameName.node.path} and ${trail.node.path}): CloudTrail names and log groups must be unique, give one another trailName`);
+  }
+  const environment = resolvedEnvironment(stack);
+  const watches = environment ? registry.all.filter(t => resolvedEnvironment(Stack.of(t)) === environment) : [];
+  if (watches.length > MAX_WATCHES_PER_REGION && watches[0] === trail) {
+    errors.push(`${watches.length} KeyAuditTrails watch account ${stack.account} in ${stack.region} (${watches.map(t => t.node.path).join(', ')}), and each needs one of the ${MAX_WATCHES_PER_REGION} CloudWatch Logs resource policies of the account and Region: pass one stack's auditTrail to the keys of the others`);
   }
   return errors;
+}
+
+/**
+ * Environment-agnostic stacks each create their own trail, since their account is
+ * unknown; deployed to one account, they would record its events more than once.
+ */
+export function warnAgnosticTrails(trail: RegisteredTrail): void {
+  const registry = registryOf(trail);
+  const agnostic = registry.all.filter(t => t._createsTrail && accountOf(t).startsWith('stack:'));
+  if (agnostic.length > 1 && agnostic[0] === trail) {
+    Annotations.of(trail).addWarningV2('cdk-kms-constructs:agnosticTrails',
+      `${agnostic.length} stacks without an account or Region each create a KMS audit trail (${agnostic.map(t => Stack.of(t).stackName).join(', ')}): deployed to one account, it would record every management event ${agnostic.length} times. Set env on the stacks (one trail per account then), or give createTrail: false to the KeyAuditTrail of all but one`);
+  }
 }

@@ -2,8 +2,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 
 /*
  * KMS action lists, named by purpose. Every list is explicit: no wildcard in a key
- * policy written by this library, so that "the admin cannot use the key" holds for
- * actions KMS adds later too.
+ * policy written by this library for a principal of the account, so that "the admin
+ * cannot use the key" holds for actions KMS adds later too. (The one wildcard is AWS's
+ * own `kms:GenerateDataKey*`, for the service principals of CloudTrail and the
+ * topic publishers, each held to its resource by `aws:SourceArn`.)
  */
 
 /** Read a key's metadata. Harmless, and needed by services that use the key. */

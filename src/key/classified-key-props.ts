@@ -203,10 +203,11 @@ export interface ClassifiedKeyProps {
   readonly deployRole?: iam.IRole;
 
   /**
-   * The audit trail whose metric filters count this key's events.
+   * The audit trail whose watch counts this key's events and raises its alarms: one
+   * in the key's account and Region.
    *
-   * @default - the trail of the key's account and Region, `KeyAuditTrail.of(this)`,
-   * created on first use
+   * @default - the trail of the key's stack, `KeyAuditTrail.of(this)`, created on
+   * first use
    */
   readonly auditTrail?: KeyAuditTrail;
 

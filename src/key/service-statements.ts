@@ -81,15 +81,16 @@ export const TOPIC_PUBLISHERS: TopicPublisher[] = [
 
 /**
  * An AWS service publishing to a topic encrypted with the key, for resources of
- * this account (`aws:SourceAccount`) and of its kind (`aws:SourceArn`), as SNS
- * documents for event sources of AWS services.
+ * this account (`aws:SourceAccount`) and of its kind (`aws:SourceArn`), with the
+ * actions SNS documents for event sources of AWS services (`kms:Decrypt` and
+ * `kms:GenerateDataKey*`).
  * @see https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
  */
 export function topicPublisherStatement(place: PolicyPlace, publisher: TopicPublisher): iam.PolicyStatement {
   const sourceArn = publisher.sourceArn(place.partition, place.region, place.account);
   return new iam.PolicyStatement({
     principals: [new iam.ServicePrincipal(publisher.servicePrincipal)],
-    actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
     resources: ['*'],
     conditions: {
       StringEquals: { 'aws:SourceAccount': place.account },

@@ -196,10 +196,11 @@ export interface RegionalKeyOptions {
 
   /**
    * The audit trail that watches this Region's member, in its stack's account and
-   * Region: for example one attached to your organization trail's log group in this
-   * Region, so that the set creates no trail there.
+   * Region: for example one declared with options in the Region's stack.
    *
-   * @default - the trail of the stack's account and Region, `KeyAuditTrail.of`, created on first use
+   * @default - the trail of the Region's stack, `KeyAuditTrail.of`, created on first
+   * use: its watch and alarms are in the Region's stack, and the account's one
+   * CloudTrail trail is made in one stack of the app (see `KeyAuditTrailProps.createTrail`)
    */
   readonly auditTrail?: KeyAuditTrail;
 

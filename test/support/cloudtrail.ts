@@ -99,3 +99,76 @@ export function viaService(service: string): Json {
     userAgent: service,
   };
 }
+
+/**
+ * A session of a role, as CloudTrail records a call made with the role's temporary
+ * credentials (the `AssumedRole` form of `userIdentity`).
+ * @see https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html
+ */
+export function roleSession(roleArn: string, sessionName: string, roleId = 'AROAEXAMPLEROLE00001'): Json {
+  const parsed = /^arn:([^:]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+  if (!parsed) throw new Error(`not a role ARN: ${roleArn}`);
+  const [, partition, account, roleName] = parsed;
+  return {
+    type: 'AssumedRole',
+    principalId: `${roleId}:${sessionName}`,
+    arn: `arn:${partition}:sts::${account}:assumed-role/${roleName}/${sessionName}`,
+    accountId: account,
+    accessKeyId: 'ASIAEXAMPLESESSION01',
+    sessionContext: {
+      sessionIssuer: { type: 'Role', principalId: roleId, arn: roleArn, accountId: account, userName: roleName },
+      attributes: { creationDate: '2024-05-01T11:59:58Z', mfaAuthenticated: 'false' },
+    },
+  };
+}
+
+/**
+ * The role the audit watch's heartbeat schedule assumes: a made-up ARN, named as
+ * CloudFormation names a role it creates (stack, logical id, random suffix).
+ */
+export const HEARTBEAT_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/TestStack-KeyAuditTrailHeartbeatRole-1A2B3C4D5E6F`;
+
+/**
+ * The watch's heartbeat: `DescribeKey` on a key, as EventBridge Scheduler's
+ * universal target (`arn:aws:scheduler:::aws-sdk:kms:describeKey`) calls it with the
+ * schedule's role. The identity is the role's session; the other fields follow the
+ * KMS guide's DescribeKey record (a read-only call, response not recorded). No
+ * pattern reads `sourceIPAddress` or `userAgent`.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/ct-describekey.html
+ * @see https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html
+ */
+export function heartbeatRecord(keyArn: string, roleArn: string = HEARTBEAT_ROLE_ARN, fields: Json = {}): Json {
+  return kmsEvent('DescribeKey', {
+    userIdentity: roleSession(roleArn, 'f3a9c2d4e5b6a7c8d9e0f1a2b3c4d5e6', 'AROAEXAMPLEHEARTBEAT'),
+    sourceIPAddress: 'scheduler.amazonaws.com',
+    userAgent: 'scheduler.amazonaws.com',
+    requestParameters: { keyId: keyArn },
+    responseElements: null,
+    readOnly: true,
+    resources: [{ accountId: keyArn.split(':')[4], type: 'AWS::KMS::Key', ARN: keyArn }],
+    ...fields,
+  });
+}
+
+/**
+ * A CloudTrail record as EventBridge delivers it ("AWS API Call via CloudTrail", in
+ * the Region where the call happened), and as a rule with a CloudWatch Logs target
+ * writes it to the log group: the event, with the record under `detail`.
+ * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
+ * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html
+ */
+export function eventBridgeEvent(record: Json): Json {
+  const eventSource = String(record.eventSource);
+  return {
+    'version': '0',
+    // A UUID of its own, made from the record's for repeatable tests.
+    'id': `e0b1c2d3${String(record.eventID).slice(8)}`,
+    'detail-type': 'AWS API Call via CloudTrail',
+    'source': `aws.${eventSource.replace(/\.amazonaws\.com$/, '')}`,
+    'account': record.recipientAccountId,
+    'time': record.eventTime,
+    'region': record.awsRegion,
+    'resources': [],
+    'detail': record,
+  };
+}

@@ -39,6 +39,26 @@ export function onlyResource(template: Template, type: string): { logicalId: str
   return { logicalId: ids[0], properties: resources[ids[0]].Properties };
 }
 
+/**
+ * Whether a logical id is one of a KeyAuditTrail's resources of the stack: those of
+ * the trail `KeyAuditTrail.of` creates and of the one `newStack` declares, both
+ * named `KeyAuditTrail.DEFAULT_ID`. Every stack with keys has one (its heartbeat
+ * role, at least), so tests about a key's own resources leave them out.
+ */
+export function isAuditTrailResource(logicalId: string): boolean {
+  return logicalId.startsWith(KeyAuditTrail.DEFAULT_ID);
+}
+
+/** The IAM roles of a template, by logical id, but the KeyAuditTrail's: those of the keys and of the test. */
+export function rolesOutsideAuditTrail(template: Template): Record<string, any> {
+  return Object.fromEntries(Object.entries(template.findResources('AWS::IAM::Role')).filter(([id]) => !isAuditTrailResource(id)));
+}
+
+/** The logical ids of the KeyAuditTrail's IAM roles in a template, sorted. */
+export function auditTrailRoleIds(template: Template): string[] {
+  return Object.keys(template.findResources('AWS::IAM::Role')).filter(isAuditTrailResource).sort();
+}
+
 /** The key policy statement with this Sid. */
 export function statementWithSid(template: Template, sid: string): any {
   const key = onlyResource(template, 'AWS::KMS::Key');
