@@ -36,9 +36,9 @@ function main(outdir: string): void {
       }
     }
   }
-  // The audit trail's shared alarms watch every key of their account and Region.
-  const sharedAlarms = (environment: string, imported: boolean) => stacks
-    .filter(stack => stack.environment === environment)
+  // The shared alarms of each stack's audit watch count every key of its account and Region.
+  const sharedAlarms = (stackName: string, imported: boolean) => stacks
+    .filter(stack => stack.stackName === stackName)
     .flatMap(stack => Object.values(stack.resources))
     .filter(r => r.Type === 'AWS::CloudWatch::Alarm')
     .map(r => r.Metadata?.['aws:cdk:path']?.split('/').slice(-2, -1)[0])
@@ -122,7 +122,7 @@ function main(outdir: string): void {
       const own = Object.values(resources)
         .filter(r => r.Type === 'AWS::CloudWatch::Alarm' && r.Metadata?.['aws:cdk:path']?.startsWith(`${keyPath}/`))
         .map(r => `${r.Metadata['aws:cdk:path'].split('/').slice(-2, -1)[0]} (${r.Properties.AlarmDescription.split(': ').slice(1).join(': ')})`);
-      const shared = sharedAlarms(environment, props.Origin === 'EXTERNAL');
+      const shared = sharedAlarms(stackName, props.Origin === 'EXTERNAL');
       // A key in a custom key store is watched with its store too.
       const storeId = key.Type === 'Custom::KmsHsmKey' ? props.CustomKeyStoreId?.['Fn::GetAtt']?.[0] : undefined;
       const storeAlarms = storeId === undefined ? [] : Object.values(resources)
@@ -130,7 +130,7 @@ function main(outdir: string): void {
           && !r.Metadata['aws:cdk:path'].startsWith(`${keyPath}/`))
         .map(r => r.Metadata['aws:cdk:path'].split('/').slice(-2, -1)[0]);
       const alarms = [
-        ...(shared.length > 0 ? [`${shared.join(', ')} (the trail's, one contributor per key)`] : []),
+        ...(shared.length > 0 ? [`${shared.join(', ')} (its stack's watch, one contributor per key)`] : []),
         ...(storeAlarms.length > 0 ? [`${storeAlarms.join(', ')} (its store's)`] : []),
         ...own,
       ];
@@ -141,6 +141,16 @@ function main(outdir: string): void {
     }
   }
   console.log(`${keys} keys in ${outdir}`);
+  // The audit spine: a watch in every stack with keys, one trail per account.
+  const byType = (type: string) => stacks.flatMap(stack => Object.values(stack.resources)
+    .filter(r => r.Type === type).map(() => stack));
+  const trails = byType('AWS::CloudTrail::Trail');
+  const watches = byType('AWS::Events::Rule').filter(stack => Object.values(stack.resources)
+    .some(r => r.Type === 'AWS::Scheduler::Schedule'));
+  const accounts = unique(stacks.map(stack => stack.environment.split('/')[2]));
+  console.log(`audit spine: ${trails.length} CloudTrail trail${trails.length === 1 ? '' : 's'} for ${accounts.length} account${accounts.length === 1 ? '' : 's'}`
+    + ` (${trails.map(stack => `${stack.stackName}, ${stack.environment.split('/').pop()}`).join('; ')});`
+    + ` a watch with its heartbeat in each of ${unique(watches.map(stack => stack.stackName)).join(', ')}`);
   if (nag !== undefined) {
     const others = nag.findings.filter((f: Json) => !keyPaths.some(p => f.path?.startsWith(`${p}/`)));
     const trail = others.filter((f: Json) => /\/KeyAuditTrail\//.test(f.path ?? ''));
