@@ -33,10 +33,12 @@ export interface KeyAuditTrailProps {
    *
    * @default - one KeyAuditTrail per account creates it, chosen once the app is
    * complete and never by the order of the code: none when a KeyAuditTrail of the
-   * account has `createTrail: true` or `existingLogGroup`; otherwise the one in the
-   * account's trail home Region (the context value `cdk-kms-constructs:trailHomeRegion`,
-   * or else the first Region in alphabetical order), in the stack whose name comes
-   * first. A stack without a resolved account or Region creates its own.
+   * account has `createTrail: true` or `existingLogGroup`; otherwise, among the
+   * account's KeyAuditTrails (one in each stack with keys), the one in the account's
+   * trail home Region (the context value `cdk-kms-constructs:trailHomeRegion`, or
+   * else the first of their Regions in alphabetical order), in the stack whose name
+   * comes first. A stack without a resolved account or Region creates its own. Pin
+   * it with `createTrail: true`: removing the last key of its stack moves it.
    */
   readonly createTrail?: boolean;
 
