@@ -221,10 +221,10 @@ export interface ClassifiedKeyProps {
   readonly alarmTopic?: sns.ITopic;
 
   /**
-   * Whether the key registers with the audit trail of its account and Region
-   * (creating it if needed) and gets the alarms of its classification. Only PUBLIC
-   * and INTERNAL keys may go without. The trail's shared alarms watch every key of
-   * their account and Region, so where a trail exists they watch this one too.
+   * Whether the key registers with the audit trail of its stack (creating it if
+   * needed) and gets the alarms of its classification. Only PUBLIC and INTERNAL keys
+   * may go without. A trail's shared alarms watch every key of its account and
+   * Region, so where a trail exists they watch this one too.
    *
    * @default true
    */

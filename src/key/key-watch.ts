@@ -10,7 +10,7 @@ import type { KeyAuditTrail } from '../audit/key-audit-trail';
  *
  * The audit spine (audit/) builds its own key as a ClassifiedKey, so the key folder
  * must not import it: a key registers with its watcher through the interface below,
- * which KeyAuditTrail meets, and finds the default watcher of its account and Region
+ * which KeyAuditTrail meets, and finds the default watcher of its stack
  * through the factory the audit folder installs when it is loaded. `KeyAuditTrail` is
  * named here as a type only, for the key's public `auditTrail` prop and attribute.
  */
@@ -60,12 +60,12 @@ export function asWatcher(trail: KeyAuditTrail, key: IConstruct): KeyWatcher {
 
 let defaultWatcher: ((scope: IConstruct) => KeyAuditTrail) | undefined;
 
-/** Installs how a key finds its account and Region's watcher when none is given. */
+/** Installs how a key finds its stack's watcher when none is given. */
 export function installDefaultWatcher(factory: (scope: IConstruct) => KeyAuditTrail): void {
   defaultWatcher = factory;
 }
 
-/** The watcher of the key's account and Region: `KeyAuditTrail.of(key)`. */
+/** The watcher of the key's stack: `KeyAuditTrail.of(key)`. */
 export function defaultWatcherOf(key: IConstruct): KeyAuditTrail {
   if (!defaultWatcher) {
     throw new Error(`no audit trail can watch ${key.node.path}: the library's audit module is not loaded (import the library from its package root)`);
