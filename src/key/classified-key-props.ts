@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -120,6 +121,30 @@ export interface ClassifiedKeyProps {
    * @default - no organization guard
    */
   readonly organizationId?: string;
+
+  /**
+   * The interface VPC endpoints of KMS that direct calls to the key must come
+   * through (`aws:SourceVpce`): a call from anywhere else is denied, whatever the
+   * caller's permissions. Calls an AWS service makes for a principal (S3, DynamoDB,
+   * Secrets Manager using the key for their resources), AWS service principals and
+   * the principals that write the key's policy (the deploy role, a handler) keep
+   * working. With `sourceVpcs` too, a call through either is allowed. Endpoints of
+   * other Regions or of other services are refused when known at synth; name an
+   * endpoint of another stack or app by `ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes`.
+   *
+   * @default - no network perimeter
+   * @see https://docs.aws.amazon.com/kms/latest/developerguide/vpce-key-policy.html
+   */
+  readonly vpcEndpoints?: ec2.IInterfaceVpcEndpoint[];
+
+  /**
+   * The VPCs that direct calls to the key must come from (`aws:SourceVpc`, set for
+   * calls through any VPC endpoint of those VPCs), with the same exceptions as
+   * `vpcEndpoints`.
+   *
+   * @default - no network perimeter
+   */
+  readonly sourceVpcs?: ec2.IVpc[];
 
   /**
    * How often KMS rotates a symmetric key, 90 to 2560 days. For CONFIDENTIAL and

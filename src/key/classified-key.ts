@@ -14,6 +14,7 @@ import { KeyPolicy } from './key-policy';
 import { adminPrincipal, deployRoleArnFor, hasMfaInTrust, sharedAdminRole } from './key-roles';
 import { resolveKeySettings } from './key-settings';
 import { asWatcher, defaultWatcherOf, KeyMetricName } from './key-watch';
+import { resolveNetworkPerimeter } from './network-perimeter';
 import { samePrincipal } from './policy-conditions';
 import { claimAlias, deriveAlias, validateAlias } from './validation';
 import type { KeyAuditTrail } from '../audit/key-audit-trail';
@@ -135,6 +136,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       viaServices: props.viaServices,
       encryptionContextKeys: props.encryptionContextKeys,
       organizationId: props.organizationId,
+      networkPerimeter: resolveNetworkPerimeter(this, props),
     });
     this.grants = new GrantPlanner(this, {
       policy: this.policy,

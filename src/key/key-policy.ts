@@ -4,6 +4,7 @@ import { IConstruct } from 'constructs';
 import { GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
 import { Conditions, Grantee, GranteeKind } from './grantee';
 import { LockoutGuard } from './lockout-guard';
+import { NetworkPerimeter, networkPerimeterStatement } from './network-perimeter';
 import { mergeConditions } from './policy-conditions';
 import { sizeWithPlaceholders } from './policy-size';
 import { denySeparatedDuties } from './separation-of-duties';
@@ -38,6 +39,8 @@ export interface KeyPolicyOptions {
   readonly encryptionContextKeys?: string[];
   /** Deny every principal outside this organization. */
   readonly organizationId?: string;
+  /** Deny direct calls from outside these endpoints and VPCs. */
+  readonly networkPerimeter?: NetworkPerimeter;
 }
 
 /**
@@ -94,6 +97,9 @@ export class KeyPolicy {
           BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' },
         },
       }));
+    }
+    if (options.networkPerimeter !== undefined) {
+      this.document.addStatements(networkPerimeterStatement(options.networkPerimeter, options.policyWriters));
     }
   }
 

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -214,6 +215,23 @@ export interface RegionalKeyOptions {
    * @default - the functions run outside any VPC (CT.LAMBDA.PR.3's one documented exception)
    */
   readonly handlerVpc?: HandlerVpcOptions;
+
+  /**
+   * The KMS interface endpoints of this Region that direct calls to this Region's
+   * member must come through (see `ClassifiedKeyProps.vpcEndpoints`): each Region's
+   * member has its own policy, and its own network.
+   *
+   * @default - no network perimeter in this Region
+   */
+  readonly vpcEndpoints?: ec2.IInterfaceVpcEndpoint[];
+
+  /**
+   * The VPCs of this Region that direct calls to this Region's member must come
+   * from (see `ClassifiedKeyProps.sourceVpcs`).
+   *
+   * @default - no network perimeter in this Region
+   */
+  readonly sourceVpcs?: ec2.IVpc[];
 }
 
 /**

@@ -120,6 +120,8 @@ export class MultiRegionKeySet extends Construct {
         monitoring: props.monitoring,
         alarmTopic: regional.alarmTopic,
         auditTrail: regional.auditTrail,
+        vpcEndpoints: regional.vpcEndpoints,
+        sourceVpcs: regional.sourceVpcs,
         ...rotation,
         [KEY_HOME]: home,
       } as ClassifiedKeyProps);
