@@ -58,7 +58,9 @@ describe('a key with vpcEndpoints', () => {
       Sid: 'DenyOutsideNetworkPerimeter',
       Effect: 'Deny',
       Principal: { AWS: '*' },
-      Action: 'kms:*',
+      // Every action but the reads of the key's settings, which change nothing and use no material.
+      NotAction: ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListKeyPolicies', 'kms:ListResourceTags', 'kms:ListGrants',
+        'kms:GetKeyRotationStatus', 'kms:ListKeyRotations'],
       Resource: '*',
       Condition: {
         StringNotEquals: { 'aws:SourceVpce': [ENDPOINT] },
@@ -104,6 +106,20 @@ describe('a key with vpcEndpoints', () => {
     for (const action of ['kms:Decrypt', 'kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion']) {
       expect(await fx.decide(KMS_STAR_ADMIN, action, { ...THROUGH_ENDPOINT, ...WITH_MFA }, KMS_STAR)).not.toBe('Allowed');
       expect(await fx.decide(KMS_STAR_ADMIN, action, { ...FROM_THE_INTERNET, ...WITH_MFA }, KMS_STAR)).toBe('ExplicitlyDenied');
+    }
+  });
+});
+
+describe('a key\'s settings stay readable from AWS\'s network', () => {
+  test('AWS Config\'s role, the audit heartbeat and a replica\'s lookup read the settings from outside; nothing else passes', async () => {
+    const stack = newStack();
+    const endpoint = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(stack, 'Endpoint', { vpcEndpointId: ENDPOINT, port: 443 });
+    const fx = synthesize({ vpcEndpoints: [endpoint] });
+    const configRole = `arn:aws:iam::${ACCOUNT}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig`;
+    const reads = ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GetKeyRotationStatus', 'kms:ListResourceTags'];
+    for (const action of reads) expect(await fx.decide(configRole, action, FROM_THE_INTERNET, KMS_STAR)).toBe('Allowed');
+    for (const action of ['kms:Decrypt', 'kms:DisableKey', 'kms:PutKeyPolicy']) {
+      expect(await fx.decide(configRole, action, FROM_THE_INTERNET, KMS_STAR)).toBe('ExplicitlyDenied');
     }
   });
 });

@@ -125,7 +125,8 @@ export interface ClassifiedKeyProps {
   /**
    * The interface VPC endpoints of KMS that direct calls to the key must come
    * through (`aws:SourceVpce`): a call from anywhere else is denied, whatever the
-   * caller's permissions. Calls an AWS service makes for a principal (S3, DynamoDB,
+   * caller's permissions, but the reads of the key's settings (describe, policy,
+   * tags, grants, rotation). Calls an AWS service makes for a principal (S3, DynamoDB,
    * Secrets Manager using the key for their resources), AWS service principals and
    * the principals that write the key's policy (the deploy role, a handler) keep
    * working. With `sourceVpcs` too, a call through either is allowed. Endpoints of

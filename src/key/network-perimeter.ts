@@ -2,6 +2,7 @@ import { Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
+import { SETTINGS_READS } from './actions';
 
 /*
  * A key's network perimeter: direct calls to the key only through the organization's
@@ -74,10 +75,14 @@ function serviceNameOf(endpoint: ec2.IInterfaceVpcEndpoint): string | undefined 
 }
 
 /**
- * The perimeter's deny: every KMS action on the key, unless the call comes through
- * one of the endpoints or VPCs, an AWS service makes it for a principal
- * (`aws:ViaAWSService`) or as itself (`aws:PrincipalIsAWSService`), or a principal
- * that writes the key's policy makes it.
+ * The perimeter's deny: every KMS action on the key but the reads of its settings,
+ * unless the call comes through one of the endpoints or VPCs, an AWS service makes
+ * it for a principal (`aws:ViaAWSService`) or as itself (`aws:PrincipalIsAWSService`),
+ * or a principal that writes the key's policy makes it. The settings reads
+ * (`SETTINGS_READS`: describe the key, read its policy, tags, grants and rotation)
+ * change nothing and use no material: AWS Config, Security Hub and the library's own
+ * lookups (a multi-Region replica's, the audit heartbeat) make them from AWS's
+ * network with their own roles, and would break.
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcevpce
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcevpc
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-viaawsservice
@@ -91,7 +96,7 @@ export function networkPerimeterStatement(perimeter: NetworkPerimeter, policyWri
     sid: 'DenyOutsideNetworkPerimeter',
     effect: iam.Effect.DENY,
     principals: [new iam.AnyPrincipal()],
-    actions: ['kms:*'],
+    notActions: SETTINGS_READS,
     resources: ['*'],
     conditions: {
       StringNotEquals: outside,
