@@ -8,3 +8,4 @@ export * from './multi-region/multi-region-key-set-props';
 export * from './key-store/cloudhsm-cluster';
 export * from './key-store/custom-key-store';
 export * from './custom-resources/handler-vpc';
+export * from './perimeter/kms-interface-endpoint';

@@ -18,7 +18,8 @@ const ALLOWED: Record<string, string[]> = {
   'custom-resources': ['key', 'nag.ts'],
   'multi-region': ['key', 'audit', 'custom-resources', 'nag.ts'],
   'key-store': ['key', 'audit', 'custom-resources', 'nag.ts'],
-  'index.ts': ['key', 'audit', 'custom-resources', 'multi-region', 'key-store'],
+  'perimeter': ['key', 'nag.ts'],
+  'index.ts': ['key', 'audit', 'custom-resources', 'multi-region', 'key-store', 'perimeter'],
 };
 
 interface Edge { readonly file: string; readonly target: string; readonly typeOnly: boolean }

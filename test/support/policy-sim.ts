@@ -97,6 +97,8 @@ export interface SimulationOptions {
   readonly resourcePolicy?: PolicyDocument | null;
   /** Permissions boundary of the principal. @default the template role's boundary, if any */
   readonly permissionBoundaryPolicies?: PolicyDocument[];
+  /** The policies of the VPC endpoints the request goes through. @default none: not through an endpoint */
+  readonly vpcEndpointPolicies?: PolicyDocument[];
   /** Account that owns the resource. @default the account in `resourceArn`, else the template's account */
   readonly resourceAccount?: string;
   /** Fill in the context keys AWS always sets (see the module comment). @default true */
@@ -378,6 +380,7 @@ export class PolicySimulator {
       resourceControlPolicies: [],
       ...(resourcePolicy ? { resourcePolicy } : {}),
       ...(boundaries ? { permissionBoundaryPolicies: boundaries.map((policy, i) => ({ name: `permissionBoundary[${i}]`, policy })) } : {}),
+      ...(request.vpcEndpointPolicies ? { vpcEndpointPolicies: request.vpcEndpointPolicies.map((policy, i) => ({ name: `vpcEndpoint[${i}]`, policy })) } : {}),
     };
   }
 
