@@ -508,6 +508,16 @@ describe('trail options', () => {
     Template.fromStack(app).resourceCountIs('AWS::CloudTrail::Trail', 0);
   });
 
+  test('fails at synth when a trail with no audit key watches no key, so its heartbeat has nothing to describe', () => {
+    const stack = newBareStack();
+    new KeyAuditTrail(stack, 'Audit', {
+      existingLogGroup: logs.LogGroup.fromLogGroupName(stack, 'OrgTrail', 'org-trail'),
+      alarmTopic: sns.Topic.fromTopicArn(stack, 'Alarms', `arn:aws:sns:${REGION}:${ACCOUNT}:security-alarms`),
+    });
+    expect(() => Template.fromStack(stack)).toThrow(
+      'the KeyAuditTrail TestStack/Audit watches no key and has no audit key, so its heartbeat has no key to describe: give it no alarmTopic, or pass it to a key as auditTrail');
+  });
+
   test.each(bad)('fails when %s', (_name, build, message) => {
     expect(() => build(newBareStack())).toThrow(message);
   });

@@ -141,7 +141,9 @@ export class KeyAuditTrail extends Construct {
     const objectLock = props.objectLockRetention ?? s3.ObjectLockRetention.governance(Duration.days(retention));
     this.archiveSettings = { retention, removalPolicy, objectLock, accessLogsBucket: props.accessLogsBucket };
     this.metricNamespace = `KmsKeyAudit/${stack.stackName}`;
-    const heartbeatKeyArn = Lazy.string({ produce: () => this.heartbeatKeyArn() });
+    const heartbeatKeyArn = Lazy.string({
+      produce: () => this.heartbeatKey?.keyArn ?? (() => { throw new Error(this.noHeartbeatKey()); })(),
+    });
     this.heartbeat = heartbeatMetrics(this.metricNamespace, heartbeatKeyArn);
 
     // The alarms that watch keys come first, so that the audit key is watched by them
@@ -156,8 +158,8 @@ export class KeyAuditTrail extends Construct {
     this.keyAliasOrTagChangesAlarm = shared.aliasOrTagChanges;
     for (const alarm of [shared.stateChanges, shared.policyOrGrantChanges, shared.aliasOrTagChanges]) this._notify(alarm);
 
-    // The audit key exists when something of ours must be encrypted: the trail and
-    // its log group, or the alarm topic.
+    // The audit key exists when something of ours must be encrypted: the watch's log
+    // group with the trail it may create, or the alarm topic.
     const needsKey = !props.existingLogGroup || !props.alarmTopic;
     this.auditKey = !needsKey ? undefined : new ClassifiedKey(this, 'AuditKey', {
       classification: DataClassification.CONFIDENTIAL,
@@ -220,7 +222,7 @@ export class KeyAuditTrail extends Construct {
         warnAgnosticTrails(this);
         const errors = validateTrails(this);
         if (!this.heartbeatKey) {
-          errors.push(`the KeyAuditTrail ${this.node.path} watches no key and has no audit key, so its heartbeat has no key to describe: give it no alarmTopic, or pass it to a key as auditTrail`);
+          errors.push(this.noHeartbeatKey());
         }
         return errors;
       },
@@ -367,11 +369,9 @@ export class KeyAuditTrail extends Construct {
     return alarms;
   }
 
-  private heartbeatKeyArn(): string {
-    if (!this.heartbeatKey) {
-      throw new Error(`the KeyAuditTrail ${this.node.path} watches no key and has no audit key, so its heartbeat has no key to describe: give it no alarmTopic, or pass it to a key as auditTrail`);
-    }
-    return this.heartbeatKey.keyArn;
+  /** Why a trail with no key to describe has no heartbeat: at validation, and if its ARN is resolved regardless. */
+  private noHeartbeatKey(): string {
+    return `the KeyAuditTrail ${this.node.path} watches no key and has no audit key, so its heartbeat has no key to describe: give it no alarmTopic, or pass it to a key as auditTrail`;
   }
 
   /** How alarm descriptions name the keys a trail watches. */

@@ -79,7 +79,7 @@ function resolvedEnvironment(stack: Stack): string | undefined {
  * `cdk-kms-constructs:trailHomeRegion`, or else the first Region in alphabetical
  * order), in the stack whose name comes first.
  */
-export function trailHomes(trails: RegisteredTrail[], homeRegion?: string): RegisteredTrail[] {
+function trailHomes(trails: RegisteredTrail[], homeRegion?: string): RegisteredTrail[] {
   const byAccount = new Map<string, RegisteredTrail[]>();
   for (const trail of trails) byAccount.set(accountOf(trail), [...byAccount.get(accountOf(trail)) ?? [], trail]);
   const homes: RegisteredTrail[] = [];
