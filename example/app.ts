@@ -13,7 +13,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { PaymentsPlatform } from './platform';
-import { CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet } from '../src';
+import { CloudHsmCluster, CustomKeyStore, DataClassification, KeyGuardrails, MultiRegionKeySet } from '../src';
 
 /** The file, next to the assembly, where the app records cdk-nag's findings. */
 export const NAG_REPORT = 'nag-findings.json';
@@ -85,6 +85,19 @@ new dynamodb.Table(vault, 'Tokens', {
   encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
   encryptionKey: cardKey,
   pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+});
+
+// The organization's guardrails, from its management account (an example one): an SCP
+// and an RCP for every key of the payments OU (README, "Perimeter"). The pipelines
+// deploy with CDK's bootstrap roles; a break-glass role repairs a key by hand.
+const management = new Stack(app, 'Management', { env: { account: '999999999999', region: 'us-east-1' } });
+new KeyGuardrails(management, 'KeyGuardrails', {
+  organizationId: 'o-a1b2c3d4e5',
+  pipelineRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*'],
+  deployRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-deploy-role-*'],
+  breakGlassRoles: ['arn:aws:iam::*:role/KeyBreakGlass'],
+  targetIds: ['ou-ab12-cdef3456'],
+  trustedNetworks: { vpcIds: ['vpc-0a1b2c3d4e5f60718'] },
 });
 
 const packs = [new AwsSolutionsChecks(app), new HIPAASecurityChecks(app), new NIST80053R5Checks(app), new PCIDSS321Checks(app)];

@@ -147,10 +147,21 @@ function main(outdir: string): void {
   const trails = byType('AWS::CloudTrail::Trail');
   const watches = byType('AWS::Events::Rule').filter(stack => Object.values(stack.resources)
     .some(r => r.Type === 'AWS::Scheduler::Schedule'));
-  const accounts = unique(stacks.map(stack => stack.environment.split('/')[2]));
+  const withKeys = stacks.filter(stack => Object.values(stack.resources).some(r => r.Type === 'AWS::KMS::Key'));
+  const accounts = unique(withKeys.map(stack => stack.environment.split('/')[2]));
   console.log(`audit spine: ${trails.length} CloudTrail trail${trails.length === 1 ? '' : 's'} for ${accounts.length} account${accounts.length === 1 ? '' : 's'}`
     + ` (${trails.map(stack => `${stack.stackName}, ${stack.environment.split('/').pop()}`).join('; ')});`
     + ` a watch with its heartbeat in each of ${unique(watches.map(stack => stack.stackName)).join(', ')}`);
+  // The organization's guardrails: each policy, its size against Organizations' limit, its targets.
+  for (const stack of stacks) {
+    for (const policy of Object.values(stack.resources).filter(r => r.Type === 'AWS::Organizations::Policy')) {
+      const props = policy.Properties;
+      const size = JSON.stringify(props.Content).length;
+      const sids = props.Content.Statement.map((st: Json) => st.Sid).join(', ');
+      console.log(`guardrail ${props.Name} (${props.Type === 'SERVICE_CONTROL_POLICY' ? 'SCP' : 'RCP'}, ${stack.stackName}): ${size}/5120 characters, `
+        + `attached to ${(props.TargetIds ?? []).join(', ') || 'nothing'}; ${sids}`);
+    }
+  }
   if (nag !== undefined) {
     const others = nag.findings.filter((f: Json) => !keyPaths.some(p => f.path?.startsWith(`${p}/`)));
     const trail = others.filter((f: Json) => /\/KeyAuditTrail\//.test(f.path ?? ''));

@@ -96,8 +96,9 @@ describe('what it synthesizes', () => {
   test('named audit trails and log groups replace the defaults', () => {
     const scp = JSON.parse(make({ auditTrailNames: ['org-trail'], auditLogGroupNames: ['/org/audit'] }).toJson().serviceControlPolicy!);
     const sids = Object.fromEntries(scp.Statement.map((s: { Sid: string; Resource: unknown }) => [s.Sid, s.Resource]));
-    expect(sids.DenyKeyAuditTrailChanges).toEqual('arn:*:cloudtrail:*:*:trail/org-trail');
-    expect(sids.DenyKeyAuditLogChanges).toEqual(['arn:*:logs:*:*:log-group:/org/audit', 'arn:*:logs:*:*:log-group:/org/audit:*']);
+    expect(sids.DenyKeyAuditChanges).toEqual([
+      'arn:*:cloudtrail:*:*:trail/org-trail', 'arn:*:logs:*:*:log-group:/org/audit', 'arn:*:logs:*:*:log-group:/org/audit:*',
+    ]);
   });
 });
 

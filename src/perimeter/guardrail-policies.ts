@@ -171,18 +171,13 @@ export function serviceControlPolicy(settings: GuardrailSettings): iam.PolicyDoc
         resources: settings.exemptRoles,
         conditions: { ArnNotLike: { 'aws:PrincipalArn': [...settings.exemptRoles, ...settings.deployRoles] } },
       })] : [],
+      // One statement for the trails and their log groups: each action names its own kind
+      // of resource, and the exemptions are written once.
       new iam.PolicyStatement({
-        sid: 'DenyKeyAuditTrailChanges',
+        sid: 'DenyKeyAuditChanges',
         effect: iam.Effect.DENY,
-        actions: TRAIL_CHANGES,
-        resources: settings.trailArns,
-        conditions: exempt(settings),
-      }),
-      new iam.PolicyStatement({
-        sid: 'DenyKeyAuditLogChanges',
-        effect: iam.Effect.DENY,
-        actions: LOG_CHANGES,
-        resources: settings.logGroupArns,
+        actions: [...TRAIL_CHANGES, ...LOG_CHANGES],
+        resources: [...settings.trailArns, ...settings.logGroupArns],
         conditions: exempt(settings),
       }),
     ],
