@@ -106,7 +106,8 @@ async function withAndWithout(principalArn: string, action: string, options: Sim
 }
 
 describe('the SCP keeps a classified key from a member account\'s own administrators', () => {
-  const changes = ['kms:ScheduleKeyDeletion', 'kms:PutKeyPolicy', 'kms:DisableKey', 'kms:DisableKeyRotation', 'kms:ReplicateKey',
+  const changes = ['kms:ScheduleKeyDeletion', 'kms:PutKeyPolicy', 'kms:DisableKey', 'kms:DisableKeyRotation', 'kms:EnableKeyRotation',
+    'kms:ImportKeyMaterial', 'kms:RotateKeyOnDemand', 'kms:ReplicateKey',
     'kms:UpdatePrimaryRegion', 'kms:DeleteImportedKeyMaterial', 'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias',
     'kms:TagResource', 'kms:UntagResource'];
 
@@ -209,6 +210,101 @@ describe('the SCP\'s other denies', () => {
     })).toBe('Allowed');
     // Other roles are the account's own business.
     expect(await decide(ACCOUNT_ADMIN, 'iam:CreateRole', { ...options, resourceArn: role(ACCOUNT, 'app-role') })).toBe('Allowed');
+  });
+});
+
+describe('what the attacker review found, closed', () => {
+  const options = { identityPolicies: EVERYTHING, resourcePolicy: null, organization: ORGANIZATION };
+
+  test('the deploy role\'s trust and permissions cannot be widened to reach the pipeline through it', async () => {
+    for (const action of ['iam:UpdateAssumeRolePolicy', 'iam:AttachRolePolicy', 'iam:PutRolePolicy']) {
+      expect(await decide(ACCOUNT_ADMIN, action, { ...options, resourceArn: DEPLOY })).toBe('ExplicitlyDenied');
+      expect(await decide(PIPELINE, action, { ...options, resourceArn: DEPLOY })).toBe('Allowed');
+    }
+  });
+
+  test('the library\'s handler functions cannot be rewritten to act with their roles', async () => {
+    const handler = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:Payments-KmsConstructsCustomResourcesHsmK-1a2b3c4d5e6f`;
+    for (const action of ['lambda:UpdateFunctionCode', 'lambda:UpdateFunctionConfiguration', 'lambda:DeleteFunction']) {
+      expect(await decide(ACCOUNT_ADMIN, action, { ...options, resourceArn: handler })).toBe('ExplicitlyDenied');
+      expect(await decide(PIPELINE, action, { ...options, resourceArn: handler })).toBe('Allowed');
+    }
+    expect(await decide(ACCOUNT_ADMIN, 'lambda:UpdateFunctionCode', { ...options, resourceArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:orders-api` }))
+      .toBe('Allowed');
+  });
+
+  test('a key store cannot be disconnected or deleted, its HSMs and backups cannot be deleted, and the account cannot leave', async () => {
+    const calls: Array<[string, string]> = [
+      ['kms:DisconnectCustomKeyStore', '*'], ['kms:DeleteCustomKeyStore', '*'], ['kms:UpdateCustomKeyStore', '*'],
+      ['cloudhsm:DeleteCluster', `arn:aws:cloudhsm:${REGION}:${ACCOUNT}:cluster/cluster-1234567abcd`],
+      ['cloudhsm:DeleteBackup', `arn:aws:cloudhsm:${REGION}:${ACCOUNT}:backup/backup-1234567abcd`],
+      ['organizations:LeaveOrganization', '*'],
+    ];
+    for (const [action, resourceArn] of calls) {
+      expect(await decide(ACCOUNT_ADMIN, action, { ...options, resourceArn })).toBe('ExplicitlyDenied');
+      expect(await decide(BREAK_GLASS, action, { ...options, resourceArn })).toBe('Allowed');
+    }
+  });
+
+  test('a grant request that does not say whether it is for an AWS resource is taken as one for a person', async () => {
+    expect(await decide(ACCOUNT_ADMIN, 'kms:CreateGrant', { identityPolicies: KMS_STAR, resourcePolicy: DEFAULT_KEY_POLICY, organization: ORGANIZATION }))
+      .toBe('ExplicitlyDenied');
+  });
+
+  test('the audit log groups cannot be re-encrypted with a key of the attacker\'s', async () => {
+    const logGroup = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/events/kms-key-audit/Payments`;
+    expect(await decide(ACCOUNT_ADMIN, 'logs:AssociateKmsKey', { ...options, resourceArn: logGroup })).toBe('ExplicitlyDenied');
+  });
+
+  test('no key is tagged with a classification that is not one of the four, and a key tagged by hand in capitals is held', async () => {
+    const otherKey = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0a1b2c3d-0000-4000-8000-000000000002`;
+    const tagging = (value: string, current?: string) => decide(ACCOUNT_ADMIN, 'kms:TagResource', {
+      resourceArn: otherKey,
+      identityPolicies: KMS_STAR,
+      resourcePolicy: DEFAULT_KEY_POLICY,
+      organization: ORGANIZATION,
+      context: {
+        'aws:RequestTag/data-classification': value,
+        'aws:TagKeys': ['data-classification'],
+        ...FROM_VPC,
+        ...current ? { 'aws:ResourceTag/data-classification': current } : {},
+      },
+    });
+    expect(await tagging('top-secret')).toBe('ExplicitlyDenied');
+    expect(await tagging('internal')).toBe('Allowed');
+    expect(await tagging('internal', 'Restricted')).toBe('ExplicitlyDenied');
+    expect(await decide(ACCOUNT_ADMIN, 'kms:ScheduleKeyDeletion', {
+      resourceArn: otherKey,
+      identityPolicies: KMS_STAR,
+      resourcePolicy: DEFAULT_KEY_POLICY,
+      organization: ORGANIZATION,
+      context: { 'aws:ResourceTag/data-classification': 'Restricted' },
+    })).toBe('ExplicitlyDenied');
+  });
+
+  test('a role of the management account or of another member, named in the key policy, cannot change a classified key (RCP)', async () => {
+    for (const account of [MANAGEMENT, '222222222222']) {
+      const admin = role(account, 'CentralKeyAdmin');
+      const twoMembers = { ...ORGANIZATION, memberAccounts: [ACCOUNT, '222222222222'] };
+      const namesIt: PolicyDocument = {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: admin }, Action: ['kms:PutKeyPolicy', 'kms:Decrypt'], Resource: '*' }],
+      };
+      const asAdmin = { identityPolicies: KMS_STAR, resourcePolicy: namesIt, organization: twoMembers };
+      expect(await decide(admin, 'kms:PutKeyPolicy', asAdmin)).toBe('ExplicitlyDenied');
+      expect(await blockedBy(admin, 'kms:PutKeyPolicy', asAdmin)).toContain('rcp');
+      // Using the key as its policy allows stays theirs.
+      expect(await decide(admin, 'kms:Decrypt', asAdmin)).toBe('Allowed');
+    }
+  });
+
+  test('a partner\'s role named like the pipeline gets no network exemption', async () => {
+    const lookAlike = role(PARTNER, `cdk-hnb659fds-cfn-exec-role-${PARTNER}-${REGION}`);
+    const namesPartner: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: lookAlike }, Action: 'kms:Decrypt', Resource: '*' }] };
+    const trusting = organization(guardrails({ trustedAccounts: [PARTNER] }));
+    const asPartner = { identityPolicies: KMS_STAR, resourcePolicy: namesPartner, organization: trusting };
+    expect(await decide(lookAlike, 'kms:Decrypt', { ...asPartner, context: FROM_ELSEWHERE })).toBe('ExplicitlyDenied');
+    expect(await decide(lookAlike, 'kms:Decrypt', { ...asPartner, context: FROM_VPC })).toBe('Allowed');
   });
 });
 

@@ -39,6 +39,11 @@ const KEY_CHANGES = [
   'kms:ScheduleKeyDeletion',
   'kms:DisableKey',
   'kms:DisableKeyRotation',
+  // The rotation period can be stretched to 2,560 days.
+  'kms:EnableKeyRotation',
+  // New imported material rotated in is material the importer knows.
+  'kms:ImportKeyMaterial',
+  'kms:RotateKeyOnDemand',
   'kms:DeleteImportedKeyMaterial',
   'kms:ReplicateKey',
   'kms:UpdatePrimaryRegion',
@@ -76,6 +81,30 @@ const LOG_CHANGES = [
   'logs:DisassociateKmsKey',
   'logs:DeleteMetricFilter',
   'logs:PutMetricFilter',
+  // Encrypting the logs with a key of one's own, then disabling it, blinds the alarms.
+  'logs:AssociateKmsKey',
+];
+
+/**
+ * Rewriting the library's custom-resource functions: new code or layers would act with
+ * their roles, which a key store's keys need exempt. CloudFormation names them
+ * `<stack>-KmsConstructsCustomReso…-<suffix>`.
+ */
+const HANDLER_CHANGES = ['lambda:UpdateFunctionCode', 'lambda:UpdateFunctionConfiguration', 'lambda:DeleteFunction', 'lambda:PutFunctionConcurrency'];
+const HANDLER_FUNCTIONS = 'arn:*:lambda:*:*:function:*-KmsConstructsCustomReso*';
+
+/**
+ * What makes every key of a custom key store unusable or destroys its material, and
+ * leaving the organization, which sheds both policies. These actions name no resource.
+ */
+const STORE_AND_ORGANIZATION_CHANGES = [
+  'kms:DisconnectCustomKeyStore',
+  'kms:UpdateCustomKeyStore',
+  'kms:DeleteCustomKeyStore',
+  'cloudhsm:DeleteCluster',
+  'cloudhsm:DeleteHsm',
+  'cloudhsm:DeleteBackup',
+  'organizations:LeaveOrganization',
 ];
 
 /**
@@ -129,7 +158,11 @@ function exempt(settings: GuardrailSettings): Record<string, unknown> {
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
  */
 export function serviceControlPolicy(settings: GuardrailSettings): iam.PolicyDocument {
-  const classified = { [`aws:ResourceTag/${ClassifiedKey.CLASSIFICATION_TAG}`]: settings.protectedTagValues };
+  const tag = ClassifiedKey.CLASSIFICATION_TAG;
+  const validValues = tagValuesOf(Object.values(DataClassification));
+  // IgnoreCase: a key tagged by hand before the guardrails ("Restricted") is held too.
+  const classified = { StringEqualsIgnoreCase: { [`aws:ResourceTag/${tag}`]: settings.protectedTagValues } };
+  const protectedRoles = [...settings.exemptRoles, ...settings.deployRoles ?? []];
   return new iam.PolicyDocument({
     minimize: false,
     statements: [
@@ -138,16 +171,17 @@ export function serviceControlPolicy(settings: GuardrailSettings): iam.PolicyDoc
         effect: iam.Effect.DENY,
         actions: KEY_CHANGES,
         resources: ['*'],
-        conditions: { StringEquals: classified, ...exempt(settings) },
+        conditions: { ...classified, ...exempt(settings) },
       }),
       // A grant lets its grantee use the key without the key policy; only AWS services
-      // that hold data for a principal (EBS, RDS...) need one.
+      // that hold data for a principal (EBS, RDS...) need one. IfExists: a request that
+      // does not say is taken as a grant for a person.
       new iam.PolicyStatement({
         sid: 'DenyClassifiedKeyGrantsForPeople',
         effect: iam.Effect.DENY,
         actions: ['kms:CreateGrant'],
         resources: ['*'],
-        conditions: { StringEquals: classified, Bool: { 'kms:GrantIsForAWSResource': 'false' }, ...exempt(settings) },
+        conditions: { ...classified, BoolIfExists: { 'kms:GrantIsForAWSResource': 'false' }, ...exempt(settings) },
       }),
       // StringNotEquals is true when the tag is missing too: no key without a classification.
       new iam.PolicyStatement({
@@ -155,13 +189,31 @@ export function serviceControlPolicy(settings: GuardrailSettings): iam.PolicyDoc
         effect: iam.Effect.DENY,
         actions: ['kms:CreateKey'],
         resources: ['*'],
-        conditions: { StringNotEquals: { [`aws:RequestTag/${ClassifiedKey.CLASSIFICATION_TAG}`]: tagValuesOf(Object.values(DataClassification)) } },
+        conditions: { StringNotEquals: { [`aws:RequestTag/${tag}`]: validValues } },
+      }),
+      // No classification but the four, set at creation or later.
+      new iam.PolicyStatement({
+        sid: 'DenyInvalidClassificationTags',
+        effect: iam.Effect.DENY,
+        actions: ['kms:TagResource'],
+        resources: ['*'],
+        conditions: { StringNotEquals: { [`aws:RequestTag/${tag}`]: validValues }, Null: { [`aws:RequestTag/${tag}`]: 'false' } },
+      }),
+      // The exempt and deploy roles (no look-alike, no new trust or permissions), the audit
+      // trail and its log groups, the library's handler functions. Each action names its
+      // own kind of resource, so one statement writes the exemptions once.
+      new iam.PolicyStatement({
+        sid: 'DenyProtectedResourceChanges',
+        effect: iam.Effect.DENY,
+        actions: [...EXEMPT_ROLE_CHANGES, ...TRAIL_CHANGES, ...LOG_CHANGES, ...HANDLER_CHANGES],
+        resources: [...protectedRoles, ...settings.trailArns, ...settings.logGroupArns, HANDLER_FUNCTIONS],
+        conditions: exempt(settings),
       }),
       new iam.PolicyStatement({
-        sid: 'DenyExemptRoleChanges',
+        sid: 'DenyKeyStoreAndOrganizationChanges',
         effect: iam.Effect.DENY,
-        actions: EXEMPT_ROLE_CHANGES,
-        resources: settings.exemptRoles,
+        actions: STORE_AND_ORGANIZATION_CHANGES,
+        resources: ['*'],
         conditions: exempt(settings),
       }),
       ...settings.deployRoles ? [new iam.PolicyStatement({
@@ -169,17 +221,8 @@ export function serviceControlPolicy(settings: GuardrailSettings): iam.PolicyDoc
         effect: iam.Effect.DENY,
         actions: ['iam:PassRole'],
         resources: settings.exemptRoles,
-        conditions: { ArnNotLike: { 'aws:PrincipalArn': [...settings.exemptRoles, ...settings.deployRoles] } },
+        conditions: { ArnNotLike: { 'aws:PrincipalArn': protectedRoles } },
       })] : [],
-      // One statement for the trails and their log groups: each action names its own kind
-      // of resource, and the exemptions are written once.
-      new iam.PolicyStatement({
-        sid: 'DenyKeyAuditChanges',
-        effect: iam.Effect.DENY,
-        actions: [...TRAIL_CHANGES, ...LOG_CHANGES],
-        resources: [...settings.trailArns, ...settings.logGroupArns],
-        conditions: exempt(settings),
-      }),
     ],
   });
 }
@@ -224,6 +267,21 @@ export function resourceControlPolicy(settings: GuardrailSettings): iam.PolicyDo
       },
     }),
   ];
+  // No principal of another account changes a classified key, whatever its key policy
+  // says: the management account's roles and other members' roles included, which the SCP
+  // does not govern there. Pipelines deploy keys in their own account.
+  statements.push(new iam.PolicyStatement({
+    sid: 'DenyClassifiedKeyChangesFromOtherAccounts',
+    effect: iam.Effect.DENY,
+    principals: [new iam.StarPrincipal()],
+    actions: KEY_CHANGES,
+    resources: ['*'],
+    conditions: {
+      StringEqualsIgnoreCase: { [`aws:ResourceTag/${ClassifiedKey.CLASSIFICATION_TAG}`]: settings.protectedTagValues },
+      StringNotEqualsIfExists: { 'aws:PrincipalAccount': '${aws:ResourceAccount}' },
+      BoolIfExists: { 'aws:PrincipalIsAWSService': 'false' },
+    },
+  }));
   const network = settings.network;
   if (network) {
     const notFrom: Record<string, Record<string, string[]>> = {};
@@ -234,18 +292,22 @@ export function resourceControlPolicy(settings: GuardrailSettings): iam.PolicyDo
     if (Object.keys(vpcKeys).length > 0) notFrom.StringNotEqualsIfExists = vpcKeys;
     // Calls from a VPC carry no aws:SourceIp, calls from the internet no aws:SourceVpc:
     // the IfExists forms deny a call that matches none of the trusted networks.
-    statements.push(new iam.PolicyStatement({
-      sid: 'DenyKeysOutsideTrustedNetworks',
+    const outside = (sid: string, exemption: Record<string, unknown>) => new iam.PolicyStatement({
+      sid,
       effect: iam.Effect.DENY,
       principals: [new iam.StarPrincipal()],
       actions: KEY_USE_AND_CHANGE,
       resources: ['*'],
-      conditions: {
-        ...notFrom,
-        BoolIfExists: { 'aws:PrincipalIsAWSService': 'false', 'aws:ViaAWSService': 'false' },
-        ArnNotLikeIfExists: { 'aws:PrincipalArn': settings.exemptRoles },
-      },
-    }));
+      conditions: { ...notFrom, ...exemption, BoolIfExists: { 'aws:PrincipalIsAWSService': 'false', 'aws:ViaAWSService': 'false' } },
+    });
+    // The exempt roles of the key's own account only: a role of that name in another
+    // account (a partner's, the management account's) gets no exemption.
+    statements.push(
+      outside('DenyKeysOutsideTrustedNetworks', { ArnNotLikeIfExists: { 'aws:PrincipalArn': settings.exemptRoles } }),
+      outside('DenyOtherAccountsOutsideTrustedNetworks', {
+        StringNotEqualsIfExists: { ...notFrom.StringNotEqualsIfExists, 'aws:PrincipalAccount': '${aws:ResourceAccount}' },
+      }),
+    );
   }
   return new iam.PolicyDocument({ minimize: false, statements });
 }

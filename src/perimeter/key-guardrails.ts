@@ -181,18 +181,24 @@ const POLICIES_PER_TARGET = 5;
  * or accounts.
  *
  * The SCP, for every principal of the member accounts but the pipeline and break-glass roles:
- * - denies rewriting the policy of a classified key, scheduling its deletion, disabling it
- *   or its rotation, deleting its imported material, replicating it, moving its primary
- *   Region, and changing its aliases or tags (`aws:ResourceTag/data-classification`);
+ * - denies rewriting the policy of a classified key, scheduling its deletion, disabling it,
+ *   changing its rotation or material, replicating it, moving its primary Region, and
+ *   changing its aliases or tags (`aws:ResourceTag/data-classification`);
  * - denies grants on a classified key that are not for an AWS resource;
- * - denies creating a key without a valid `data-classification` tag, to everyone;
- * - denies stopping, deleting or narrowing the audit trail, and deleting, shortening or
- *   blinding its log groups.
+ * - denies creating a key without a valid `data-classification` tag, or setting another
+ *   value, to everyone;
+ * - denies making or changing a role to borrow the exemptions, and, with `deployRoles`,
+ *   passing the exempt roles;
+ * - denies stopping, deleting or narrowing the audit trail, deleting, shortening or
+ *   blinding its log groups, and rewriting the library's handler functions;
+ * - denies disconnecting or deleting custom key stores and CloudHSM clusters, HSMs and
+ *   backups, and leaving the organization.
  *
  * The RCP, on every customer managed key of the member accounts:
  * - denies principals outside the organization (`aws:PrincipalOrgID`) and the trusted accounts;
  * - denies AWS services acting for another organization's resources (`aws:SourceOrgID`);
- * - with `trustedNetworks`, denies calls from elsewhere.
+ * - denies changes of a classified key by principals of another account;
+ * - with `trustedNetworks`, denies direct calls from elsewhere.
  *
  * Neither governs the management account. Both are checked against AWS Organizations'
  * limits at synth: 5,120 characters per policy, five policies of a type per target.
