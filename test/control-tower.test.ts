@@ -21,10 +21,10 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import { PaymentsPlatform } from '../example/platform';
-import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KeyGuardrails, KmsInterfaceEndpoint, MultiRegionKeySet } from '../src';
+import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KmsInterfaceEndpoint, MultiRegionKeySet } from '../src';
 import { CONTROL_TOWER_FOLDERS, controlTowerFailures, RULE_FOLDERS } from './support/control-tower';
 import { nagFindings } from './support/nag';
-import { ACCOUNT, newBareStack, REGION } from './support/stack';
+import { ACCOUNT, managementStackWithGuardrails, newBareStack, REGION } from './support/stack';
 
 /**
  * The controls no template can meet, by what they are on. The README's compliance
@@ -369,14 +369,7 @@ describe('CloudHsmCluster', () => {
 
 describe('the perimeter', () => {
   test('a management account\'s KeyGuardrails and a VPC\'s KmsInterfaceEndpoint have no failure', () => {
-    const management = new Stack(new App(), 'Management', { env: { account: '999999999999', region: 'us-east-1' } });
-    new KeyGuardrails(management, 'Guardrails', {
-      organizationId: 'o-a1b2c3d4e5',
-      pipelineRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*'],
-      deployRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-deploy-role-*'],
-      targetIds: ['ou-ab12-cdef3456'],
-      trustedNetworks: { vpcIds: ['vpc-0123456789abcdef0'] },
-    });
+    const management = managementStackWithGuardrails();
     const member = newBareStack();
     new KmsInterfaceEndpoint(member, 'KmsEndpoint', { vpc: new ec2.Vpc(member, 'Vpc'), organizationId: 'o-a1b2c3d4e5' });
     expect(controlTowerFailures(management)).toEqual([]);

@@ -5,9 +5,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyGuardrails, MultiRegionKeySet } from '../src';
+import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet } from '../src';
 import { nagFindings } from './support/nag';
-import { newStack } from './support/stack';
+import { managementStackWithGuardrails, newStack } from './support/stack';
 
 describe('cdk-nag', () => {
   test.each(Object.values(DataClassification))('a %s key has no finding', (classification) => {
@@ -155,14 +155,6 @@ describe('cdk-nag on a new CloudHSM cluster', () => {
 
 describe('cdk-nag on the organization guardrails', () => {
   test('a management account\'s KeyGuardrails has no finding', () => {
-    const stack = new Stack(new App(), 'Management', { env: { account: '999999999999', region: 'us-east-1' } });
-    new KeyGuardrails(stack, 'Guardrails', {
-      organizationId: 'o-a1b2c3d4e5',
-      pipelineRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*'],
-      deployRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-deploy-role-*'],
-      targetIds: ['ou-ab12-cdef3456'],
-      trustedNetworks: { vpcIds: ['vpc-0123456789abcdef0'] },
-    });
-    expect(nagFindings(stack.node.root)).toEqual([]);
+    expect(nagFindings(managementStackWithGuardrails().node.root)).toEqual([]);
   });
 });

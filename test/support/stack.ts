@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { KeyAuditTrail } from '../../src';
+import { KeyAuditTrail, KeyGuardrails } from '../../src';
 
 /** The account and region every test stack is in. */
 export const ACCOUNT = '111111111111';
@@ -72,4 +72,18 @@ export function statementWithSid(template: Template, sid: string): any {
 export function asArray<T>(value: T | T[] | undefined): T[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
+}
+
+/** The management account of the tests' organization, and a stack of it holding the usual KeyGuardrails. */
+export const MANAGEMENT_ACCOUNT = '999999999999';
+export function managementStackWithGuardrails(): Stack {
+  const stack = new Stack(new App(), 'Management', { env: { account: MANAGEMENT_ACCOUNT, region: 'us-east-1' } });
+  new KeyGuardrails(stack, 'Guardrails', {
+    organizationId: 'o-a1b2c3d4e5',
+    pipelineRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*'],
+    deployRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-deploy-role-*'],
+    targetIds: ['ou-ab12-cdef3456'],
+    trustedNetworks: { vpcIds: ['vpc-0123456789abcdef0'] },
+  });
+  return stack;
 }
