@@ -10,3 +10,4 @@ export * from './key-store/custom-key-store';
 export * from './custom-resources/handler-vpc';
 export * from './perimeter/kms-interface-endpoint';
 export * from './perimeter/key-guardrails';
+export * from './delegation/key-grant';

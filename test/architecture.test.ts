@@ -19,7 +19,8 @@ const ALLOWED: Record<string, string[]> = {
   'multi-region': ['key', 'audit', 'custom-resources', 'nag.ts'],
   'key-store': ['key', 'audit', 'custom-resources', 'nag.ts'],
   'perimeter': ['key', 'nag.ts'],
-  'index.ts': ['key', 'audit', 'custom-resources', 'multi-region', 'key-store', 'perimeter'],
+  'delegation': ['key', 'custom-resources', 'nag.ts'],
+  'index.ts': ['key', 'audit', 'custom-resources', 'multi-region', 'key-store', 'perimeter', 'delegation'],
 };
 
 interface Edge { readonly file: string; readonly target: string; readonly typeOnly: boolean }

@@ -21,7 +21,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import { PaymentsPlatform } from '../example/platform';
-import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KmsInterfaceEndpoint, MultiRegionKeySet } from '../src';
+import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KeyGrant, KeyGrantOperation, KmsInterfaceEndpoint, MultiRegionKeySet } from '../src';
 import { CONTROL_TOWER_FOLDERS, controlTowerFailures, RULE_FOLDERS } from './support/control-tower';
 import { nagFindings } from './support/nag';
 import { ACCOUNT, managementStackWithGuardrails, newBareStack, REGION } from './support/stack';
@@ -45,6 +45,8 @@ const EXCEPTIONS = {
   serviceEncryptedEventsLogGroup: ['CT.CLOUDWATCH.PR.3'],
   /** A key of imported material: KMS cannot rotate it automatically. */
   importedMaterial: ['CT.KMS.PR.1'],
+  /** A key with a KeyGrant: its grant deny excepts the grant's handler by aws:PrincipalArn. */
+  keyGrant: ['CT.KMS.PR.3'],
   /**
    * A function of the library's custom resources (and its Provider framework) outside
    * a VPC: without `handlerVpc`, it calls only AWS APIs, during deployments.
@@ -55,7 +57,7 @@ const EXCEPTIONS = {
 /** The constructs whose resources are the library's. */
 function libraryScopes(stacks: Stack[]): IConstruct[] {
   return stacks.flatMap(stack => stack.node.findAll().filter(c => ClassifiedKey.isClassifiedKey(c) || KeyAuditTrail.isKeyAuditTrail(c)
-    || c instanceof CustomKeyStore || c instanceof CloudHsmCluster || (c.node.id === 'KmsConstructsCustomResources' && c.node.scope === stack)));
+    || c instanceof CustomKeyStore || c instanceof CloudHsmCluster || c instanceof KeyGrant || (c.node.id === 'KmsConstructsCustomResources' && c.node.scope === stack)));
 }
 
 /** The Control Tower failures of the library's resources in the stacks, as `<control> <path>`. */
@@ -78,6 +80,9 @@ function documentedExceptions(...stacks: Stack[]): string[] {
     }
     if (KeyAuditTrail.isKeyAuditTrail(construct) && !construct.auditKey) {
       expected.push(...EXCEPTIONS.serviceEncryptedEventsLogGroup.map(control => `${control} ${construct.eventsLogGroup.node.path}/Resource`));
+    }
+    if (ClassifiedKey.isClassifiedKey(construct) && stacks.some(st => st.node.findAll().some(c => c instanceof KeyGrant && c.key === construct))) {
+      expected.push(...EXCEPTIONS.keyGrant.map(control => `${control} ${construct.node.path}/Resource`));
     }
     if (ClassifiedKey.isClassifiedKey(construct) && (construct.node.defaultChild as kms.CfnKey).origin === 'EXTERNAL') {
       expected.push(...EXCEPTIONS.importedMaterial.map(control => `${control} ${construct.node.path}/Resource`));
@@ -364,6 +369,22 @@ describe('CloudHsmCluster', () => {
       'CloudHsmHsms/Handler', 'CloudHsmHsms/IsComplete', 'CloudHsmHsms/Provider/framework-isComplete',
       'CloudHsmHsms/Provider/framework-onEvent', 'CloudHsmHsms/Provider/framework-onTimeout',
     ].map(path => `TestStack/KmsConstructsCustomResources/${path}/Resource`));
+  });
+});
+
+describe('KeyGrant', () => {
+  test('its key fails CT.KMS.PR.3 alone, its handler only the documented function exception; a key without one passes', () => {
+    const stack = newBareStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL, viaServices: ['s3'] });
+    const other = new ClassifiedKey(stack, 'Other', { classification: DataClassification.CONFIDENTIAL, viaServices: ['s3'] });
+    const analyst = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
+    new KeyGrant(stack, 'AuditGrant', {
+      key, grantee: analyst, operations: [KeyGrantOperation.DECRYPT], encryptionContextSubset: { project: 'audit' }, expiresAfter: Duration.hours(8),
+    });
+    const failures = libraryFailures(stack);
+    expect(failures).toEqual(documentedExceptions(stack));
+    expect(failures.filter(f => f.startsWith('CT.KMS.'))).toEqual(['CT.KMS.PR.3 TestStack/Key/Resource']);
+    expect(failures.some(f => f.includes(other.node.path))).toBe(false);
   });
 });
 

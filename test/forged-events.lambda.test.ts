@@ -3,7 +3,7 @@
  * CloudFormation's for its own stack's resource, before it changes anything: anyone
  * allowed lambda:InvokeFunction on a handler could otherwise act with its rights.
  *
- * For each of the eight handlers and each request type, the mocked AWS clients are set
+ * For each of the nine handlers and each request type, the mocked AWS clients are set
  * up so that the genuine event makes the handler's changes (shown first: the test could
  * fail), then forged variants of it are sent: another stack's, a logical ID the stack
  * does not have, another resource type, a resource CloudFormation is not working on, a
@@ -17,14 +17,15 @@ import * as acmpca from '@aws-sdk/client-acm-pca';
 import { DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, StackEvent } from '@aws-sdk/client-cloudformation';
 import * as cloudhsm from '@aws-sdk/client-cloudhsm-v2';
 import {
-  CreateCustomKeyStoreCommand, CreateKeyCommand, DescribeCustomKeyStoresCommand, DescribeKeyCommand, KMSClient, ListKeysCommand,
-  ListResourceTagsCommand,
+  CreateCustomKeyStoreCommand, CreateGrantCommand, CreateKeyCommand, DescribeCustomKeyStoresCommand, DescribeKeyCommand, KMSClient, ListGrantsCommand,
+  ListKeysCommand, ListResourceTagsCommand, RevokeGrantCommand,
 } from '@aws-sdk/client-kms';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { awsError, customResourceEvent, mockCloudFormation, STACK_ID, TestResource } from './support/handlers';
 import { LOOKUP_RESOURCE, primaryKey, primaryStack } from './support/primary-key';
+import { handler as keyGrant } from '../src/delegation/key-grant.lambda';
 import { handler as hsmsReady } from '../src/key-store/cloudhsm-hsms-ready.lambda';
 import { handler as hsms } from '../src/key-store/cloudhsm-hsms.lambda';
 import { handler as initializationReady } from '../src/key-store/cloudhsm-initialization-ready.lambda';
@@ -147,6 +148,23 @@ const SUBJECTS: Subject[] = [
       kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: `arn:aws:kms:us-east-1:111111111111:key/${KEY}` } });
       kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: `arn:aws:kms:us-east-1:111111111111:key/${KEY}` } });
       kms.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: 'cdk-kms-constructs:resource', TagValue: marker('PaymentsKey') }] });
+    },
+  },
+  {
+    name: 'KeyGrant',
+    handler: keyGrant,
+    resource: {
+      resourceType: 'Custom::KmsKeyGrant',
+      logicalId: 'AuditGrant',
+      physicalId: 'a'.repeat(64),
+      properties: { ServiceToken: 'x', KeyId: `arn:aws:kms:us-east-1:111111111111:key/${KEY}`, GranteePrincipal: 'arn:aws:iam::111111111111:role/Analyst', Operations: ['Decrypt'] },
+    },
+    oldProperties: { Operations: ['Decrypt', 'DescribeKey'] },
+    changes: ['Create', 'Update', 'Delete'],
+    world: () => {
+      kms.on(CreateGrantCommand).resolves({ GrantId: 'b'.repeat(64), GrantToken: 't' });
+      kms.on(ListGrantsCommand).resolves({ Grants: [{ GrantId: 'a'.repeat(64), Name: `cdk-kms-constructs-${marker('AuditGrant').slice(0, 16)}-${'0'.repeat(12)}` }] });
+      kms.on(RevokeGrantCommand).resolves({});
     },
   },
   {

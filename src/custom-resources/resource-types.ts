@@ -12,6 +12,8 @@ export const HSM_KEY_TYPE = 'Custom::KmsHsmKey';
 export const CLUSTER_HSMS_TYPE = 'Custom::CloudHsmHsms';
 /** The initialization of a CloudHsmCluster. */
 export const CLUSTER_INITIALIZATION_TYPE = 'Custom::CloudHsmClusterInitialization';
+/** A KMS grant of a KeyGrant. */
+export const KEY_GRANT_TYPE = 'Custom::KmsKeyGrant';
 /** The lookup of a MultiRegionKeySet's primary key, in each replica stack. */
 export const PRIMARY_KEY_LOOKUP_TYPE = 'Custom::KmsPrimaryKeyLookup';
 

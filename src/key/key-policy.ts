@@ -2,6 +2,7 @@ import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 import { GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
+import { exceptGrantCreator, grantsNotForAwsResourcesDeny } from './grant-creators';
 import { Conditions, Grantee, GranteeKind } from './grantee';
 import { LockoutGuard } from './lockout-guard';
 import { NetworkPerimeter, networkPerimeterStatement } from './network-perimeter';
@@ -58,6 +59,10 @@ export class KeyPolicy {
   /** The account root's statements, shared with the key's administrators. */
   private readonly guard: LockoutGuard;
   private renderedOnce = false;
+  /** The CT.KMS.PR.3 deny, the network perimeter's, and who creates grants for principals (KeyGrant handlers). */
+  private readonly grantDeny: iam.PolicyStatement;
+  private perimeterStatement?: iam.PolicyStatement;
+  private readonly grantCreators: string[] = [];
   private readonly account: string;
   private readonly region: string;
   private readonly urlSuffix: string;
@@ -71,20 +76,8 @@ export class KeyPolicy {
     this.urlSuffix = (!Token.isUnresolved(this.region) && domainSuffixOf(this.region)) || stack.urlSuffix;
 
     this.guard = new LockoutGuard(stack, this.document, options);
-    // Control Tower CT.KMS.PR.3 checks for exactly this statement: nobody, whatever
-    // their identity policies, creates a grant on the key unless an AWS service
-    // integrated with KMS creates it for its resource, or is itself the caller.
-    // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
-    this.document.addStatements(new iam.PolicyStatement({
-      sid: 'DenyGrantsNotForAwsResources',
-      effect: iam.Effect.DENY,
-      principals: [new iam.AnyPrincipal()],
-      actions: ['kms:CreateGrant'],
-      resources: ['*'],
-      conditions: {
-        BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
-      },
-    }));
+    this.grantDeny = grantsNotForAwsResourcesDeny();
+    this.document.addStatements(this.grantDeny);
     if (options.organizationId !== undefined) {
       this.document.addStatements(new iam.PolicyStatement({
         sid: 'DenyOutsideOrganization',
@@ -99,8 +92,15 @@ export class KeyPolicy {
       }));
     }
     if (options.networkPerimeter !== undefined) {
-      this.document.addStatements(networkPerimeterStatement(options.networkPerimeter, options.policyWriters));
+      this.perimeterStatement = networkPerimeterStatement(options.networkPerimeter, options.policyWriters);
+      this.document.addStatements(this.perimeterStatement);
     }
+  }
+
+  /** A KeyGrant's handler, allowed exactly its grants, which the grant deny and the perimeter except. */
+  public addGrantCreator(creatorArn: string, statements: iam.PolicyStatement[]): void {
+    exceptGrantCreator(this.grantCreators, creatorArn, this.grantDeny, this.perimeterStatement, this.options.policyWriters);
+    this.document.addStatements(...statements);
   }
 
   /** The services the key's use is limited to, when configured. */
