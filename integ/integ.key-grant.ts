@@ -18,7 +18,7 @@ const stack = new Stack(app, 'KeyGrantInteg');
 // Integ stacks are torn down after the run, so the key opts in to deletion.
 const key = new ClassifiedKey(stack, 'Key', {
   classification: DataClassification.CONFIDENTIAL,
-  viaServices: ['s3'],
+  encryptionContextKeys: ['audit-period'],
   removalPolicy: RemovalPolicy.DESTROY,
   pendingWindow: Duration.days(7),
 });

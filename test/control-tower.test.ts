@@ -375,7 +375,7 @@ describe('CloudHsmCluster', () => {
 describe('KeyGrant', () => {
   test('its key fails CT.KMS.PR.3 alone, its handler only the documented function exception; a key without one passes', () => {
     const stack = newBareStack();
-    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL, viaServices: ['s3'] });
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
     const other = new ClassifiedKey(stack, 'Other', { classification: DataClassification.CONFIDENTIAL, viaServices: ['s3'] });
     const analyst = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
     new KeyGrant(stack, 'AuditGrant', {

@@ -156,7 +156,7 @@ const SUBJECTS: Subject[] = [
     resource: {
       resourceType: 'Custom::KmsKeyGrant',
       logicalId: 'AuditGrant',
-      physicalId: 'a'.repeat(64),
+      physicalId: `arn:aws:kms:us-east-1:111111111111:key/${KEY}|${'a'.repeat(64)}`,
       properties: { ServiceToken: 'x', KeyId: `arn:aws:kms:us-east-1:111111111111:key/${KEY}`, GranteePrincipal: 'arn:aws:iam::111111111111:role/Analyst', Operations: ['Decrypt'] },
     },
     oldProperties: { Operations: ['Decrypt', 'DescribeKey'] },

@@ -31,7 +31,8 @@ const PROPS = {
   EncryptionContextSubset: { project: 'audit-2026' },
   ExpiresAfterSeconds: '28800',
 };
-const RESOURCE = { resourceType: 'Custom::KmsKeyGrant', logicalId: 'AuditGrant', properties: PROPS, physicalId: GRANT_ID };
+const PHYSICAL_ID = `${KEY}|${GRANT_ID}`;
+const RESOURCE = { resourceType: 'Custom::KmsKeyGrant', logicalId: 'AuditGrant', properties: PROPS, physicalId: PHYSICAL_ID };
 const event = (type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent =>
   customResourceEvent(RESOURCE, type, extra);
 const grantName = (requestId = 'request', lifetime: string | null = '28800') =>
@@ -40,6 +41,8 @@ const grantName = (requestId = 'request', lifetime: string | null = '28800') =>
 beforeEach(() => {
   kms.reset();
   stack.reset();
+  // The key has no grant of the resource yet, unless a test says otherwise.
+  kms.on(ListGrantsCommand).resolves({ Grants: [] });
   jest.spyOn(console, 'log').mockImplementation(() => {});
 });
 
@@ -50,7 +53,7 @@ describe('create', () => {
     kms.on(CreateGrantCommand).resolves({ GrantId: GRANT_ID, GrantToken: 'token-1' });
     expect(markerOf(STACK_ID, 'AuditGrant')).toBe(MARKER);
     expect(await handler(event('Create'))).toEqual({
-      PhysicalResourceId: GRANT_ID,
+      PhysicalResourceId: PHYSICAL_ID,
       Data: { GrantId: GRANT_ID, GrantToken: 'token-1', GrantName: grantName() },
     });
     expect(kms.commandCalls(CreateGrantCommand)[0].args[0].input).toEqual({
@@ -98,7 +101,7 @@ describe('create', () => {
     stackRecord(stack);
     kms.on(CreateGrantCommand).rejectsOnce(awsError('InvalidArnException')).rejectsOnce(awsError('InvalidArnException'))
       .resolves({ GrantId: GRANT_ID, GrantToken: 't' });
-    expect(await handler(event('Create'))).toMatchObject({ PhysicalResourceId: GRANT_ID });
+    expect(await handler(event('Create'))).toMatchObject({ PhysicalResourceId: PHYSICAL_ID });
     expect(kms.commandCalls(CreateGrantCommand)).toHaveLength(3);
   });
 
@@ -136,9 +139,107 @@ describe('update and delete', () => {
     stackRecord(stack);
     kms.on(CreateGrantCommand).resolves({ GrantId: NEW_GRANT_ID, GrantToken: 't' });
     const update = event('Update', { RequestId: 'request-2', OldResourceProperties: { ...PROPS, Operations: ['Decrypt'] } });
-    expect(await handler(update)).toMatchObject({ PhysicalResourceId: NEW_GRANT_ID });
+    expect(await handler(update)).toMatchObject({ PhysicalResourceId: `${KEY}|${NEW_GRANT_ID}` });
     expect(kms.commandCalls(CreateGrantCommand)[0].args[0].input.Name).toBe(grantName('request-2'));
     expect(kms.commandCalls(RevokeGrantCommand)).toHaveLength(0);
+  });
+
+  test('the rollback of a failed update takes back the grant the resource had, by its name: the cleanup then revokes the update\'s', async () => {
+    stackRecord(stack, { stackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS' });
+    kms.on(ListGrantsCommand).resolves({
+      Grants: [
+        // The update's grant (one more operation), and the one the resource had before it.
+        {
+          GrantId: NEW_GRANT_ID,
+          Name: grantName('request-2'),
+          GranteePrincipal: ANALYST,
+          Operations: ['Decrypt', 'DescribeKey', 'Encrypt'],
+          Constraints: { EncryptionContextSubset: { project: 'audit-2026' } },
+        },
+        {
+          GrantId: GRANT_ID,
+          Name: grantName('request-1'),
+          GranteePrincipal: ANALYST,
+          Operations: ['DescribeKey', 'Decrypt'],
+          Constraints: { EncryptionContextSubset: { project: 'audit-2026' } },
+        },
+      ],
+    });
+    kms.on(CreateGrantCommand).resolves({ GrantId: GRANT_ID, GrantToken: 'token-again' });
+    const rollback = event('Update', { RequestId: 'request-3', PhysicalResourceId: `${KEY}|${NEW_GRANT_ID}` });
+    expect(await handler(rollback)).toMatchObject({ PhysicalResourceId: PHYSICAL_ID, Data: { GrantName: grantName('request-1') } });
+    expect(kms.commandCalls(CreateGrantCommand)[0].args[0].input.Name).toBe(grantName('request-1'));
+  });
+
+  test('the rollback of an update whose earlier grant has expired makes none: the access stays ended', async () => {
+    stackRecord(stack, { stackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS' });
+    const rollback = event('Update', { RequestId: 'request-3', PhysicalResourceId: `${KEY}|${NEW_GRANT_ID}` });
+    const answer = await handler(rollback) as { PhysicalResourceId: string };
+    expect(answer.PhysicalResourceId).toMatch(/^expired-[0-9a-f]{12}$/);
+    expect(kms.commandCalls(CreateGrantCommand)).toHaveLength(0);
+    // Its later Delete has nothing to revoke.
+    stackRecord(stack);
+    await handler(event('Delete', { PhysicalResourceId: answer.PhysicalResourceId }));
+    expect(kms.commandCalls(RevokeGrantCommand)).toHaveLength(0);
+  });
+
+  test('a grant is taken back whatever the order of its encryption context, and a service\'s grant by its service fields', async () => {
+    stackRecord(stack);
+    const service = {
+      ...PROPS,
+      GranteePrincipal: undefined,
+      GranteeServicePrincipal: 'logs.us-east-1.amazonaws.com',
+      RetiringServicePrincipal: 'logs.us-east-1.amazonaws.com',
+      SourceArn: 'arn:aws:logs:us-east-1:111111111111:log-group:app',
+      EncryptionContextSubset: { b: '2', a: '1' },
+    };
+    kms.on(ListGrantsCommand).resolves({
+      Grants: [{
+        GrantId: GRANT_ID,
+        Name: grantName('request-1'),
+        GranteeServicePrincipal: 'logs.us-east-1.amazonaws.com',
+        RetiringServicePrincipal: 'logs.us-east-1.amazonaws.com',
+        Operations: ['DescribeKey', 'Decrypt'],
+        Constraints: { EncryptionContextSubset: { a: '1', b: '2' }, SourceArn: 'arn:aws:logs:us-east-1:111111111111:log-group:app' },
+      }],
+    });
+    kms.on(CreateGrantCommand).resolves({ GrantId: GRANT_ID, GrantToken: 't' });
+    await handler(customResourceEvent({ ...RESOURCE, properties: service }, 'Create'));
+    expect(kms.commandCalls(CreateGrantCommand)[0].args[0].input.Name).toBe(grantName('request-1'));
+  });
+
+  test('a grant of the resource with other parameters, or another resource\'s with the same ones, is not taken back', async () => {
+    stackRecord(stack);
+    kms.on(ListGrantsCommand).resolves({
+      Grants: [
+        {
+          GrantId: GRANT_ID,
+          Name: grantName('request-1', '3600'),
+          GranteePrincipal: ANALYST,
+          Operations: ['Decrypt', 'DescribeKey'],
+          Constraints: { EncryptionContextSubset: { project: 'audit-2026' } },
+        },
+        // The same but for a retiring principal: KMS would not return it for this request's parameters.
+        {
+          GrantId: 'f'.repeat(64),
+          Name: grantName('request-4'),
+          GranteePrincipal: ANALYST,
+          RetiringPrincipal: 'arn:aws:iam::111111111111:role/Ops',
+          Operations: ['Decrypt', 'DescribeKey'],
+          Constraints: { EncryptionContextSubset: { project: 'audit-2026' } },
+        },
+        {
+          GrantId: 'c'.repeat(64),
+          Name: `cdk-kms-constructs-${'9'.repeat(16)}-${'1'.repeat(12)}-e28800`,
+          GranteePrincipal: ANALYST,
+          Operations: ['Decrypt', 'DescribeKey'],
+          Constraints: { EncryptionContextSubset: { project: 'audit-2026' } },
+        },
+      ],
+    });
+    kms.on(CreateGrantCommand).resolves({ GrantId: NEW_GRANT_ID, GrantToken: 't' });
+    await handler(event('Create'));
+    expect(kms.commandCalls(CreateGrantCommand)[0].args[0].input.Name).toBe(grantName());
   });
 
   test('a delete revokes the grant the resource made', async () => {
@@ -172,6 +273,7 @@ describe('update and delete', () => {
   test('a delete of a create that failed (no grant ID) is done without a call', async () => {
     stackRecord(stack);
     await handler(event('Delete', { PhysicalResourceId: 'request' }));
+    await handler(event('Delete', { PhysicalResourceId: GRANT_ID }));
     expect(kms.calls()).toHaveLength(0);
   });
 
@@ -210,7 +312,7 @@ describe('expiry, run by the schedule', () => {
     });
     kms.on(RevokeGrantCommand).resolves({});
     expect(await handler({ expireGrants: { KeyId: KEY } })).toEqual({ revoked: ['e'.repeat(64), '0'.repeat(64)] });
-    expect(kms.commandCalls(ListGrantsCommand)[1].args[0].input).toEqual({ KeyId: KEY, Marker: 'page-2' });
+    expect(kms.commandCalls(ListGrantsCommand)[1].args[0].input).toEqual({ KeyId: KEY, Marker: 'page-2', Limit: 100 });
     expect(kms.commandCalls(RevokeGrantCommand).map(c => c.args[0].input.GrantId)).toEqual(['e'.repeat(64), '0'.repeat(64)]);
   });
 

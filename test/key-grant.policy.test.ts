@@ -8,6 +8,7 @@
  * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-operations
  */
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 import { ClassifiedKey, DataClassification, KeyGrant, KeyGrantOperation, KeyGuardrails } from '../src';
@@ -20,7 +21,7 @@ const LOGS = `logs.${REGION}.amazonaws.com`;
 const LOG_GROUP = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:app`;
 
 const stack = newStack();
-const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL, viaServices: ['s3'] });
+const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
 const analyst = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal(), roleName: 'Analyst' });
 new KeyGrant(stack, 'AuditGrant', {
   key, grantee: analyst, operations: [KeyGrantOperation.DECRYPT], encryptionContextSubset: { project: 'audit-2026' },
@@ -44,7 +45,14 @@ const createGrant = (principal: string, context: ContextValues, extra: { identit
   context: { 'kms:GrantIsForAWSResource': 'false', ...context },
   ...extra,
 });
-const forAnalyst = (operations: string[]): ContextValues => ({ 'kms:GranteePrincipal': analystArn, 'kms:GrantOperations': operations });
+/** The context KMS sets for the analyst's grant as declared: Decrypt, under the audit's encryption context, no retiring principal. */
+const forAnalyst = (operations: string[]): ContextValues => ({
+  'kms:GranteePrincipal': analystArn,
+  'kms:GrantOperations': operations,
+  'kms:GrantConstraintType': 'EncryptionContextSubset',
+  'kms:EncryptionContext:project': 'audit-2026',
+  'kms:EncryptionContextKeys': ['project'],
+});
 
 describe('the KeyGrant handler', () => {
   test('creates the grant of Decrypt for the analyst', async () => {
@@ -52,19 +60,33 @@ describe('the KeyGrant handler', () => {
   });
 
   test('creates no grant for another grantee, nor one with another operation', async () => {
-    expect(await createGrant(handler, { 'kms:GranteePrincipal': `arn:aws:iam::${ACCOUNT}:role/Intruder`, 'kms:GrantOperations': ['Decrypt'] })).not.toBe('Allowed');
+    expect(await createGrant(handler, { ...forAnalyst(['Decrypt']), 'kms:GranteePrincipal': `arn:aws:iam::${ACCOUNT}:role/Intruder` })).not.toBe('Allowed');
     expect(await createGrant(handler, forAnalyst(['Decrypt', 'Encrypt']))).not.toBe('Allowed');
     expect(await createGrant(handler, forAnalyst(['CreateGrant']))).not.toBe('Allowed');
+    // A request without kms:GrantOperations does not pass as "all of none".
+    const { 'kms:GrantOperations': _operations, ...noOperations } = forAnalyst(['Decrypt']);
+    expect(await createGrant(handler, noOperations)).not.toBe('Allowed');
+  });
+
+  test('creates no grant with looser or other constraints, nor one a principal of its choosing may retire', async () => {
+    const { 'kms:GrantConstraintType': _t, 'kms:EncryptionContext:project': _p, 'kms:EncryptionContextKeys': _k, ...unconstrained } = forAnalyst(['Decrypt']);
+    expect(await createGrant(handler, unconstrained)).not.toBe('Allowed');
+    expect(await createGrant(handler, { ...forAnalyst(['Decrypt']), 'kms:EncryptionContext:project': 'another-project' })).not.toBe('Allowed');
+    expect(await createGrant(handler, { ...forAnalyst(['Decrypt']), 'kms:GrantConstraintType': 'EncryptionContextEquals' })).not.toBe('Allowed');
+    expect(await createGrant(handler, { ...forAnalyst(['Decrypt']), 'kms:RetiringPrincipal': `arn:aws:iam::${ACCOUNT}:role/Attacker` })).not.toBe('Allowed');
   });
 
   test('creates the grant to CloudWatch Logs only with its source constraint', async () => {
-    const toLogs = (source: string) => ({ 'kms:GranteeServicePrincipal': LOGS, 'kms:GrantOperations': ['GenerateDataKey'], 'kms:GrantConstraintSourceArn': source });
+    const toLogs = (source: string, retiring = LOGS) => ({
+      'kms:GranteeServicePrincipal': LOGS, 'kms:RetiringServicePrincipal': retiring, 'kms:GrantOperations': ['GenerateDataKey'], 'kms:GrantConstraintSourceArn': source,
+    });
     expect(await createGrant(handler, toLogs(LOG_GROUP))).toBe('Allowed');
     expect(await createGrant(handler, toLogs(`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:other`))).not.toBe('Allowed');
+    expect(await createGrant(handler, toLogs(LOG_GROUP, 'lambda.amazonaws.com'))).not.toBe('Allowed');
   });
 
-  test('keeps its grants: lists, revokes and retires them', async () => {
-    for (const action of ['kms:ListGrants', 'kms:RevokeGrant', 'kms:RetireGrant']) {
+  test('keeps its grants: lists and revokes them', async () => {
+    for (const action of ['kms:ListGrants', 'kms:RevokeGrant']) {
       expect(await sim.simulate({ principalArn: handler, action, resourceArn: keyArn })).toBe('Allowed');
     }
   });
@@ -97,10 +119,38 @@ describe('the CT.KMS.PR.3 deny still holds for everyone else', () => {
   });
 });
 
+describe('a key with a network perimeter', () => {
+  test('lets the handler create its grant from AWS\'s network, and nobody else from outside the endpoint', async () => {
+    const fenced = newStack('Fenced');
+    const endpoint = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(fenced, 'Endpoint', { vpcEndpointId: 'vpce-0a1b2c3d4e5f67890', port: 443 });
+    const fencedKey = new ClassifiedKey(fenced, 'Key', { classification: DataClassification.CONFIDENTIAL, vpcEndpoints: [endpoint] });
+    const reader = new iam.Role(fenced, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    new KeyGrant(fenced, 'ReadGrant', { key: fencedKey, grantee: reader, operations: [KeyGrantOperation.DECRYPT], encryptionContextSubset: { a: 'b' } });
+    const fencedSim = PolicySimulator.fromStack(fenced, { stackName: 'Fenced' });
+    const fencedHandler = fencedSim.roleArn(fencedSim.logicalIdsOfType('AWS::IAM::Role').find(id => id.startsWith('KmsConstructsCustomResourcesKeyGrantHandlerRole'))!);
+    const request = (principalArn: string, action: string, context: ContextValues) => fencedSim.simulate({
+      principalArn, action, resourceArn: fencedSim.keyArn(idOf(fencedKey)), context,
+    });
+    const grantContext = {
+      'kms:GrantIsForAWSResource': 'false',
+      'kms:GranteePrincipal': fencedSim.roleArn(idOf(reader)),
+      'kms:GrantOperations': ['Decrypt'],
+      'kms:GrantConstraintType': 'EncryptionContextSubset',
+      'kms:EncryptionContext:a': 'b',
+      'kms:EncryptionContextKeys': ['a'],
+    };
+    expect(await request(fencedHandler, 'kms:CreateGrant', grantContext)).toBe('Allowed');
+    expect(await request(fencedHandler, 'kms:RevokeGrant', {})).toBe('Allowed');
+    expect(await request(fencedSim.roleArn(idOf(reader)), 'kms:Decrypt', {})).toBe('ExplicitlyDenied');
+  });
+});
+
 describe('under the organization\'s KeyGuardrails', () => {
-  const guardrails = (pipelineRoles: string[]) => {
+  const guardrails = (grantCreatorRoles?: string[]) => {
     const management = new Stack(new App(), 'Management', { env: { account: MANAGEMENT_ACCOUNT, region: 'us-east-1' } });
-    const g = new KeyGuardrails(management, 'Guardrails', { organizationId: 'o-a1b2c3d4e5', pipelineRoles, enableResourceControlPolicy: false });
+    const g = new KeyGuardrails(management, 'Guardrails', {
+      organizationId: 'o-a1b2c3d4e5', pipelineRoles: ['arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*'], grantCreatorRoles, enableResourceControlPolicy: false,
+    });
     return {
       id: 'o-a1b2c3d4e5',
       managementAccount: MANAGEMENT_ACCOUNT,
@@ -119,9 +169,17 @@ describe('under the organization\'s KeyGuardrails', () => {
     resourcePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: deployedHandler }, Action: 'kms:CreateGrant', Resource: '*' }] },
   });
 
-  test('the SCP denies the handler\'s grant for a person unless its role is among the pipeline roles (README, Perimeter)', async () => {
-    expect(await asDeployed(guardrails(['arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*']))).toBe('ExplicitlyDenied');
-    expect(await asDeployed(guardrails(['arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*', 'arn:aws:iam::*:role/TestStack-KmsConstructsCustomReso*'])))
-      .toBe('Allowed');
+  test('the SCP denies the handler\'s grant for a person unless its role is among the grant creator roles, which nothing else exempts', async () => {
+    expect(await asDeployed(guardrails())).toBe('ExplicitlyDenied');
+    const withCreators = guardrails(['arn:aws:iam::*:role/TestStack-KmsConstructsCustomReso*']);
+    expect(await asDeployed(withCreators)).toBe('Allowed');
+    // The grant creator exemption reaches no other deny: the same role cannot delete a classified key.
+    expect(await sim.simulate({
+      principalArn: deployedHandler,
+      action: 'kms:ScheduleKeyDeletion',
+      resourceArn: keyArn,
+      organization: withCreators,
+      resourcePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: deployedHandler }, Action: 'kms:*', Resource: '*' }] },
+    })).toBe('ExplicitlyDenied');
   });
 });

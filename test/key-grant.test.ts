@@ -14,7 +14,7 @@ import { newStack, statementWithSid } from './support/stack';
 
 function setup(classification = DataClassification.CONFIDENTIAL, keyProps: Partial<ConstructorParameters<typeof ClassifiedKey>[2]> = {}) {
   const stack = newStack();
-  const key = new ClassifiedKey(stack, 'Key', { classification, viaServices: ['s3'], ...keyProps });
+  const key = new ClassifiedKey(stack, 'Key', { classification, ...keyProps });
   const analyst = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal(), roleName: 'Analyst' });
   return { stack, key, analyst };
 }
@@ -53,9 +53,17 @@ describe('what it synthesizes', () => {
         Principal: { AWS: handlerRole },
         Action: 'kms:CreateGrant',
         Resource: '*',
-        Condition: { 'StringEquals': { 'kms:GranteePrincipal': analyst }, 'ForAllValues:StringEquals': { 'kms:GrantOperations': ['Decrypt'] } },
+        Condition: {
+          'StringEquals': {
+            'kms:GranteePrincipal': analyst,
+            'kms:GrantConstraintType': 'EncryptionContextSubset',
+            'kms:EncryptionContext:project': 'audit-2026',
+          },
+          'ForAllValues:StringEquals': { 'kms:GrantOperations': ['Decrypt'], 'kms:EncryptionContextKeys': ['project'] },
+          'Null': { 'kms:GrantOperations': 'false', 'kms:RetiringPrincipal': 'true', 'kms:RetiringServicePrincipal': 'true' },
+        },
       },
-      { Effect: 'Allow', Principal: { AWS: handlerRole }, Action: ['kms:ListGrants', 'kms:RetireGrant', 'kms:RevokeGrant'], Resource: '*' },
+      { Effect: 'Allow', Principal: { AWS: handlerRole }, Action: ['kms:ListGrants', 'kms:RevokeGrant'], Resource: '*' },
     ]);
     expect(statements.find(st => st.Sid === 'DenyGrantsNotForAwsResources').Condition).toEqual({
       BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
@@ -105,7 +113,13 @@ describe('what it synthesizes', () => {
       KeyPolicy: {
         Statement: Match.arrayWith([Match.objectLike({
           Action: 'kms:CreateGrant',
-          Condition: Match.objectLike({ StringEquals: { 'kms:GranteeServicePrincipal': 'logs.us-east-1.amazonaws.com', 'kms:GrantConstraintSourceArn': source } }),
+          Condition: Match.objectLike({
+            StringEquals: {
+              'kms:GranteeServicePrincipal': 'logs.us-east-1.amazonaws.com',
+              'kms:RetiringServicePrincipal': 'logs.us-east-1.amazonaws.com',
+              'kms:GrantConstraintSourceArn': source,
+            },
+          }),
         })]),
       },
     });
@@ -153,6 +167,28 @@ describe('bad input is refused at synth, naming the prop and the value', () => {
   test('no constraint is accepted on a CONFIDENTIAL key when asked by name, and on an INTERNAL key without asking', () => {
     expect(() => grant({ encryptionContextSubset: undefined, allowUnconstrained: true })).not.toThrow();
     expect(() => grant({ encryptionContextSubset: undefined }, setup(DataClassification.INTERNAL))).not.toThrow();
+  });
+
+  test('a grant to a principal on a key held to viaServices, without the opt-in', () => {
+    const fx = setup(DataClassification.CONFIDENTIAL, { viaServices: ['s3'] });
+    expect(() => grant({}, fx)).toThrow('a grant on TestStack/Key, whose use is held to viaServices [s3], lets its grantee call KMS directly too: '
+      + 'a grant cannot be held to services. Constrain it by the encryption context those services set, and opt in with allowUseOutsideViaServices: true, got none');
+    expect(() => grant({ encryptionContextSubset: { 'aws:s3:arn': 'arn:aws:s3:::ledger' }, allowUseOutsideViaServices: true },
+      setup(DataClassification.CONFIDENTIAL, { viaServices: ['s3'] }))).not.toThrow();
+  });
+
+  test('an encryption context constraint that leaves out a key the key asks for', () => {
+    const fx = setup(DataClassification.RESTRICTED, { encryptionContextKeys: ['tenant', 'project'] });
+    expect(() => grant({}, fx)).toThrow('the grant\'s encryption context constraint must name every key TestStack/Key asks requests for (encryptionContextKeys), missing tenant');
+    expect(() => grant({ encryptionContextSubset: { tenant: 't-1', project: 'p' } }, setup(DataClassification.RESTRICTED, { encryptionContextKeys: ['tenant', 'project'] })))
+      .not.toThrow();
+  });
+
+  test('a key of another stack', () => {
+    const fx = setup();
+    const other = new Stack(fx.stack.node.root as never, 'Other', { env: { account: '111111111111', region: 'us-east-1' } });
+    expect(() => new KeyGrant(other, 'AuditGrant', { key: fx.key, grantee: fx.analyst, operations: [KeyGrantOperation.DECRYPT], allowUnconstrained: true }))
+      .toThrow('key must be in the KeyGrant\'s stack Other, where its policy names the grant\'s handler, got TestStack/Key of TestStack');
   });
 
   test('a KeyGrant after the key policy was written', () => {

@@ -137,6 +137,7 @@ describe('bad input is refused at synth, naming the prop and the value', () => {
     ['a bare role name', { breakGlassRoles: ['BreakGlass'] }, 'breakGlassRoles[0] must be an IAM role ARN (arn:aws:iam::<account or *>:role/<name>), got "BreakGlass"'],
     ['every role', { pipelineRoles: ['arn:aws:iam::*:role/*'] }, 'pipelineRoles entries must name roles, not every role: "arn:aws:iam::*:role/*" would exempt the whole organization'],
     ['a deploy role that is a user', { deployRoles: ['arn:aws:iam::*:user/ci'] }, 'deployRoles[0] must be an IAM role ARN'],
+    ['a grant creator that is every role', { grantCreatorRoles: ['arn:aws:iam::*:role/*'] }, 'grantCreatorRoles entries must name roles, not every role'],
     ['a duplicate role', { breakGlassRoles: ['arn:aws:iam::*:role/BreakGlass', 'arn:aws:iam::*:role/BreakGlass'] },
       'breakGlassRoles lists "arn:aws:iam::*:role/BreakGlass" twice'],
     ['a target that is no root, OU or account', { targetIds: ['ou-12'] }, 'targetIds[0] must be a root (r-...), OU (ou-...-...) or 12-digit account ID, got "ou-12"'],

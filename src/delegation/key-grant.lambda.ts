@@ -11,8 +11,14 @@
  *   grant's lifetime in seconds when it expires. A retried create has the same request
  *   and so the same name: KMS returns the first grant instead of making another.
  * - Update: a grant cannot change, so every change makes a new grant (a new physical
- *   ID); CloudFormation then sends a Delete for the old one.
- * - Delete: `RevokeGrant`; a grant already revoked (or expired) is done.
+ *   ID); CloudFormation then sends a Delete for the old one. A live grant of the resource
+ *   with the very properties asked for is taken back instead, by its name: the rollback
+ *   of a failed update returns the grant the resource had, and the cleanup revokes the
+ *   one the update made.
+ * - Delete: `RevokeGrant` of the grant the physical ID names (`<key ARN>|<grant ID>`),
+ *   if its name carries the resource's marker; a grant already revoked (or expired) is done.
+ * - The rollback of an update whose earlier grant has expired makes none: a failed
+ *   deployment does not hand back access that had ended.
  * - Expiry (`{ "expireGrants": { "KeyId": ... } }` from the schedule): revokes every
  *   grant of the key whose name is a KeyGrant's and whose lifetime, written in its name
  *   at creation, has passed since KMS created it. A forged expiry event can do no more
@@ -41,7 +47,8 @@ import { KEY_GRANT_TYPE } from '../custom-resources/resource-types';
 export const GRANT_NAME_PREFIX = 'cdk-kms-constructs';
 /** `<prefix>-<marker 16>-<request 12>[-e<seconds>]`. */
 const GRANT_NAME = /^cdk-kms-constructs-([0-9a-f]{16})-[0-9a-f]{12}(?:-e(\d+))?$/;
-const GRANT_ID = /^[0-9a-f]{64}$/;
+/** The physical ID: the key's ARN and the grant's ID, so that a Delete finds the grant's key whatever the properties say. */
+const PHYSICAL_ID = /^(arn:[^|]+)\|([0-9a-f]{64})$/;
 /** Tries of a CreateGrant KMS refuses while IAM propagates a new grantee, and the first wait (doubled each time). */
 const IAM_ATTEMPTS = 6;
 const iamBackoffMs = () => Number(process.env.IAM_RETRY_MS ?? 2000);
@@ -101,17 +108,17 @@ export async function handler(event: CloudFormationCustomResourceEvent | ExpiryE
     switch (event.RequestType) {
       case 'Create':
       case 'Update':
-        return await create(kms, readProperties(event.ResourceProperties), marker, event.RequestId);
+        return await create(kms, readProperties(event.ResourceProperties), marker, event.RequestId, verified.rollingBack);
       case 'Delete': {
-        if (!GRANT_ID.test(event.PhysicalResourceId)) return { PhysicalResourceId: event.PhysicalResourceId };
-        const props = readProperties(event.ResourceProperties);
-        const grant = await findGrant(kms, props.KeyId, event.PhysicalResourceId);
+        const [, keyId, grantId] = PHYSICAL_ID.exec(event.PhysicalResourceId) ?? [];
+        if (grantId === undefined) return { PhysicalResourceId: event.PhysicalResourceId };
+        const grant = await findGrant(kms, keyId, grantId);
         if (grant === undefined) return { PhysicalResourceId: event.PhysicalResourceId };
         if (GRANT_NAME.exec(grant.Name ?? '')?.[1] !== marker) {
           throw new ForgedEventError(`Refused a Delete event for ${event.LogicalResourceId}${verified.replaced ? ' (an earlier grant of the resource)' : ''}: `
-            + `grant ${event.PhysicalResourceId} on ${props.KeyId} is named "${grant.Name ?? ''}", not by this resource, so it is not this resource's grant. The KeyGrant handler changed nothing`);
+            + `grant ${grantId} on ${keyId} is named "${grant.Name ?? ''}", not by this resource, so it is not this resource's grant. The KeyGrant handler changed nothing`);
         }
-        await revoke(kms, props.KeyId, event.PhysicalResourceId);
+        await revoke(kms, keyId, grantId);
         return { PhysicalResourceId: event.PhysicalResourceId };
       }
     }
@@ -146,8 +153,16 @@ function grantName(marker: string, requestId: string, expiresAfterSeconds?: stri
   return `${GRANT_NAME_PREFIX}-${marker}-${request}${expiresAfterSeconds ? `-e${Number(expiresAfterSeconds)}` : ''}`;
 }
 
-async function create(kms: KMSClient, props: KeyGrantProperties, marker: string, requestId: string): Promise<KeyGrantResponse> {
-  const name = grantName(marker, requestId, props.ExpiresAfterSeconds);
+async function create(kms: KMSClient, props: KeyGrantProperties, marker: string, requestId: string, rollingBack: boolean): Promise<KeyGrantResponse> {
+  // A grant of this resource with these very parameters is taken back, by its own name
+  // (KMS returns it, with a new token): the rollback of an update gets the grant it had.
+  const earlier = await sameGrant(kms, props, marker);
+  if (!earlier && rollingBack && props.ExpiresAfterSeconds) {
+    // The grant the rollback would restore has expired: a failed deployment must not
+    // hand the access back. The resource keeps no grant; its Delete has nothing to revoke.
+    return { PhysicalResourceId: `expired-${createHash('sha256').update(requestId).digest('hex').slice(0, 12)}`, Data: { GrantId: '', GrantToken: '', GrantName: '' } };
+  }
+  const name = earlier?.Name ?? grantName(marker, requestId, props.ExpiresAfterSeconds);
   const constraints = {
     ...props.EncryptionContextSubset ? { EncryptionContextSubset: props.EncryptionContextSubset } : {},
     ...props.EncryptionContextEquals ? { EncryptionContextEquals: props.EncryptionContextEquals } : {},
@@ -165,7 +180,7 @@ async function create(kms: KMSClient, props: KeyGrantProperties, marker: string,
   const grantee = props.GranteePrincipal ?? props.GranteeServicePrincipal;
   try {
     const { GrantId: grantId, GrantToken: grantToken } = await whileIamPropagates(() => kms.send(new CreateGrantCommand(input)));
-    return { PhysicalResourceId: grantId!, Data: { GrantId: grantId!, GrantToken: grantToken!, GrantName: name } };
+    return { PhysicalResourceId: `${props.KeyId}|${grantId}`, Data: { GrantId: grantId!, GrantToken: grantToken!, GrantName: name } };
   } catch (error) {
     throw new Error(`Cannot create a grant of ${props.Operations.join(', ')} on ${props.KeyId} for ${grantee}: ${explainAwsError(error, REMEDIES)}`);
   }
@@ -185,6 +200,54 @@ async function whileIamPropagates<T>(call: () => Promise<T>): Promise<T> {
       await new Promise(resolve => setTimeout(resolve, iamBackoffMs() * 2 ** (attempt - 1)));
     }
   }
+}
+
+/** A live grant of this resource on the key whose grantee, operations, constraints and lifetime are the properties'. */
+async function sameGrant(kms: KMSClient, props: KeyGrantProperties, marker: string): Promise<GrantListEntry | undefined> {
+  // Every parameter of CreateGrant but the name: KMS returns a grant by its name only for identical ones.
+  const wanted = JSON.stringify({
+    grantee: props.GranteePrincipal,
+    granteeService: props.GranteeServicePrincipal,
+    retiring: props.RetiringPrincipal,
+    retiringService: props.RetiringServicePrincipal,
+    operations: [...props.Operations].sort(),
+    subset: sorted(props.EncryptionContextSubset),
+    equals: sorted(props.EncryptionContextEquals),
+    source: props.SourceArn,
+    lifetime: props.ExpiresAfterSeconds ? String(Number(props.ExpiresAfterSeconds)) : undefined,
+  });
+  let next: string | undefined;
+  do {
+    let page;
+    try {
+      page = await kms.send(new ListGrantsCommand({ KeyId: props.KeyId, Marker: next, Limit: 100 }));
+    } catch (error) {
+      throw new Error(`Cannot list the grants of ${props.KeyId}: ${explainAwsError(error, REMEDIES)}`);
+    }
+    for (const grant of page.Grants ?? []) {
+      const name = GRANT_NAME.exec(grant.Name ?? '');
+      if (name?.[1] !== marker) continue;
+      const found = JSON.stringify({
+        grantee: grant.GranteePrincipal,
+        granteeService: grant.GranteeServicePrincipal,
+        retiring: grant.RetiringPrincipal,
+        retiringService: grant.RetiringServicePrincipal,
+        operations: [...grant.Operations ?? []].sort(),
+        subset: sorted(grant.Constraints?.EncryptionContextSubset),
+        equals: sorted(grant.Constraints?.EncryptionContextEquals),
+        source: grant.Constraints?.SourceArn,
+        lifetime: name[2],
+      });
+      if (found === wanted) return grant;
+    }
+    next = page.Truncated ? page.NextMarker : undefined;
+  } while (next);
+  return undefined;
+}
+
+/** A map with its keys in order, for comparison. */
+function sorted(map?: Record<string, string>): Array<[string, string]> | undefined {
+  return map && Object.entries(map).sort(([a], [b]) => a.localeCompare(b));
 }
 
 /** The grant of this ID on the key, or undefined when it is gone (revoked, retired, or its key deleted). */
@@ -219,7 +282,7 @@ async function expire(event: ExpiryEvent): Promise<ExpiryResult> {
     do {
       let page;
       try {
-        page = await kms.send(new ListGrantsCommand({ KeyId: keyId, Marker: marker }));
+        page = await kms.send(new ListGrantsCommand({ KeyId: keyId, Marker: marker, Limit: 100 }));
       } catch (error) {
         throw new Error(`Cannot list the grants of ${keyId} to expire them: ${explainAwsError(error, REMEDIES)}`);
       }

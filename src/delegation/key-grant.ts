@@ -100,6 +100,15 @@ export interface KeyGrantProps {
   readonly allowUnconstrained?: boolean;
 
   /**
+   * Lets a grant to a principal on a key held to `viaServices`: a grant cannot be held to
+   * services, so its grantee may then also call KMS directly (within the grant's
+   * constraints, which should be the encryption context those services set).
+   *
+   * @default false
+   */
+  readonly allowUseOutsideViaServices?: boolean;
+
+  /**
    * Runs the grant's handler in a VPC, as the library's other handlers.
    *
    * @default - outside any VPC
@@ -135,8 +144,8 @@ const SENSITIVE = [DataClassification.CONFIDENTIAL, DataClassification.RESTRICTE
  * is deleted or changed (a grant cannot change: a change makes a new one), and, with
  * `expiresAfter`, a schedule revokes it when its time is up.
  *
- * The key policy lets the grant's handler `CreateGrant` for this grantee and these
- * operations only, and `ListGrants`, `RevokeGrant` and `RetireGrant`; the key's deny of
+ * The key policy lets the grant's handler `CreateGrant` for this grantee, operations,
+ * retiring principal and constraints only, and `ListGrants` and `RevokeGrant`; the key's deny of
  * grants not for AWS resources (Control Tower CT.KMS.PR.3) then excepts the handler by
  * `aws:PrincipalArn`, which that control does not accept: a documented exception.
  *
@@ -174,30 +183,77 @@ export class KeyGrant extends Construct {
     });
 
     // The key policy, which a ClassifiedKey obeys alone: this grant and no other, and the grants' upkeep.
-    const granteeCondition = grant.grantee.GranteePrincipal !== undefined
-      ? { 'kms:GranteePrincipal': grant.grantee.GranteePrincipal }
-      : { 'kms:GranteeServicePrincipal': grant.grantee.GranteeServicePrincipal };
-    key._addGrantCreator(handlerRole.roleArn, [
+    const narrowing = key._addGrantCreator(handlerRole.roleArn, [
       new iam.PolicyStatement({
         principals: [new iam.ArnPrincipal(handlerRole.roleArn)],
         actions: ['kms:CreateGrant'],
         resources: ['*'],
-        conditions: {
-          'StringEquals': { ...granteeCondition, ...props.sourceArn ? { 'kms:GrantConstraintSourceArn': props.sourceArn } : {} },
-          'ForAllValues:StringEquals': { 'kms:GrantOperations': props.operations },
-        },
+        conditions: grantConditions(props, grant),
       }),
+      // RevokeGrant names no grantee: the handler can revoke any grant of the key.
       new iam.PolicyStatement({
         principals: [new iam.ArnPrincipal(handlerRole.roleArn)],
-        actions: ['kms:ListGrants', 'kms:RevokeGrant', 'kms:RetireGrant'],
+        actions: ['kms:ListGrants', 'kms:RevokeGrant'],
         resources: ['*'],
       }),
     ]);
+    checkNarrowing(key, props, grant, narrowing);
 
     if (props.expiresAfter) expireWith(this, provider.onEventHandler, key, props.expiresAfter);
     this.grantId = resource.getAttString('GrantId');
     this.grantToken = resource.getAttString('GrantToken');
     this.grantName = resource.getAttString('GrantName');
+  }
+}
+
+/**
+ * What the handler's CreateGrant must ask, to the letter: the grantee, the operations
+ * (all of them named, `Null` so that a request without them does not pass), the
+ * retiring principal or none, and the constraints: their type, each encryption context
+ * pair (`kms:EncryptionContext:<key>` reads a grant's constraint), the source ARN.
+ * A forged event during the resource's own deployment can then make no other grant.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-constraint-type
+ */
+function grantConditions(props: KeyGrantProps, grant: ResolvedGrant): Record<string, Record<string, unknown>> {
+  const equals: Record<string, unknown> = {};
+  const absent: Record<string, string> = { 'kms:GrantOperations': 'false' };
+  if (grant.grantee.GranteePrincipal !== undefined) equals['kms:GranteePrincipal'] = grant.grantee.GranteePrincipal;
+  else equals['kms:GranteeServicePrincipal'] = grant.grantee.GranteeServicePrincipal;
+  if (grant.retiring.RetiringPrincipal !== undefined) equals['kms:RetiringPrincipal'] = grant.retiring.RetiringPrincipal;
+  else absent['kms:RetiringPrincipal'] = 'true';
+  if (grant.retiring.RetiringServicePrincipal !== undefined) equals['kms:RetiringServicePrincipal'] = grant.retiring.RetiringServicePrincipal;
+  else absent['kms:RetiringServicePrincipal'] = 'true';
+  const context = props.encryptionContextSubset ?? props.encryptionContextEquals;
+  if (context) {
+    equals['kms:GrantConstraintType'] = props.encryptionContextSubset ? 'EncryptionContextSubset' : 'EncryptionContextEquals';
+    for (const [k, v] of Object.entries(context)) equals[`kms:EncryptionContext:${k}`] = v;
+  }
+  if (props.sourceArn !== undefined) equals['kms:GrantConstraintSourceArn'] = props.sourceArn;
+  if (!context && props.sourceArn === undefined) absent['kms:GrantConstraintType'] = 'true';
+  return {
+    'StringEquals': equals,
+    'ForAllValues:StringEquals': { 'kms:GrantOperations': props.operations, ...context ? { 'kms:EncryptionContextKeys': Object.keys(context) } : {} },
+    'Null': absent,
+  };
+}
+
+/**
+ * A grant is an allow of its own: the key policy's `viaServices` and
+ * `encryptionContextKeys` conditions do not reach it. So a grant to a principal on a key
+ * held to services needs the opt-in by name, and its encryption context constraint must
+ * name every key the key asks for.
+ */
+function checkNarrowing(
+  key: ClassifiedKey, props: KeyGrantProps, grant: ResolvedGrant, narrowing: { viaServices?: string[]; encryptionContextKeys?: string[] },
+): void {
+  if (narrowing.viaServices?.length && grant.grantee.GranteePrincipal !== undefined && !props.allowUseOutsideViaServices) {
+    throw new Error(`a grant on ${key.node.path}, whose use is held to viaServices [${narrowing.viaServices.join(', ')}], lets its grantee call KMS directly too: `
+      + 'a grant cannot be held to services. Constrain it by the encryption context those services set, and opt in with allowUseOutsideViaServices: true, got none');
+  }
+  const context = props.encryptionContextSubset ?? props.encryptionContextEquals ?? {};
+  const missing = (narrowing.encryptionContextKeys ?? []).filter(k => !(k in context));
+  if (missing.length > 0) {
+    throw new Error(`the grant's encryption context constraint must name every key ${key.node.path} asks requests for (encryptionContextKeys), missing ${missing.join(', ')}`);
   }
 }
 
@@ -235,6 +291,9 @@ interface ResolvedGrant {
 /** The grant's principals, and the checks of its props: each refusal names the prop and the value. */
 function resolveGrant(scope: Construct, props: KeyGrantProps): ResolvedGrant {
   const key = props.key;
+  if (Stack.of(key) !== Stack.of(scope)) {
+    throw new Error(`key must be in the KeyGrant's stack ${Stack.of(scope).stackName}, where its policy names the grant's handler, got ${key.node.path} of ${Stack.of(key).stackName}`);
+  }
   const usage = OPERATIONS_BY_USAGE[key.keyUsage] ?? [];
   const symmetric = key.keySpec === kms.KeySpec.SYMMETRIC_DEFAULT;
   if (props.operations.length === 0) throw new Error('operations must name at least one operation, got []');

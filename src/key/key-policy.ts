@@ -98,9 +98,10 @@ export class KeyPolicy {
   }
 
   /** A KeyGrant's handler, allowed exactly its grants, which the grant deny and the perimeter except. */
-  public addGrantCreator(creatorArn: string, statements: iam.PolicyStatement[]): void {
+  public addGrantCreator(creatorArn: string, statements: iam.PolicyStatement[]): Pick<KeyPolicyOptions, 'viaServices' | 'encryptionContextKeys'> {
     exceptGrantCreator(this.grantCreators, creatorArn, this.grantDeny, this.perimeterStatement, this.options.policyWriters);
     this.document.addStatements(...statements);
+    return { viaServices: this.options.viaServices, encryptionContextKeys: this.options.encryptionContextKeys };
   }
 
   /** The services the key's use is limited to, when configured. */

@@ -15,6 +15,8 @@ export interface GuardrailSettings {
   readonly exemptRoles: string[];
   /** Role ARN patterns that may pass the exempt roles to CloudFormation, or none: no such deny. */
   readonly deployRoles?: string[];
+  /** KeyGrant handler roles: exempt from the grant deny and the network perimeter only. */
+  readonly grantCreatorRoles: string[];
   readonly protectedTagValues: string[];
   readonly trailArns: string[];
   readonly logGroupArns: string[];
@@ -162,7 +164,7 @@ export function serviceControlPolicy(settings: GuardrailSettings): iam.PolicyDoc
   const validValues = tagValuesOf(Object.values(DataClassification));
   // IgnoreCase: a key tagged by hand before the guardrails ("Restricted") is held too.
   const classified = { StringEqualsIgnoreCase: { [`aws:ResourceTag/${tag}`]: settings.protectedTagValues } };
-  const protectedRoles = [...settings.exemptRoles, ...settings.deployRoles ?? []];
+  const protectedRoles = [...settings.exemptRoles, ...settings.deployRoles ?? [], ...settings.grantCreatorRoles];
   return new iam.PolicyDocument({
     minimize: false,
     statements: [
@@ -181,7 +183,11 @@ export function serviceControlPolicy(settings: GuardrailSettings): iam.PolicyDoc
         effect: iam.Effect.DENY,
         actions: ['kms:CreateGrant'],
         resources: ['*'],
-        conditions: { ...classified, BoolIfExists: { 'kms:GrantIsForAWSResource': 'false' }, ...exempt(settings) },
+        conditions: {
+          ...classified,
+          BoolIfExists: { 'kms:GrantIsForAWSResource': 'false' },
+          ArnNotLike: { 'aws:PrincipalArn': [...settings.exemptRoles, ...settings.grantCreatorRoles] },
+        },
       }),
       // StringNotEquals is true when the tag is missing too: no key without a classification.
       new iam.PolicyStatement({
@@ -220,8 +226,8 @@ export function serviceControlPolicy(settings: GuardrailSettings): iam.PolicyDoc
         sid: 'DenyPassingExemptRoles',
         effect: iam.Effect.DENY,
         actions: ['iam:PassRole'],
-        resources: settings.exemptRoles,
-        conditions: { ArnNotLike: { 'aws:PrincipalArn': protectedRoles } },
+        resources: [...settings.exemptRoles, ...settings.grantCreatorRoles],
+        conditions: { ArnNotLike: { 'aws:PrincipalArn': [...settings.exemptRoles, ...settings.deployRoles] } },
       })] : [],
     ],
   });
@@ -303,7 +309,7 @@ export function resourceControlPolicy(settings: GuardrailSettings): iam.PolicyDo
     // The exempt roles of the key's own account only: a role of that name in another
     // account (a partner's, the management account's) gets no exemption.
     statements.push(
-      outside('DenyKeysOutsideTrustedNetworks', { ArnNotLikeIfExists: { 'aws:PrincipalArn': settings.exemptRoles } }),
+      outside('DenyKeysOutsideTrustedNetworks', { ArnNotLikeIfExists: { 'aws:PrincipalArn': [...settings.exemptRoles, ...settings.grantCreatorRoles] } }),
       outside('DenyOtherAccountsOutsideTrustedNetworks', {
         StringNotEqualsIfExists: { ...notFrom.StringNotEqualsIfExists, 'aws:PrincipalAccount': '${aws:ResourceAccount}' },
       }),

@@ -65,6 +65,14 @@ export interface KeyGuardrailsProps {
   readonly deployRoles?: string[];
 
   /**
+   * The roles of KeyGrant handlers (`<stack>-KmsConstructsCustomReso*`), IAM role ARNs: exempt from the SCP's
+   * deny of grants not for AWS resources and the RCP's network perimeter only, and protected like the exempt roles.
+   *
+   * @default - none: grants for principals only by the pipeline and break-glass roles
+   */
+  readonly grantCreatorRoles?: string[];
+
+  /**
    * The break-glass roles, exempt like the pipeline roles, for the day a key must be
    * disabled or its policy repaired by hand. IAM role ARNs, as for `pipelineRoles`.
    *
@@ -308,13 +316,16 @@ function checkAcrossApp(self: KeyGuardrails): string[] {
 function resolveSettings(props: KeyGuardrailsProps): GuardrailSettings {
   checkLiteral('organizationId', props.organizationId);
   validateOrganizationId(props.organizationId);
-  const pipelineRoles = checkList('pipelineRoles', props.pipelineRoles, { required: true, pattern: ROLE_ARN, shape: 'an IAM role ARN (arn:aws:iam::<account or *>:role/<name>)' });
-  const deployRoles = props.deployRoles && checkList('deployRoles', props.deployRoles, { pattern: ROLE_ARN, shape: 'an IAM role ARN (arn:aws:iam::<account or *>:role/<name>)' });
-  const breakGlassRoles = checkList('breakGlassRoles', props.breakGlassRoles, { pattern: ROLE_ARN, shape: 'an IAM role ARN (arn:aws:iam::<account or *>:role/<name>)' });
-  for (const [name, roles] of [['pipelineRoles', pipelineRoles], ['breakGlassRoles', breakGlassRoles], ['deployRoles', deployRoles ?? []]] as const) {
-    const everyRole = roles.find(arn => /^[*/]+$/.test(arn.split(':role/')[1]));
+  const roleList = (name: keyof KeyGuardrailsProps, required = false) => {
+    const list = checkList(name, props[name] as string[] | undefined, { required, pattern: ROLE_ARN, shape: 'an IAM role ARN (arn:aws:iam::<account or *>:role/<name>)' });
+    const everyRole = list.find(arn => /^[*/]+$/.test(arn.split(':role/')[1]));
     if (everyRole) throw new Error(`${name} entries must name roles, not every role: "${everyRole}" would exempt the whole organization`);
-  }
+    return list;
+  };
+  const pipelineRoles = roleList('pipelineRoles', true);
+  const deployRoles = props.deployRoles && roleList('deployRoles');
+  const grantCreatorRoles = roleList('grantCreatorRoles');
+  const breakGlassRoles = roleList('breakGlassRoles');
   checkList('targetIds', props.targetIds, { pattern: TARGET_ID, shape: 'a root (r-...), OU (ou-...-...) or 12-digit account ID' });
   const trustedAccounts = checkList('trustedAccounts', props.trustedAccounts, { pattern: ACCOUNT_ID, shape: 'a 12-digit account ID' });
   const trailNames = checkList('auditTrailNames', props.auditTrailNames, { pattern: NAME_PART, shape: 'a trail name' }) ;
@@ -330,6 +341,7 @@ function resolveSettings(props: KeyGuardrailsProps): GuardrailSettings {
     organizationId: props.organizationId,
     exemptRoles: [...new Set([...pipelineRoles, ...breakGlassRoles])],
     deployRoles,
+    grantCreatorRoles,
     protectedTagValues: tagValuesOf([...new Set(classifications)]),
     trailArns: trails.map(name => `arn:*:cloudtrail:*:*:trail/${name}`),
     // A log group's ARN names it alone (DeleteLogGroup) or with ":*" (its streams and filters).
