@@ -31,6 +31,14 @@ const PROPS = {
   EncryptionContextSubset: { project: 'audit-2026' },
   ExpiresAfterSeconds: '28800',
 };
+/** The same resource granting to CloudWatch Logs, for its log group. */
+const SERVICE_PROPS = {
+  ...PROPS,
+  GranteePrincipal: undefined,
+  GranteeServicePrincipal: 'logs.us-east-1.amazonaws.com',
+  RetiringServicePrincipal: 'logs.us-east-1.amazonaws.com',
+  SourceArn: 'arn:aws:logs:us-east-1:111111111111:log-group:app',
+};
 const PHYSICAL_ID = `${KEY}|${GRANT_ID}`;
 const RESOURCE = { resourceType: 'Custom::KmsKeyGrant', logicalId: 'AuditGrant', properties: PROPS, physicalId: PHYSICAL_ID };
 const event = (type: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}): CloudFormationCustomResourceEvent =>
@@ -75,15 +83,7 @@ describe('create', () => {
   });
 
   test('a grant to a service principal names it as such, with its source constraint and retiring service', async () => {
-    const service = {
-      ...PROPS,
-      GranteePrincipal: undefined,
-      GranteeServicePrincipal: 'logs.us-east-1.amazonaws.com',
-      RetiringServicePrincipal: 'logs.us-east-1.amazonaws.com',
-      SourceArn: 'arn:aws:logs:us-east-1:111111111111:log-group:app',
-      EncryptionContextSubset: undefined,
-      ExpiresAfterSeconds: undefined,
-    };
+    const service = { ...SERVICE_PROPS, EncryptionContextSubset: undefined, ExpiresAfterSeconds: undefined };
     stackRecord(stack);
     kms.on(CreateGrantCommand).resolves({ GrantId: GRANT_ID, GrantToken: 't' });
     await handler(customResourceEvent({ ...RESOURCE, properties: service }, 'Create'));
@@ -185,14 +185,7 @@ describe('update and delete', () => {
 
   test('a grant is taken back whatever the order of its encryption context, and a service\'s grant by its service fields', async () => {
     stackRecord(stack);
-    const service = {
-      ...PROPS,
-      GranteePrincipal: undefined,
-      GranteeServicePrincipal: 'logs.us-east-1.amazonaws.com',
-      RetiringServicePrincipal: 'logs.us-east-1.amazonaws.com',
-      SourceArn: 'arn:aws:logs:us-east-1:111111111111:log-group:app',
-      EncryptionContextSubset: { b: '2', a: '1' },
-    };
+    const service = { ...SERVICE_PROPS, EncryptionContextSubset: { b: '2', a: '1' } };
     kms.on(ListGrantsCommand).resolves({
       Grants: [{
         GrantId: GRANT_ID,

@@ -40,7 +40,7 @@ import {
 } from '@aws-sdk/client-kms';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { ForgedEventError, verifyEvent } from '../custom-resources/event-verification';
-import { explainAwsError, isError } from '../custom-resources/handler-errors';
+import { explainAwsError, isError, whileIamPropagates } from '../custom-resources/handler-errors';
 import { KEY_GRANT_TYPE } from '../custom-resources/resource-types';
 
 /** The prefix of every grant name a KeyGrant writes, before its marker. */
@@ -49,9 +49,6 @@ export const GRANT_NAME_PREFIX = 'cdk-kms-constructs';
 const GRANT_NAME = /^cdk-kms-constructs-([0-9a-f]{16})-[0-9a-f]{12}(?:-e(\d+))?$/;
 /** The physical ID: the key's ARN and the grant's ID, so that a Delete finds the grant's key whatever the properties say. */
 const PHYSICAL_ID = /^(arn:[^|]+)\|([0-9a-f]{64})$/;
-/** Tries of a CreateGrant KMS refuses while IAM propagates a new grantee, and the first wait (doubled each time). */
-const IAM_ATTEMPTS = 6;
-const iamBackoffMs = () => Number(process.env.IAM_RETRY_MS ?? 2000);
 
 /** What KMS answers, and what to do about it. */
 const REMEDIES: Record<string, string> = {
@@ -179,26 +176,10 @@ async function create(kms: KMSClient, props: KeyGrantProperties, marker: string,
   };
   const grantee = props.GranteePrincipal ?? props.GranteeServicePrincipal;
   try {
-    const { GrantId: grantId, GrantToken: grantToken } = await whileIamPropagates(() => kms.send(new CreateGrantCommand(input)));
+    const { GrantId: grantId, GrantToken: grantToken } = await whileIamPropagates('InvalidArnException', 'KMS refused the grantee; a role made in this deployment may still be propagating in IAM', () => kms.send(new CreateGrantCommand(input)));
     return { PhysicalResourceId: `${props.KeyId}|${grantId}`, Data: { GrantId: grantId!, GrantToken: grantToken!, GrantName: name } };
   } catch (error) {
     throw new Error(`Cannot create a grant of ${props.Operations.join(', ')} on ${props.KeyId} for ${grantee}: ${explainAwsError(error, REMEDIES)}`);
-  }
-}
-
-/**
- * A CreateGrant whose grantee IAM has not yet propagated: KMS refuses it with
- * InvalidArnException, so it is tried again with backoff (2, 4, 8, 16, 32 s).
- * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
- */
-async function whileIamPropagates<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!isError(error, 'InvalidArnException') || attempt >= IAM_ATTEMPTS) throw error;
-      await new Promise(resolve => setTimeout(resolve, iamBackoffMs() * 2 ** (attempt - 1)));
-    }
   }
 }
 

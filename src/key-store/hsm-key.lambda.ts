@@ -40,16 +40,19 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { keysTagged, RESOURCE_TAG, scanStoreKeys, STORE_TAG } from './key-store-api';
 import { explain } from './key-store-errors';
 import { ForgedEventError, verifyEvent } from '../custom-resources/event-verification';
-import { isError } from '../custom-resources/handler-errors';
+import { isError, whileIamPropagates } from '../custom-resources/handler-errors';
 import { HSM_KEY_TYPE } from '../custom-resources/resource-types';
 
 export { RESOURCE_TAG };
 
 /** How long a create looks through the account's keys when the Tagging API cannot be read. */
 const SCAN_BUDGET_MS = 120 * 1000;
-/** Tries of a call KMS refuses while IAM propagates a new role, and the first wait (doubled each time). */
-const IAM_ATTEMPTS = 6;
-const iamBackoffMs = () => Number(process.env.IAM_RETRY_MS ?? 2000);
+/**
+ * A key policy naming a role IAM has not finished propagating is refused by KMS with
+ * MalformedPolicyDocumentException: CreateKey and PutKeyPolicy are tried again.
+ */
+const POLICY_REFUSED = 'MalformedPolicyDocumentException';
+const IAM_PROPAGATION = 'KMS refused the key policy; a role it names may still be propagating in IAM';
 
 /** The custom resource's properties, as the construct writes them. */
 export interface HsmKeyProperties {
@@ -149,7 +152,7 @@ async function create(kms: KMSClient, tagging: ResourceGroupsTaggingAPIClient, p
     Tags: [...kmsTags(props.Tags), { TagKey: RESOURCE_TAG, TagValue: marker }, { TagKey: STORE_TAG, TagValue: store }],
   };
   try {
-    const { KeyMetadata: key } = await whileIamPropagates(() => kms.send(new CreateKeyCommand(input)));
+    const { KeyMetadata: key } = await whileIamPropagates(POLICY_REFUSED, IAM_PROPAGATION, () => kms.send(new CreateKeyCommand(input)));
     return arnAnswer(key!.Arn!, key!.KeyId!);
   } catch (error) {
     throw new Error(`Cannot create a key in custom key store ${store}: ${explain(error)}`);
@@ -185,25 +188,6 @@ async function madeEarlier(kms: KMSClient, tagging: ResourceGroupsTaggingAPIClie
   return undefined;
 }
 
-/**
- * A call whose key policy names principals: KMS refuses a principal IAM has not yet
- * propagated (a role made in the same deployment) with MalformedPolicyDocumentException,
- * so the call is tried again with backoff (2, 4, 8, 16, 32 s) before the error stands.
- * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
- */
-async function whileIamPropagates<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!isError(error, 'MalformedPolicyDocumentException') || attempt >= IAM_ATTEMPTS) throw error;
-      const wait = iamBackoffMs() * 2 ** (attempt - 1);
-      console.log(JSON.stringify({ level: 'WARN', message: `KMS refused the key policy (${(error as Error).message}); a role it names may still be propagating in IAM: trying again in ${wait / 1000} s` }));
-      await new Promise(resolve => setTimeout(resolve, wait));
-    }
-  }
-}
-
 async function update(kms: KMSClient, keyId: string, old: HsmKeyProperties | undefined, props: HsmKeyProperties): Promise<HsmKeyResponse> {
   const call = async (what: string, send: () => Promise<unknown>) => {
     try {
@@ -213,7 +197,7 @@ async function update(kms: KMSClient, keyId: string, old: HsmKeyProperties | und
     }
   };
   if (!old || JSON.stringify(old.KeyPolicy) !== JSON.stringify(props.KeyPolicy)) {
-    await call('update the key policy', () => whileIamPropagates(() => kms.send(new PutKeyPolicyCommand({
+    await call('update the key policy', () => whileIamPropagates(POLICY_REFUSED, IAM_PROPAGATION, () => kms.send(new PutKeyPolicyCommand({
       KeyId: keyId, PolicyName: 'default', Policy: JSON.stringify(props.KeyPolicy),
     }))));
   }
