@@ -309,15 +309,15 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    * hatch, added as given, except that it may not give cryptography to an
    * administrator nor administration to a user of the key.
    */
+  public addToResourcePolicy(statement: iam.PolicyStatement, _allowNoOp?: boolean): iam.AddToResourcePolicyResult {
+    this.grants.addStatement(statement);
+    return { statementAdded: true, policyDependable: this };
+  }
+
   /** Lets a KeyGrant's handler create the grants `statements` allow; returns how the key narrows its use. @internal */
   public _addGrantCreator(creatorArn: string, statements: iam.PolicyStatement[]): { viaServices?: string[]; encryptionContextKeys?: string[] } {
     if (this.policy.rendered) throw new Error(`a KeyGrant of ${this.node.path} was declared after the key's policy was written: declare it before synthesis`);
     return this.policy.addGrantCreator(creatorArn, statements);
-  }
-
-  public addToResourcePolicy(statement: iam.PolicyStatement, _allowNoOp?: boolean): iam.AddToResourcePolicyResult {
-    this.grants.addStatement(statement);
-    return { statementAdded: true, policyDependable: this };
   }
 
   /**

@@ -28,7 +28,7 @@ export function grantsNotForAwsResourcesDeny(): iam.PolicyStatement {
  * Adds `creatorArn` to the grant creators, whom the grant deny excepts by
  * `aws:PrincipalArn`, and so does the network perimeter (its handler calls from AWS's
  * network). CT.KMS.PR.3 takes the deny with no exception, so a key with a KeyGrant
- * fails that control: a documented exception (README, "Compliance").
+ * fails that control: a documented exception (README, "AWS Control Tower proactive controls").
  */
 export function exceptGrantCreator(
   creators: string[], creatorArn: string, grantDeny: iam.PolicyStatement, perimeter: iam.PolicyStatement | undefined, policyWriters: string[],
