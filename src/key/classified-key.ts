@@ -18,6 +18,7 @@ import { resolveNetworkPerimeter } from './network-perimeter';
 import { samePrincipal } from './policy-conditions';
 import { claimAlias, deriveAlias, validateAlias } from './validation';
 import type { KeyAuditTrail } from '../audit/key-audit-trail';
+import { addToKeyInventory } from '../inventory/key-inventory';
 import { acknowledgeImportedMaterial } from '../nag';
 
 const IS_CLASSIFIED_KEY = Symbol.for('cdk-kms-constructs.ClassifiedKey');
@@ -206,6 +207,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     Tags.of(this).add(ClassifiedKey.CLASSIFICATION_TAG, this.rules.tagValue);
     if (props.owner !== undefined) Tags.of(this).add(ClassifiedKey.OWNER_TAG, props.owner);
     if (complianceScope !== undefined) Tags.of(this).add(ClassifiedKey.COMPLIANCE_SCOPE_TAG, complianceScope);
+    addToKeyInventory(this);
   }
 
   /**
@@ -392,9 +394,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   }
 
   private auditMetric(metricName: KeyMetricName, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    if (!this.auditTrail) {
-      throw new Error(`${metricName} is counted by the audit trail, and monitoring is off for ${this.node.path}`);
-    }
+    if (!this.auditTrail) throw new Error(`${metricName} is counted by the audit trail, and monitoring is off for ${this.node.path}`);
     return asWatcher(this.auditTrail, this)._keyMetric(metricName, this.keyArn, props);
   }
 }
