@@ -1,8 +1,10 @@
 /*
  * Prints, per key in a synthesized cloud assembly, what a reviewer asks first: its
- * alias, classification, spec, rotation, who administers it, who uses it, the alarms
- * that watch it, and what cdk-nag found. Everything is read back from the synthesized templates, not from
- * the constructs, so the summary shows what would be deployed.
+ * alias, classification, spec, rotation, who can use, administer, change and delete it,
+ * the alarms that watch it, and what cdk-nag found. Everything is read back from the
+ * cloud assembly, not from the constructs, so the summary shows what would be deployed:
+ * the templates, and the key inventory the library writes at synthesis, whose access
+ * report evaluates each synthesized key policy.
  *
  *   ts-node example/summary.ts cdk.out
  */
@@ -10,13 +12,13 @@ import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 
 type Json = any;
-const ADMINISTRATION = 'kms:PutKeyPolicy';
-const CRYPTOGRAPHY = /^kms:(Encrypt|Decrypt|ReEncrypt|GenerateDataKey|Sign|Verify$|GenerateMac|VerifyMac|DeriveSharedSecret)/;
 
 function main(outdir: string): void {
   const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
   const nagFile = join(outdir, 'nag-findings.json');
   const nag = existsSync(nagFile) ? JSON.parse(readFileSync(nagFile, 'utf8')) : undefined;
+  const inventoryFile = join(outdir, 'kms-key-inventory.json');
+  const inventory = existsSync(inventoryFile) ? JSON.parse(readFileSync(inventoryFile, 'utf8')) : undefined;
   let keys = 0;
   const keyPaths: string[] = [];
   const stacks = Object.entries<Json>(manifest.artifacts)
@@ -56,21 +58,6 @@ function main(outdir: string): void {
         .filter(r => r.Type === 'AWS::KMS::Alias' && JSON.stringify(r.Properties.TargetKeyId).includes(`"${logicalId}"`))
         .map(r => r.Properties.AliasName);
       const statements: Json[] = props.KeyPolicy.Statement.filter((s: Json) => s.Effect === 'Allow');
-      // Who a statement allows, with the services it holds them to (kms:ViaService); a
-      // principal allowed by one statement without that condition is not held to any.
-      const principals = (match: (actions: string[]) => boolean) => {
-        const through = new Map<string, Set<string> | undefined>();
-        for (const statement of statements.filter(s => match([s.Action].flat()))) {
-          const via = viaServicesOf(statement);
-          for (const principal of [statement.Principal.AWS ?? statement.Principal.Service].flat()) {
-            const who = describePrincipal(principal, pathOf, environment.split('/').pop()!, roleByName);
-            const known = through.has(who) ? through.get(who) : new Set<string>();
-            through.set(who, via && known ? new Set([...known, ...via]) : undefined);
-          }
-        }
-        const withVia = (who: string, via: string) => (who.endsWith(')') ? `${who.slice(0, -1)}; through ${via})` : `${who} (through ${via})`);
-        return Array.from(through, ([who, via]) => (via && via.size > 0 ? withVia(who, Array.from(via).join(', ')) : who));
-      };
       // MFA is asked either by the created admin role's trust policy or, for an
       // adopted admin role, by the key policy's administration statement.
       // The admin role is named in the key policy by its ARN (a role of the library's
@@ -114,11 +101,12 @@ function main(outdir: string): void {
         const who = [promotion.Principal.AWS].flat().map((p: Json) => describePrincipal(p, pathOf, environment.split('/').pop()!, roleByName));
         row('failover', `${who.join(', ')} may promote a replica (UpdatePrimaryRegion)`);
       }
-      const administrators = principals(a => a.includes(ADMINISTRATION))
-        .map(p => (mfa && !/^(account root|deploy role|the HSM keys)/.test(p) ? `${p} (MFA required)` : p));
-      row('administered by', administrators.join(', '));
-      const users = principals(a => a.some(x => CRYPTOGRAPHY.test(x)));
-      row('used by', users.length > 0 ? users.join(', ') : 'nobody yet (a grant, or a resource that uses the key, adds its users)');
+      // Who can do what: evaluated from the key policy at synthesis (the key inventory),
+      // for every principal it names and for roles it does not name.
+      const entry = inventory?.keys.find((k: Json) => keyPath === k.path || keyPath.startsWith(`${k.path}/`));
+      const access: string[] = entry === undefined ? ['no inventory'] : entry.accessError ? [entry.accessError] : entry.access.map(describeAccess);
+      row('access', access.join('\n' + ' '.repeat(18)));
+      if (mfa) row('', '(the admin role\'s trust asks for MFA: its sessions have it)');
       const own = Object.values(resources)
         .filter(r => r.Type === 'AWS::CloudWatch::Alarm' && r.Metadata?.['aws:cdk:path']?.startsWith(`${keyPath}/`))
         .map(r => `${r.Metadata['aws:cdk:path'].split('/').slice(-2, -1)[0]} (${r.Properties.AlarmDescription.split(': ').slice(1).join(': ')})`);
@@ -152,6 +140,18 @@ function main(outdir: string): void {
   console.log(`audit spine: ${trails.length} CloudTrail trail${trails.length === 1 ? '' : 's'} for ${accounts.length} account${accounts.length === 1 ? '' : 's'}`
     + ` (${trails.map(stack => `${stack.stackName}, ${stack.environment.split('/').pop()}`).join('; ')});`
     + ` a watch with its heartbeat in each of ${unique(watches.map(stack => stack.stackName)).join(', ')}`);
+  // Compliance evidence: the key inventory, and each stack's saved queries, Config rules and forwarding.
+  console.log(inventory === undefined ? 'key inventory: none (no ClassifiedKey, or turned off)'
+    : `key inventory: ${join(outdir, 'kms-key-inventory.json')} and .md, ${inventory.keys.length} keys with the controls each property answers`);
+  for (const stack of stacks) {
+    const of = (type: string) => Object.values(stack.resources).filter(r => r.Type === type);
+    const queries = of('AWS::Logs::QueryDefinition');
+    const rules = of('AWS::Config::ConfigRule').map(r => r.Properties.Source.SourceIdentifier);
+    const forwarding = of('AWS::Events::Rule').filter(r => JSON.stringify(r.Properties.EventPattern ?? {}).includes('AWS Service Event via CloudTrail'));
+    if (queries.length + rules.length + forwarding.length === 0) continue;
+    console.log(`evidence in ${stack.stackName}: ${queries.length} saved queries (${unique(queries.map(q => q.Properties.Name.split('/').slice(0, 2).join('/')))
+      .join(', ')}); Config rules ${rules.join(', ') || 'none'}; ${forwarding.length > 0 ? 'KMS events forwarded to a SIEM' : 'no forwarding'}`);
+  }
   // The organization's guardrails: each policy, its size against Organizations' limit, its targets.
   for (const stack of stacks) {
     for (const policy of Object.values(stack.resources).filter(r => r.Type === 'AWS::Organizations::Policy')) {
@@ -166,7 +166,10 @@ function main(outdir: string): void {
     const others = nag.findings.filter((f: Json) => !keyPaths.some(p => f.path?.startsWith(`${p}/`)));
     const trail = others.filter((f: Json) => /\/KeyAuditTrail\//.test(f.path ?? ''));
     console.log(`cdk-nag on the audit trail:    ${summarizeNag(trail, nag.packs)}`);
-    const consumers = others.filter((f: Json) => !trail.includes(f));
+    // The library's other constructs of the example: its evidence, grants and handlers.
+    const library = others.filter((f: Json) => /\/(Evidence|OnCallCrmToken|KmsConstructsCustomResources)\//.test(f.path ?? ''));
+    console.log(`cdk-nag on the evidence, grant and handlers: ${summarizeNag(library, nag.packs)}`);
+    const consumers = others.filter((f: Json) => !trail.includes(f) && !library.includes(f));
     const owners = unique(consumers.map((f: Json) => String(f.path).split('/').slice(0, 2).join('/')));
     console.log(`cdk-nag on the example's own consumers (not part of the library): ${consumers.length} findings`
       + (owners.length > 0 ? `, on ${owners.join(', ')}` : ''));
@@ -214,11 +217,20 @@ function describePrincipal(principal: Json, pathOf: (id: string) => string, ownR
   return joined;
 }
 
-/** The services a statement holds its principals to (`kms:ViaService`), by name. */
-function viaServicesOf(statement: Json): string[] | undefined {
-  const via = statement.Condition?.StringEquals?.['kms:ViaService'] ?? statement.Condition?.StringLike?.['kms:ViaService'];
-  if (!via) return undefined;
-  return [via].flat().map((v: Json) => (typeof v === 'string' ? v : JSON.stringify(v)).match(/^"?([a-z0-9-]+)\./)?.[1] ?? '?');
+const CAPABILITY_NAMES: Record<string, string> = {
+  use: 'use', encrypt: 'encrypt or verify', administer: 'administer', changePolicy: 'change policy', delete: 'delete', grant: 'create grants',
+};
+
+/** One principal's line of the access report: its capabilities, grouped by how they are allowed. */
+function describeAccess(principal: Json): string {
+  const byWays = new Map<string, string[]>();
+  for (const [capability, ways] of Object.entries<string[]>(principal.access)) {
+    if (ways.length === 0) continue;
+    const how = ways.includes('directly') ? '' : ` (${ways.join(', ')})`;
+    byWays.set(how, [...byWays.get(how) ?? [], CAPABILITY_NAMES[capability]]);
+  }
+  const can = Array.from(byWays, ([how, capabilities]) => `${capabilities.join(', ')}${how}`);
+  return `${principal.label}: ${can.length > 0 ? can.join('; ') : 'nothing'}`;
 }
 
 function summarizeNag(findings: Json[], packs: string[]): string {

@@ -11,3 +11,4 @@ export * from './custom-resources/handler-vpc';
 export * from './perimeter/kms-interface-endpoint';
 export * from './perimeter/key-guardrails';
 export * from './delegation/key-grant';
+export * from './evidence/key-compliance-evidence';

@@ -21,7 +21,8 @@ const ALLOWED: Record<string, string[]> = {
   'key-store': ['key', 'audit', 'custom-resources', 'nag.ts'],
   'perimeter': ['key', 'nag.ts'],
   'delegation': ['key', 'custom-resources', 'nag.ts'],
-  'index.ts': ['key', 'audit', 'custom-resources', 'multi-region', 'key-store', 'perimeter', 'delegation'],
+  'evidence': ['key', 'audit', 'nag.ts'],
+  'index.ts': ['key', 'audit', 'custom-resources', 'multi-region', 'key-store', 'perimeter', 'delegation', 'evidence'],
 };
 
 interface Edge { readonly file: string; readonly target: string; readonly typeOnly: boolean }

@@ -11,6 +11,7 @@ import { App, Duration, Stack, Stage } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -21,7 +22,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import { PaymentsPlatform } from '../example/platform';
-import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KeyGrant, KeyGrantOperation, KmsInterfaceEndpoint, MultiRegionKeySet } from '../src';
+import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KeyComplianceEvidence, KeyEventsDestination, KeyGrant, KeyGrantOperation, KmsInterfaceEndpoint,
+  MultiRegionKeySet } from '../src';
 import { CONTROL_TOWER_FOLDERS, controlTowerFailures, RULE_FOLDERS } from './support/control-tower';
 import { nagFindings } from './support/nag';
 import { ACCOUNT, managementStackWithGuardrails, newBareStack, REGION } from './support/stack';
@@ -57,7 +59,8 @@ const EXCEPTIONS = {
 /** The constructs whose resources are the library's. */
 function libraryScopes(stacks: Stack[]): IConstruct[] {
   return stacks.flatMap(stack => stack.node.findAll().filter(c => ClassifiedKey.isClassifiedKey(c) || KeyAuditTrail.isKeyAuditTrail(c)
-    || c instanceof CustomKeyStore || c instanceof CloudHsmCluster || c instanceof KeyGrant || (c.node.id === 'KmsConstructsCustomResources' && c.node.scope === stack)));
+    || c instanceof CustomKeyStore || c instanceof CloudHsmCluster || c instanceof KeyGrant || c instanceof KeyComplianceEvidence
+    || (c.node.id === 'KmsConstructsCustomResources' && c.node.scope === stack)));
 }
 
 /** The Control Tower failures of the library's resources in the stacks, as `<control> <path>`. */
@@ -388,6 +391,19 @@ describe('KeyGrant', () => {
   });
 });
 
+describe('KeyComplianceEvidence', () => {
+  test('its queries, Config rules and forwarding rule, role and policy have no failure', () => {
+    const stack = newBareStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const evidence = new KeyComplianceEvidence(stack, 'Evidence', {
+      forwardEventsTo: KeyEventsDestination.eventBus(events.EventBus.fromEventBusArn(stack, 'Siem', 'arn:aws:events:us-east-1:222222222222:event-bus/siem')),
+    });
+    const failures = libraryFailures(stack);
+    expect(failures).toEqual(documentedExceptions(stack));
+    expect(failures.filter(f => f.includes(evidence.node.path))).toEqual([]);
+  });
+});
+
 describe('the perimeter', () => {
   test('a management account\'s KeyGuardrails and a VPC\'s KmsInterfaceEndpoint have no failure', () => {
     const management = managementStackWithGuardrails();
@@ -404,9 +420,14 @@ describe('the example app', () => {
     const stack = new PaymentsPlatform(app, 'PaymentsPlatform', { env: { account: ACCOUNT, region: 'eu-west-1' } });
     const failures = libraryFailures(stack);
     expect(failures).toEqual(documentedExceptions(stack));
-    // The imported-material key's, and the access-log bucket's two: CT.S3.PR.9 no longer.
+    // The imported-material key's, the access-log bucket's two (CT.S3.PR.9 no longer),
+    // and the KeyGrant's: its key's grant deny names the handler, and its functions
+    // run outside a VPC (no handlerVpc in the example).
     expect(failures).toEqual([
       'CT.KMS.PR.1 PaymentsPlatform/PriceLists/Resource',
+      'CT.KMS.PR.3 PaymentsPlatform/CustomerKey/Resource',
+      'CT.LAMBDA.PR.3 PaymentsPlatform/KmsConstructsCustomResources/KeyGrant/Handler/Resource',
+      'CT.LAMBDA.PR.3 PaymentsPlatform/KmsConstructsCustomResources/KeyGrant/Provider/framework-onEvent/Resource',
       'CT.S3.PR.10 PaymentsPlatform/KeyAuditTrail/AccessLogsBucket/Resource',
       'CT.S3.PR.2 PaymentsPlatform/KeyAuditTrail/AccessLogsBucket/Resource',
     ]);

@@ -2,10 +2,11 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, MultiRegionKeySet } from '../src';
+import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyComplianceEvidence, KeyEventsDestination, MultiRegionKeySet } from '../src';
 import { nagFindings } from './support/nag';
 import { managementStackWithGuardrails, newStack } from './support/stack';
 
@@ -156,5 +157,16 @@ describe('cdk-nag on a new CloudHSM cluster', () => {
 describe('cdk-nag on the organization guardrails', () => {
   test('a management account\'s KeyGuardrails has no finding', () => {
     expect(nagFindings(managementStackWithGuardrails().node.root)).toEqual([]);
+  });
+});
+
+describe('cdk-nag on the compliance evidence', () => {
+  test('saved queries, Config rules and the forwarding rule with its role have no finding', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Key', { classification: DataClassification.RESTRICTED, viaServices: ['s3'] });
+    new KeyComplianceEvidence(stack, 'Evidence', {
+      forwardEventsTo: KeyEventsDestination.eventBus(events.EventBus.fromEventBusArn(stack, 'Siem', 'arn:aws:events:us-east-1:222222222222:event-bus/siem')),
+    });
+    expect(nagFindings(stack.node.root)).toEqual([]);
   });
 });

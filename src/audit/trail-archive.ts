@@ -10,6 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import { ClassifiedKey } from '../key/classified-key';
 import { acknowledgeAccessLogsBucket, acknowledgeAuditBucketReplication } from '../nag';
+import { trailLogGroupName } from './trail-registry';
 
 /** The settings of a created trail, validated by the KeyAuditTrail. */
 export interface CreatedTrailOptions {
@@ -36,7 +37,7 @@ export interface CreatedTrail {
 export function createTrail(scope: Construct, key: ClassifiedKey, options: CreatedTrailOptions): CreatedTrail {
   const stack = Stack.of(scope);
   const { trailName, retention, removalPolicy } = options;
-  const logGroupName = `/aws/cloudtrail/${trailName}`;
+  const logGroupName = trailLogGroupName(trailName);
   const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: trailName });
   allowCloudTrail(scope, key, trailArn);
 

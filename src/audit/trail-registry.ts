@@ -160,3 +160,33 @@ export function warnAgnosticTrails(trail: RegisteredTrail): void {
       `${agnostic.length} stacks without an account or Region each create a KMS audit trail (${agnostic.map(t => Stack.of(t).stackName).join(', ')}): deployed to one account, it would record every management event ${agnostic.length} times. Set env on the stacks (one trail per account then), or give createTrail: false to the KeyAuditTrail of all but one`);
   }
 }
+
+/** Where the account's CloudTrail log group is, as a KeyComplianceEvidence of the scope's stack can reach it. */
+export interface AccountTrailLogGroup {
+  /** The log group's name, when it is in the scope's account and Region. */
+  readonly logGroupName?: string;
+  /** Where it is, for an error that says so: a stack and Region, or nowhere. */
+  readonly where: string;
+}
+
+/**
+ * The log group of the account's trail, once the app is complete (the trail homes
+ * are chosen by then): the scope's own KeyAuditTrail's, or that of the KeyAuditTrail
+ * of the same account and Region that creates the trail, named as `createTrail`
+ * names it, so that no stack references another.
+ */
+export function accountTrailLogGroup(scope: IConstruct, own: { trailLogGroup?: { logGroupName: string } }): AccountTrailLogGroup {
+  const stack = Stack.of(scope);
+  if (own.trailLogGroup) return { logGroupName: own.trailLogGroup.logGroupName, where: stack.stackName };
+  const creating = registryOf(scope).all.find(t => t._createsTrail && accountOf(t) === accountOf(scope));
+  if (!creating) return { where: 'nowhere in this app (the account\'s trail is not one of its KeyAuditTrails)' };
+  const home = Stack.of(creating);
+  return home.region === stack.region && !Token.isUnresolved(stack.region)
+    ? { logGroupName: trailLogGroupName(creating._trailName), where: home.stackName }
+    : { where: `${home.stackName} (${home.region})` };
+}
+
+/** The log group a trail the library creates delivers to. */
+export function trailLogGroupName(trailName: string): string {
+  return `/aws/cloudtrail/${trailName}`;
+}

@@ -15,11 +15,13 @@
  * It prints one JSON line for the runner (test/package/check.ts). Here the library is
  * imported from '../../src'; the runner imports it from 'cdk-kms-constructs'.
  */
-import { dirname } from 'path';
-import { App, Stack } from 'aws-cdk-lib';
+import { existsSync, readFileSync } from 'fs';
+import { dirname, join } from 'path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as acmpca from 'aws-cdk-lib/aws-acmpca';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -29,7 +31,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { Construct } from 'constructs';
 import {
-  ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, MultiRegionKeySet,
+  ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KeyComplianceEvidence, KeyEventsDestination,
+  KeyGrant, KeyGrantOperation, MultiRegionKeySet,
 } from '../../src';
 
 // aws-cdk-lib prints `[WARNING] <api> is deprecated...` when a deprecated API is called
@@ -78,6 +81,18 @@ new ClassifiedKey(keys, 'Signing', {
   keySpec: kms.KeySpec.ECC_NIST_P256,
   keyUsage: kms.KeyUsage.SIGN_VERIFY,
 }).grantSign(reader);
+
+// A KeyGrant for a day, and the stack's compliance evidence with SIEM forwarding.
+new KeyGrant(keys, 'AuditGrant', {
+  key: logKey,
+  grantee: reader,
+  operations: [KeyGrantOperation.DECRYPT],
+  encryptionContextSubset: { 'aws:logs:arn': `arn:aws:logs:eu-west-1:${account}:log-group:/package-test/logs` },
+  expiresAfter: Duration.days(1),
+});
+new KeyComplianceEvidence(keys, 'Evidence', {
+  forwardEventsTo: KeyEventsDestination.eventBus(events.EventBus.fromEventBusArn(consumers, 'Siem', 'arn:aws:events:eu-west-1:222222222222:event-bus/siem')),
+});
 
 // MultiRegionKeySet, with a global table in a stack of its own.
 const orders = new MultiRegionKeySet(app, 'Orders', {
@@ -150,6 +165,15 @@ for (const stack of assembly.stacks) {
   }
 }
 
+// The key inventory, written at synthesis beside the templates, with every key's access report.
+const inventoryFile = join(assembly.directory, 'kms-key-inventory.json');
+const inventory = existsSync(inventoryFile) ? JSON.parse(readFileSync(inventoryFile, 'utf8')) : { keys: [] };
+if (!existsSync(join(assembly.directory, 'kms-key-inventory.md'))) problems.push('no kms-key-inventory.md in the cloud assembly');
+if (inventory.keys.length < 8) problems.push(`the key inventory lists ${inventory.keys.length} keys, expected every key of the app`);
+for (const key of inventory.keys) {
+  if (key.accessError || key.access.length === 0) problems.push(`the inventory has no access report for ${key.path}: ${key.accessError}`);
+}
+
 // The newest Node.js runtime this aws-cdk-lib knows, as cdk-nag's AwsSolutions-L1 reads it.
 const nodeVersion = (name: string) => Number(/^nodejs(\d+)\.x$/.exec(name)?.[1] ?? NaN);
 const newestNode = lambda.Runtime.ALL.map(runtime => runtime.name).filter(name => nodeVersion(name) > 0)
@@ -187,6 +211,7 @@ console.log(JSON.stringify({
   functions,
   runtime: newestNode,
   nagPacks: packs.map(pack => pack.readPackName),
+  inventoriedKeys: inventory.keys.length,
   // Deprecated APIs called by others (aws-cdk-lib itself, this app's consumers).
   othersDeprecations: Array.from(new Set(deprecations.filter(d => !d.caller.startsWith(library)).map(d => d.message))),
   problems,
