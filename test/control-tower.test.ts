@@ -22,8 +22,10 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
 import { PaymentsPlatform } from '../example/platform';
-import { ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KeyComplianceEvidence, KeyEventsDestination, KeyGrant, KeyGrantOperation, KmsInterfaceEndpoint,
-  MultiRegionKeySet } from '../src';
+import {
+  ClassifiedKey, CloudHsmCluster, CustomKeyStore, DataClassification, KeyAuditTrail, KeyComplianceEvidence, KeyEventsDestination, KeyGrant,
+  KeyGrantOperation, KmsInterfaceEndpoint, MultiRegionKeySet,
+} from '../src';
 import { CONTROL_TOWER_FOLDERS, controlTowerFailures, RULE_FOLDERS } from './support/control-tower';
 import { nagFindings } from './support/nag';
 import { ACCOUNT, managementStackWithGuardrails, newBareStack, REGION } from './support/stack';

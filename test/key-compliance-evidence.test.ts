@@ -85,12 +85,31 @@ describe('saved queries', () => {
     template.resourceCountIs('AWS::Config::ConfigRule', 3);
   });
 
-  test('a folder that would make invalid names is refused with its value', () => {
+  test('a folder that leaves no room for the names, or has an empty folder, is refused with its value', () => {
     const stack = newStack();
-    expect(() => new KeyComplianceEvidence(stack, 'Evidence', { queryFolder: 'kms:evidence' }))
-      .toThrow('queryFolder must make query names of at most 255 characters without \':\', \'*\' or empty folders, got "kms:evidence"');
-    expect(() => new KeyComplianceEvidence(stack, 'Evidence2', { queryFolder: 'a//b' })).toThrow(/empty folders, got "a\/\/b"/);
-    expect(() => new KeyComplianceEvidence(stack, 'Evidence3', { queryFolder: 'x'.repeat(240) })).toThrow(/got "x{240}\/denied-requests"/);
+    expect(() => new KeyComplianceEvidence(stack, 'Evidence', { queryFolder: 'x'.repeat(240) }))
+      .toThrow(/queryFolder must leave room for query names of at most 255 characters \(265 here\) and have no empty folder, got "x{240}"/);
+    expect(() => new KeyComplianceEvidence(stack, 'Evidence2', { queryFolder: 'a//b' })).toThrow(/got "a\/\/b"/);
+  });
+
+  test('a key with a long alias, or one with a colon, gets a query of a valid name', () => {
+    const stack = newStack();
+    new ClassifiedKey(stack, 'Long', { classification: DataClassification.INTERNAL, alias: `alias/${'a'.repeat(240)}` });
+    new ClassifiedKey(stack, 'Colon', { classification: DataClassification.INTERNAL, alias: 'alias/app:prod' });
+    new KeyComplianceEvidence(stack, 'Evidence');
+    const names = Object.keys(queries(Template.fromStack(stack)));
+    expect(names).toContain('kms-key-evidence/TestStack/key-usage/app:prod');
+    const long = names.find(n => n.startsWith('kms-key-evidence/TestStack/key-usage/aaa'))!;
+    expect(long).toMatch(/^kms-key-evidence\/TestStack\/key-usage\/a+~[0-9a-f]{8}$/);
+    expect(long).toHaveLength(255);
+  });
+
+  test('two evidences saving queries in one folder of a stack are refused', () => {
+    const stack = newStack();
+    keyIn(stack, 'Ledger');
+    new KeyComplianceEvidence(stack, 'Evidence');
+    new KeyComplianceEvidence(stack, 'Again', { configRules: false });
+    expect(() => Template.fromStack(stack)).toThrow(/TestStack\/Evidence already saves its queries in kms-key-evidence\/TestStack: give this one another queryFolder, or savedQueries: false/);
   });
 
   test('an audit trail of another stack is refused', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { AspectPriority, Aspects, IAspect, Lazy, Stack, Stage, Token } from 'aws-cdk-lib';
 import * as config from 'aws-cdk-lib/aws-config';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -115,7 +116,8 @@ export class KeyComplianceEvidence extends Construct {
       throw new Error(`auditTrail must be a KeyAuditTrail of stack ${stack.stackName}, got ${this.auditTrail.node.path}`);
     }
     this.queryFolder = props.queryFolder ?? `kms-key-evidence/${stack.stackName}`;
-    validateQueryName('queryFolder', this.queryFolder);
+    // Room for the longest account query's name under it.
+    validateQueryName('queryFolder', this.queryFolder, `${this.queryFolder}/${longest(EVIDENCE_QUERIES.map(q => q.name))}`);
     const savedQueries = props.savedQueries ?? true;
     if (savedQueries) this.saveAccountQueries();
     if (props.configRules ?? true) this.createConfigRules();
@@ -126,7 +128,10 @@ export class KeyComplianceEvidence extends Construct {
     this.node.addValidation({ validate: () => this.validate(savedQueries, props.configRules ?? true) });
   }
 
-  /** The ClassifiedKeys of the stack that the per-key evidence covers, once the app is complete. */
+  /**
+   * The ClassifiedKeys of the stack that the per-key evidence covers, once the app is
+   * complete: the stack's own, not its nested stacks' (give those their own evidence).
+   */
   public get coveredKeys(): ClassifiedKey[] {
     return [...this.keys];
   }
@@ -149,8 +154,11 @@ export class KeyComplianceEvidence extends Construct {
   }
 
   private saveQuery(id: string, name: string, queryString: string): void {
-    const fullName = `${this.queryFolder}/${name}`;
-    validateQueryName('queryFolder', fullName);
+    let fullName = `${this.queryFolder}/${name}`;
+    // A key's alias may be long: its query's name keeps the start and a digest of the rest.
+    if (!Token.isUnresolved(fullName) && fullName.length > MAX_QUERY_NAME) {
+      fullName = `${fullName.slice(0, MAX_QUERY_NAME - 9)}~${createHash('sha256').update(fullName).digest('hex').slice(0, 8)}`;
+    }
     this.queryDefinitions.push(new logs.CfnQueryDefinition(this, id, {
       name: fullName,
       queryString,
@@ -219,6 +227,11 @@ export class KeyComplianceEvidence extends Construct {
     const stack = Stack.of(this);
     const errors: string[] = [];
     if (savedQueries) {
+      const twin = allEvidence(this)
+        .find(e => e !== this && e.queryDefinitions.length > 0 && Stack.of(e) === stack && e.queryFolder === this.queryFolder);
+      if (twin && allEvidence(this).indexOf(twin) < allEvidence(this).indexOf(this)) {
+        errors.push(`${twin.node.path} already saves its queries in ${this.queryFolder}: give this one another queryFolder, or savedQueries: false`);
+      }
       const trail = accountTrailLogGroup(this, this.auditTrail);
       if (trail.logGroupName === undefined) {
         errors.push(`KeyComplianceEvidence saves its queries on the account's CloudTrail log group, which is in ${trail.where}, not in ${stack.stackName}'s `
@@ -228,7 +241,8 @@ export class KeyComplianceEvidence extends Construct {
     if (configRules) {
       const others = allEvidence(this).filter(e => e !== this && e.configRules.length > 0 && sameEnvironment(e, this));
       if (others.length > 0 && allEvidence(this).indexOf(others[0]) < allEvidence(this).indexOf(this)) {
-        errors.push(`${others[0].node.path} already makes the Config rules of account ${stack.account} in ${stack.region} (they cover every classified key there): give configRules: false here`);
+        const where = Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region) ? 'its stack' : `account ${stack.account} in ${stack.region}`;
+        errors.push(`${others[0].node.path} already makes the Config rules of ${where} (they cover every classified key there): give configRules: false here`);
       }
     }
     return errors;
@@ -250,12 +264,19 @@ function sameEnvironment(a: IConstruct, b: IConstruct): boolean {
   return sa.account === sb.account && sa.region === sb.region;
 }
 
-/** Names of saved queries: at most 255 characters, no `:` or `*`, no empty folder. */
-function validateQueryName(prop: string, name: string): void {
-  if (Token.isUnresolved(name)) return;
-  if (name.length > 255 || /[:*]/.test(name) || name.split('/').some(part => part === '')) {
-    throw new Error(`${prop} must make query names of at most 255 characters without ':', '*' or empty folders, got "${name}"`);
+/** CloudWatch Logs allows saved query names of 1 to 255 characters. */
+const MAX_QUERY_NAME = 255;
+
+/** A folder of saved queries: its queries' names within the limit, no empty folder. */
+function validateQueryName(prop: string, folder: string, longestName: string): void {
+  if (Token.isUnresolved(folder)) return;
+  if (longestName.length > MAX_QUERY_NAME || folder.split('/').some(part => part === '')) {
+    throw new Error(`${prop} must leave room for query names of at most ${MAX_QUERY_NAME} characters (${longestName.length} here) and have no empty folder, got "${folder}"`);
   }
+}
+
+function longest(names: string[]): string {
+  return names.reduce((a, b) => (b.length > a.length ? b : a));
 }
 
 /** Finds the stack's ClassifiedKeys once the app is complete. */

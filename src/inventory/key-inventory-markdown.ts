@@ -34,8 +34,10 @@ export function renderInventoryMarkdown(inventory: KeyInventory): string {
     '# KMS key inventory',
     '',
     `${inventory.keys.length} keys, written by cdk-kms-constructs at synthesis. Access is computed by evaluating each synthesized key policy`
-      + ' for every principal it names, the account root user, any other role of the account and a role of another account, each assumed to'
-      + ' have IAM kms:* (so that the key policy alone decides).',
+      + ' for every principal it names, each KeyGrant\'s grantee, the account root user, any other role of the account and a role of another'
+      + ' account, each assumed to have IAM kms:* (so that the key policy alone decides), calling directly, with MFA, through the services'
+      + ' and with the requests the policy describes, from inside its network and organization perimeter. "yes" is directly; "no" is'
+      + ' denied in every way tried.',
     '',
   ];
   for (const key of inventory.keys) lines.push(...keySection(key));

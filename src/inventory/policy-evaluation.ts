@@ -7,12 +7,10 @@
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
  *
  * Scope: the key policy of a key in the caller's own account (no SCPs, RCPs, boundaries, session or
- * endpoint policies, grants). The resource is the key itself: every Resource/NotResource matches.
- */
+ * endpoint policies, grants). The resource is the key itself: every Resource/NotResource matches. */
 
 /** A request context value: one string, or the values of a multivalued key. */
 export type ContextValue = string | string[];
-
 export interface EvaluationRequest {
   /**
    * The calling principal: an IAM role/user ARN, an account root ARN (arn:aws:iam::111111111111:root),
@@ -62,9 +60,13 @@ export interface PolicyJson { readonly Version?: string; readonly Id?: string; r
  * else ImplicitlyDenied. Throws for a malformed policy, an unknown condition operator, an unsupported principal.
  */
 export function evaluateKeyPolicy(policy: PolicyJson, request: EvaluationRequest): EvaluationResult {
-  const statements = compilePolicy(policy);
+  // A policy is compiled once, however many requests it answers (the access report asks hundreds).
+  let statements = COMPILED.get(policy);
+  if (!statements) COMPILED.set(policy, statements = compilePolicy(policy));
   const caller = parseCaller(request.principal);
-  const context = normaliseContext(request.context);
+  const given = request.context ?? {};
+  let context = CONTEXTS.get(given);
+  if (!context) CONTEXTS.set(given, context = normaliseContext(given));
   const identityAllows = request.identityAllows ?? true;
   const allowedBy: string[] = [];
   const deniedBy: string[] = [];
@@ -81,7 +83,8 @@ export function evaluateKeyPolicy(policy: PolicyJson, request: EvaluationRequest
 }
 
 // Policy structure
-
+const COMPILED = new WeakMap<PolicyJson, CompiledStatement[]>();
+const CONTEXTS = new WeakMap<Record<string, ContextValue>, Context>();
 /** Context keys in lower case; a key with an empty list of values counts as absent. */
 type Context = ReadonlyMap<string, readonly string[]>;
 type Condition = (context: Context) => boolean;

@@ -47,7 +47,8 @@ export function resolveTemplateValue(value: unknown, template: TemplateJson, env
         return String(resolve(text)).split(separator);
       }
       case 'Fn::ImportValue': return `<import ${JSON.stringify(resolve(arg))}>`;
-      case 'Fn::If':
+      // The value when the condition holds; the report names the principal as deploy-time.
+      case 'Fn::If': return `<if ${JSON.stringify(resolve((arg as unknown[])[1]))}>`;
       case 'Fn::FindInMap':
       case 'Fn::GetAZs':
       case 'Fn::Base64':
@@ -64,23 +65,32 @@ function refOf(name: string, template: TemplateJson, env: TemplateEnvironment): 
     case 'AWS::Region': return env.region;
     case 'AWS::Partition': return env.partition;
     case 'AWS::URLSuffix': return env.partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
-    case 'AWS::StackName': return '<stack name>';
+    case 'AWS::StackName': return env.stackName;
     default: {
       const resource = template.Resources?.[name];
       const roleName = resource?.Type === 'AWS::IAM::Role' ? resource.Properties?.RoleName : undefined;
-      return typeof roleName === 'string' ? roleName : `<${name}>`;
+      if (typeof roleName === 'string') return roleName;
+      // Many resources' Ref is their ARN (topics, ...): a stand-in that a policy naming it matches.
+      return resource ? standIn(name, resource.Type, env) : `<${name}>`;
     }
   }
+}
+
+/** An ARN-shaped stand-in for a resource's reference, equal wherever the policy names it. */
+function standIn(logicalId: string, type: string, env: TemplateEnvironment): string {
+  const service = type.split('::')[1]?.toLowerCase() ?? 'resource';
+  return `arn:${env.partition}:${service}:${env.region}:${env.account}:${logicalId}`;
 }
 
 function getAtt(attribute: string, template: TemplateJson, env: TemplateEnvironment): string {
   const [logicalId, name] = attribute.split('.');
   const resource = template.Resources?.[logicalId];
-  if (resource?.Type === 'AWS::IAM::Role' && name === 'Arn') {
-    const roleName = resource.Properties?.RoleName;
-    const path = typeof resource.Properties?.Path === 'string' ? resource.Properties.Path : '/';
-    // CloudFormation names a role without RoleName `<stack>-<logical ID>-<suffix>`.
-    return `arn:${env.partition}:iam::${env.account}:role${path}${typeof roleName === 'string' ? roleName : `${env.stackName}-${logicalId}`}`;
+  const iam = { 'AWS::IAM::Role': ['role', 'RoleName'], 'AWS::IAM::User': ['user', 'UserName'] }[resource?.Type ?? ''];
+  if (iam && name === 'Arn') {
+    const given = resource!.Properties?.[iam[1]];
+    const path = typeof resource!.Properties?.Path === 'string' ? resource!.Properties.Path : '/';
+    // CloudFormation names a role or user without a name `<stack>-<logical ID>-<suffix>`.
+    return `arn:${env.partition}:iam::${env.account}:${iam[0]}${path}${typeof given === 'string' ? given : `${env.stackName}-${logicalId}`}`;
   }
-  return `<${attribute}>`;
+  return resource && name === 'Arn' ? standIn(logicalId, resource.Type, env) : `<${attribute}>`;
 }
