@@ -144,7 +144,8 @@ export class KeyComplianceEvidence extends Construct {
     // The alias's name as declared (the attribute is a reference to the resource).
     const aliasName = (key.alias.node.defaultChild as kms.CfnAlias).aliasName;
     const alias = Token.isUnresolved(aliasName) ? key.node.path : aliasName.replace(/^alias\//, '');
-    this.saveQuery(`KeyUsage${this.keys.length}`, `key-usage/${alias}`, keyUsageQuery(key.keyArn));
+    // An id of the key's own, so that adding or removing another key replaces no query.
+    this.saveQuery(`KeyUsage${createHash('sha256').update(key.node.path).digest('hex').slice(0, 8)}`, `key-usage/${alias}`, keyUsageQuery(key.keyArn));
   }
 
   private saveAccountQueries(): void {
