@@ -10,7 +10,10 @@
  * - no construct has an error;
  * - every Node.js function runs on the newest Node.js runtime this aws-cdk-lib knows;
  * - cdk-nag's four packs find nothing on the library's resources (the app's own
- *   consumers, under the `Consumers` scopes, are not the library's).
+ *   consumers, under the `Consumers` scopes, are not the library's);
+ * - the key inventory is in the cloud assembly, with an access report for every key
+ *   (it is written through aws-cdk-lib's attachCustomSynthesis, checked here with the
+ *   newest aws-cdk-lib too).
  *
  * It prints one JSON line for the runner (test/package/check.ts). Here the library is
  * imported from '../../src'; the runner imports it from 'cdk-kms-constructs'.

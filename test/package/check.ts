@@ -10,8 +10,8 @@
  *    aws-cdk-lib the library supports (the pinned one) and with the newest on the
  *    registry, compiles against them, synthesizes every construct and fails on a
  *    deprecated API the library calls, a context lookup, a function not on the newest
- *    Node.js runtime that aws-cdk-lib knows, or a cdk-nag finding on the library's
- *    resources.
+ *    Node.js runtime that aws-cdk-lib knows, a cdk-nag finding on the library's
+ *    resources, or a key inventory missing from the cloud assembly.
  * 3. The Python and Go READMEs that jsii-pacmak makes from the tarball, as the release
  *    workflow does, show those languages' code, not TypeScript.
  */
@@ -119,7 +119,7 @@ function checkApp(tarball: string, awsCdkLib: string, dir: string): string {
     fail(`with aws-cdk-lib ${awsCdkLib}, the packed library fails a user's app:\n  ${result.problems.join('\n  ')}`);
   }
   console.log(`aws-cdk-lib ${awsCdkLib}: ${result.stacks} stacks, ${result.resources} resources, `
-    + `${result.functions} functions on ${result.runtime}, no deprecated API called by the library, `
+    + `${result.functions} functions on ${result.runtime}, ${result.inventoriedKeys} keys in the key inventory, no deprecated API called by the library, `
     + `cdk-nag: no finding on the library's resources (${result.nagPacks.join(', ')})`
     + (result.othersDeprecations.length > 0 ? `; deprecated APIs aws-cdk-lib calls itself: ${result.othersDeprecations.length}` : ''));
   return join(dir, 'node_modules', 'cdk-kms-constructs');
