@@ -1,4 +1,4 @@
-import { App, CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, Duration, NestedStack, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -604,6 +604,20 @@ describe('aliases', () => {
     const name = onlyResource(Template.fromStack(stack), 'AWS::KMS::Alias').properties.AliasName;
     expect(name).toMatch(/^alias\/public\/TestStack\/Key-v2-K+$/);
     expect(name.length).toBe(256);
+  });
+
+  test('a key in a nested stack derives its alias from the nested stack\'s path, the same whatever else the app holds', () => {
+    const aliasOf = (extraKeys: number) => {
+      const stack = newStack('Parent');
+      for (let i = 0; i < extraKeys; i++) new ClassifiedKey(stack, `Other${i}`, { classification: DataClassification.PUBLIC });
+      const nested = new NestedStack(stack, 'Data');
+      const deployRole = iam.Role.fromRoleName(nested, 'Deploy', 'cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1');
+      new ClassifiedKey(nested, 'Key', { classification: DataClassification.PUBLIC, monitoring: false, deployRole });
+      return onlyResource(Template.fromStack(nested), 'AWS::KMS::Alias').properties.AliasName;
+    };
+    // The nested stack's name is a deploy-time value, which once went into the alias as a token's text.
+    expect(aliasOf(1)).toBe('alias/public/Parent-Data/Key');
+    expect(aliasOf(4)).toBe(aliasOf(1));
   });
 });
 

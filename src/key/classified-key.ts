@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Duration, Lazy, Resource, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, Lazy, Resource, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -108,8 +108,9 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.rotationPeriodDays = settings.rotation.periodDays;
 
     const stack = Stack.of(this);
-    const aliasName = props.alias ?? deriveAlias([
-      this.rules.tagValue, stack.stackName, ...this.node.scopes.slice(this.node.scopes.indexOf(stack) + 1).map(s => s.node.id),
+    const aliasName = props.alias ?? deriveAlias([ // A nested stack's name is known at deployment only: its path stands for it.
+      this.rules.tagValue, Token.isUnresolved(stack.stackName) ? stack.node.path : stack.stackName,
+      ...this.node.scopes.slice(this.node.scopes.indexOf(stack) + 1).map(s => s.node.id),
     ]);
     validateAlias('alias', aliasName);
     claimAlias(stack, aliasName, this.node.path);
@@ -197,8 +198,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     this.keyId = keyId;
     this.alias = new kms.Alias(this, 'Alias', { aliasName, targetKey: this });
 
-    // Monitoring: the audit trail of the account and Region counts this key's events; its alarms
-    // notify the key's topic or the trail's.
+    // Monitoring: the audit trail of the account and Region counts this key's events; its alarms notify the key's topic or the trail's.
     this.auditTrail = monitoring ? props.auditTrail ?? defaultWatcherOf(this) : undefined;
     this.alarms = this.auditTrail ? asWatcher(this.auditTrail, this)._watch({
       key: this, keyArn, classification: this.classification, rules: this.rules, importedMaterial: imported, alarmTopic: props.alarmTopic,
