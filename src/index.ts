@@ -12,3 +12,4 @@ export * from './perimeter/kms-interface-endpoint';
 export * from './perimeter/key-guardrails';
 export * from './delegation/key-grant';
 export * from './evidence/key-compliance-evidence';
+export * from './key/roles-under-path';

@@ -648,13 +648,3 @@ describe('synthesis is deterministic', () => {
   });
 });
 
-describe('key policy size', () => {
-  test('fails at synth when grants push the key policy over 32 KB', () => {
-    const stack = newStack();
-    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
-    for (let i = 0; i < 300; i++) {
-      key.grantDecrypt(new iam.Role(stack, `Role${i}`, { assumedBy: new iam.AccountRootPrincipal() }));
-    }
-    expect(() => Template.fromStack(stack)).toThrow(/key policy is about \d+ bytes, more than the 32768-byte limit of KMS/);
-  });
-});

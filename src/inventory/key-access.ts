@@ -85,6 +85,22 @@ const GRANT_ENCRYPT = new Set(['Encrypt', 'GenerateDataKey', 'GenerateDataKeyWit
 
 /** The access report of one key policy. */
 export function keyAccess(policy: PolicyJson, options: KeyAccessOptions): PrincipalAccess[] {
+  // Keys of one stack often have the same policy (the same admin role, no grantee):
+  // evaluated once. The report is a pure function of the policy and the options.
+  const id = JSON.stringify([policy, { ...options, labels: Array.from(options.labels ?? []) }]);
+  let report = reports.get(id);
+  if (!report) {
+    if (reports.size >= 256) reports.delete(reports.keys().next().value!);
+    report = accessOf(policy, options);
+    reports.set(id, report);
+  }
+  return structuredClone(report);
+}
+
+/** Reports already made, by policy and options; the oldest go first. */
+const reports = new Map<string, PrincipalAccess[]>();
+
+function accessOf(policy: PolicyJson, options: KeyAccessOptions): PrincipalAccess[] {
   const { account, partition } = options;
   const actions = capabilityActions(options.keyUsage);
   const root = `arn:${partition}:iam::${account}:root`;

@@ -200,6 +200,16 @@ export interface ClassifiedKeyProps {
   readonly allowAccountRootCryptography?: boolean;
 
   /**
+   * Let the grant methods take `ClassifiedKey.rolesUnderPath(path)`: every role of
+   * the key's account under an IAM path, by `aws:PrincipalArn` pattern. Anyone who
+   * can create a role under the path can then use the key, so RESTRICTED keys refuse
+   * fleets unless this is `true`; `false` refuses them at any classification.
+   *
+   * @default - true, except for RESTRICTED keys
+   */
+  readonly allowFleetGrants?: boolean;
+
+  /**
    * The team that owns the key, written to the `owner` tag.
    *
    * @default - no owner tag

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Duration, Lazy, Resource, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Lazy, Resource, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -13,9 +13,10 @@ import { KEY_HOME, KeyHome, STANDARD_HOME } from './key-home';
 import { KeyPolicy } from './key-policy';
 import { adminPrincipal, deployRoleArnFor, hasMfaInTrust, sharedAdminRole } from './key-roles';
 import { resolveKeySettings } from './key-settings';
-import { asWatcher, defaultWatcherOf, KeyMetricName } from './key-watch';
+import { asWatcher, defaultWatcherOf, KeyMetricName, materialExpiryMetric } from './key-watch';
 import { resolveNetworkPerimeter } from './network-perimeter';
 import { samePrincipal } from './policy-conditions';
+import { RolesUnderPath } from './roles-under-path';
 import { claimAlias, deriveAlias, validateAlias } from './validation';
 import type { KeyAuditTrail } from '../audit/key-audit-trail';
 import { addToKeyInventory } from '../inventory/key-inventory';
@@ -49,6 +50,11 @@ export class ClassifiedKey extends Resource implements kms.IKey {
   /** Whether a value is a ClassifiedKey, of this copy of the library or another. */
   public static isClassifiedKey(x: unknown): x is ClassifiedKey {
     return typeof x === 'object' && x !== null && IS_CLASSIFIED_KEY in x;
+  }
+
+  /** Every role of the key's account under an IAM path (`/payments/readers/`), for the grant methods: see RolesUnderPath. */
+  public static rolesUnderPath(path: string): RolesUnderPath {
+    return new RolesUnderPath(path);
   }
 
   /** The key's ARN. */
@@ -146,6 +152,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
       profile: this.profile,
       adminActions,
       allowAccountRootCryptography: props.allowAccountRootCryptography ?? false,
+      allowFleetGrants: props.allowFleetGrants ?? this.classification !== DataClassification.RESTRICTED,
       deployRole: props.deployRole,
       multiRegion: home.multiRegionPrimary || home.cfnType === 'AWS::KMS::ReplicaKey',
       userRole: () => this.userRoleValue,
@@ -167,10 +174,9 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     iam.ResourceWithPolicies.register(this, home.cfnType, { forResource: () => this });
     // Explicit denies keep the roles apart even against IAM policies, which the
     // lockout guard would otherwise let manage the key, or use it with the opt-in.
-    this.policy.separateRoles(
-      () => this.grants.separatedAdministrators(),
-      () => this.grants.separatedUsers(),
-    );
+    this.policy.separateRoles(() => ({
+      administrators: this.grants.separatedAdministrators(), users: this.grants.separatedUsers(), fleets: this.grants.fleetPatterns(),
+    }));
     // Once the app is complete: what the resources that name the key need of it.
     const consumers = ConsumerRegistry.of(this);
     this.node.addValidation({ validate: () => this.grants.learnConsumers(consumers) });
@@ -276,14 +282,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
    * over 5 minutes). KMS publishes it only for keys with expiring imported material.
    */
   public metricSecondsUntilKeyMaterialExpiration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'AWS/KMS',
-      metricName: 'SecondsUntilKeyMaterialExpiration',
-      dimensionsMap: { KeyId: this.keyId },
-      statistic: cloudwatch.Stats.MINIMUM,
-      period: Duration.minutes(5),
-      ...props,
-    });
+    return materialExpiryMetric(this.keyId, props);
   }
 
   /**

@@ -14,6 +14,7 @@ import { grantOnKey } from './key-grant';
 import { KeyPolicy } from './key-policy';
 import { adminPrincipal, deployRoleArnFor } from './key-roles';
 import { mergeConditions, samePrincipal } from './policy-conditions';
+import { fleetGrantee, RolesUnderPath } from './roles-under-path';
 
 /*
  * What a grant on a ClassifiedKey means, decided in one place: which kind of
@@ -42,6 +43,8 @@ export interface GrantPlannerProps {
   /** What the key's administrators may do. */
   readonly adminActions: string[];
   readonly allowAccountRootCryptography: boolean;
+  /** Whether grants to every role under an IAM path are allowed: see RolesUnderPath. */
+  readonly allowFleetGrants: boolean;
   /** The role that deploys the key's stack, when given. */
   readonly deployRole?: iam.IRole;
   /** Whether the key is a member of a multi-Region key set. */
@@ -59,6 +62,7 @@ export class GrantPlanner {
   /** The roles and users of the app the key policy names, and what for. */
   private readonly namedGrants = new Map<IConstruct, { use: Set<string>; admin: boolean }>();
   private deployPrincipal?: iam.IPrincipal;
+  private readonly fleets: RolesUnderPath[] = [];
   private readonly consumerNeeds: ConsumerNeeds;
 
   constructor(private readonly key: PlannedKey, private readonly props: GrantPlannerProps) {
@@ -198,6 +202,7 @@ export class GrantPlanner {
    */
   public grantUsage(method: string, grantee: iam.IGrantable, granted: string[]): iam.Grant {
     const principal = grantee.grantPrincipal;
+    if (RolesUnderPath.isRolesUnderPath(principal)) return this.grantToFleet(method, grantee, principal, granted);
     // A composite principal is one grant per principal it names, each checked alone.
     const parts = splitPrincipal(principal);
     if (parts.length > 1) return parts.map(part => this.grantUsage(method, { grantPrincipal: part }, granted)).reduce((all, g) => all.combine(g));
@@ -232,6 +237,18 @@ export class GrantPlanner {
     this.users.push(principal);
     this.recordGrant(principal, granted);
     return grantOnKey(this.key, this.props.policy, grantee, this.props.policy.usageStatements(view, granted));
+  }
+
+  /** Every role under an IAM path: one statement for the whole fleet, see RolesUnderPath. */
+  private grantToFleet(method: string, grantee: iam.IGrantable, fleet: RolesUnderPath, granted: string[]): iam.Grant {
+    const view = fleetGrantee(method, this.key, fleet, this.props.allowFleetGrants);
+    this.fleets.push(fleet);
+    return grantOnKey(this.key, this.props.policy, grantee, this.props.policy.usageStatements(view, granted));
+  }
+
+  /** The fleets granted use, as `aws:PrincipalArn` patterns of the key's account. */
+  public fleetPatterns(): string[] {
+    return actions.unique(this.fleets.map(f => f.arnPatternIn(this.key)));
   }
 
   /** Records which role or user of the app a grant names, and what for: see `unhonoured`. */

@@ -1,4 +1,4 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 import { GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
@@ -7,8 +7,8 @@ import { Conditions, Grantee, GranteeKind } from './grantee';
 import { LockoutGuard } from './lockout-guard';
 import { NetworkPerimeter, networkPerimeterStatement } from './network-perimeter';
 import { mergeConditions } from './policy-conditions';
-import { sizeWithPlaceholders } from './policy-size';
-import { denySeparatedDuties } from './separation-of-duties';
+import { PolicySizeEstimator } from './policy-size';
+import { denySeparatedDuties, SeparatedRoles } from './separation-of-duties';
 import { logGroupKeyStatement, PolicyPlace, TopicPublisher, topicPublisherStatement } from './service-statements';
 import { domainSuffixOf } from './stack-strings';
 import { KEY_POLICY_MAX_BYTES } from './validation';
@@ -55,7 +55,7 @@ export class KeyPolicy {
   public readonly document = new iam.PolicyDocument({ minimize: true });
   /** Conditions aws-cdk-lib constructs add to a grant's principal statement, to carry over. */
   private readonly narrowings: Array<{ from: iam.PolicyStatement; to: iam.PolicyStatement[] }> = [];
-  private separation?: { administrators: () => iam.IPrincipal[]; users: () => iam.IPrincipal[] };
+  private separation?: () => SeparatedRoles;
   /** The account root's statements, shared with the key's administrators. */
   private readonly guard: LockoutGuard;
   private renderedOnce = false;
@@ -121,8 +121,8 @@ export class KeyPolicy {
    * Denies, when the policy is rendered, cryptography to the key's administrators and
    * administration to its users: the separation then holds against any IAM policy.
    */
-  public separateRoles(administrators: () => iam.IPrincipal[], users: () => iam.IPrincipal[]): void {
-    this.separation = { administrators, users };
+  public separateRoles(roles: () => SeparatedRoles): void {
+    this.separation = roles;
   }
 
   /** Whether the policy has been rendered: a role made after it would be missing from it. */
@@ -134,9 +134,9 @@ export class KeyPolicy {
   public render(): iam.PolicyDocument {
     this.renderedOnce = true;
     if (this.separation) {
-      const { administrators, users } = this.separation;
+      const roles = this.separation();
       this.separation = undefined;
-      denySeparatedDuties(this.document, administrators, users);
+      denySeparatedDuties(Stack.of(this.scope), this.document, roles);
     }
     for (const { from, to } of this.narrowings.splice(0)) {
       const conditions = from.conditions;
@@ -315,25 +315,26 @@ export class KeyPolicy {
   }
 
   /**
-   * An estimate of the rendered policy's size in bytes, where each reference that is
-   * only known at deploy time (a role ARN, the account) counts as a 128-character ARN.
-   *
-   * A first estimate renders the statements as they were added; only when that one
-   * is over the limit is the policy resolved and minimized (which merges grantees),
-   * because resolving every key policy twice would double the cost of synthesis.
+   * The rendered policy's size in bytes, minimized as the template will hold it, each
+   * value known only at deploy time at its longest: see PolicySizeEstimator.
    */
   public estimateSize(): number {
-    this.render();
-    const quick = sizeWithPlaceholders(this.document.toJSON());
-    if (quick <= KEY_POLICY_MAX_BYTES) return quick;
-    return sizeWithPlaceholders(Stack.of(this.scope).resolve(this.document));
+    const stack = Stack.of(this.scope);
+    return new PolicySizeEstimator(stack).size(stack.resolve(this.render()));
   }
 
+  /** Refuses a policy over the KMS limit; warns past 90% of it, with the two ways to keep it small. */
   public validateSize(): string[] {
     const size = this.estimateSize();
-    return size > KEY_POLICY_MAX_BYTES
-      ? [`key policy is about ${size} bytes, more than the ${KEY_POLICY_MAX_BYTES}-byte limit of KMS: grant a role or group shared by the grantees instead of each grantee`]
-      : [];
+    const remedies = 'grant a role shared by the grantees instead of each grantee, or grant a fleet of roles under one IAM path (ClassifiedKey.rolesUnderPath)';
+    if (size > KEY_POLICY_MAX_BYTES) {
+      return [`key policy is about ${size} bytes, more than the ${KEY_POLICY_MAX_BYTES}-byte limit of KMS: ${remedies}`];
+    }
+    if (size > KEY_POLICY_MAX_BYTES * 0.9) {
+      Annotations.of(this.scope).addWarningV2('cdk-kms-constructs:keyPolicyNearLimit',
+        `key policy is about ${size} bytes, ${Math.round(size / KEY_POLICY_MAX_BYTES * 100)}% of the ${KEY_POLICY_MAX_BYTES}-byte limit of KMS: ${remedies}`);
+    }
+    return [];
   }
 
   private allow(principal: iam.IPrincipal, actions: string[], conditions: Conditions): iam.PolicyStatement {

@@ -1,4 +1,4 @@
-import { Stack, Token, TokenComparison } from 'aws-cdk-lib';
+import { Duration, Stack, Token, TokenComparison } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
@@ -87,4 +87,16 @@ export function assertSameEnvironment(key: IConstruct, watcher: IConstruct): voi
       );
     }
   }
+}
+
+/** KMS's own metric of seconds left until a key's imported material expires (minimum over 5 minutes). */
+export function materialExpiryMetric(keyId: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'AWS/KMS',
+    metricName: 'SecondsUntilKeyMaterialExpiration',
+    dimensionsMap: { KeyId: keyId },
+    statistic: cloudwatch.Stats.MINIMUM,
+    period: Duration.minutes(5),
+    ...props,
+  });
 }

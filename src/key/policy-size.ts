@@ -1,22 +1,132 @@
-import { Token } from 'aws-cdk-lib';
+import { CfnElement, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 
 /*
- * The size of a rendered key policy, as KMS will count it: every reference only known
- * at deploy time (a role ARN, the account) taken as a 128-character ARN, so that a
- * policy over the KMS limit is found at synth.
+ * The size of a rendered key policy, as KMS will count it, estimated at synth.
+ *
+ * A value known only at deploy time counts as the longest it can be:
+ * - the partition, Region, URL suffix and account by aws-cdk-lib's region facts and
+ *   the 12 digits of an account;
+ * - a role's or user's ARN of the same stack by its parts: the partition, the account,
+ *   its path, and its name (a literal name as it is; a name CloudFormation generates
+ *   is `<stack name>-<logical ID>-<random suffix>`, cut to IAM's 64 characters);
+ * - anything else (an import, a parameter, another resource's attribute) as a
+ *   128-character ARN, a value KMS policies rarely exceed.
+ * The estimate is then within a few bytes per value above the real size, so that a
+ * policy is refused only when it cannot fit.
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html#key-policy-document-size
  */
 
-const ARN_PLACEHOLDER = 'x'.repeat(128);
+/** What an unknown value counts for: an ARN of 128 characters. */
+const UNKNOWN = 128;
+/** An account ID. */
+const ACCOUNT = 12;
+/** IAM's limit on a role's or user's name. */
+const IAM_NAME = 64;
+/** IAM's limit on a path. */
+const IAM_PATH = 512;
+/**
+ * The random suffix of a name CloudFormation generates: 12 or 13 characters, as
+ * generated names show; 13 counted.
+ */
+const GENERATED_SUFFIX = 13;
 
-/** The JSON size of a policy, with every token or intrinsic counted as an ARN. */
-export function sizeWithPlaceholders(policy: unknown): number {
-  const json = JSON.stringify(policy, (_key, value) => {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      if (Token.isUnresolved(value)) return ARN_PLACEHOLDER;
-      const keys = Object.keys(value);
-      if (keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'))) return ARN_PLACEHOLDER;
+let facts: Record<string, number> | undefined;
+/** The longest partition, Region and URL suffix aws-cdk-lib knows. */
+function longest(): Record<string, number> {
+  if (!facts) {
+    const regions = RegionInfo.regions;
+    const max = (values: Array<string | undefined>) => Math.max(...values.map(v => (v ?? '').length));
+    facts = {
+      'AWS::Partition': max(regions.map(r => r.partition)),
+      'AWS::Region': max(regions.map(r => r.name)),
+      'AWS::URLSuffix': max(regions.map(r => r.domainSuffix)),
+      'AWS::AccountId': ACCOUNT,
+      'AWS::NoValue': 0,
+    };
+  }
+  return facts;
+}
+
+/** Estimates the size of resolved policies of one stack. */
+export class PolicySizeEstimator {
+  private principals?: Map<string, number>;
+
+  constructor(private readonly stack: Stack) {}
+
+  /** The JSON size of `resolved` (a policy as the template holds it), each intrinsic at its longest. */
+  public size(resolved: unknown): number {
+    const json = JSON.stringify(resolved, (_key, value) => {
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        const length = this.intrinsicLength(value);
+        if (length !== undefined) return 'x'.repeat(length);
+      }
+      return value;
+    });
+    return Buffer.byteLength(json, 'utf8');
+  }
+
+  /** The longest an intrinsic renders to; undefined for an object that is none. */
+  private intrinsicLength(value: Record<string, unknown>): number | undefined {
+    const keys = Object.keys(value);
+    if (keys.length !== 1) return undefined;
+    const [fn] = keys;
+    const arg = value[fn];
+    if (fn === 'Ref') return longest()[arg as string] ?? UNKNOWN;
+    if (fn === 'Fn::GetAtt') {
+      const [logicalId, attribute] = Array.isArray(arg) ? arg as string[] : [];
+      return (attribute === 'Arn' ? this.principalArnLength(logicalId) : undefined) ?? UNKNOWN;
     }
-    return value;
-  });
-  return Buffer.byteLength(json.replace(/\$\{Token\[[^\]]+\]\}/g, ARN_PLACEHOLDER), 'utf8');
+    if (fn === 'Fn::Join') {
+      const [separator, parts] = arg as [string, unknown[]];
+      if (!Array.isArray(parts)) return UNKNOWN;
+      const lengths = parts.map(part => (typeof part === 'string' ? part.length : this.partLength(part)));
+      return lengths.reduce((a, b) => a + b, 0) + separator.length * Math.max(parts.length - 1, 0);
+    }
+    if (fn === 'Fn::Sub' && typeof arg === 'string') {
+      return arg.replace(/\$\{([^}!]+)\}/g, (_m, name: string) => 'x'.repeat(longest()[name] ?? UNKNOWN)).length;
+    }
+    if (fn.startsWith('Fn::') || fn === 'Condition') return UNKNOWN;
+    return undefined;
+  }
+
+  private partLength(part: unknown): number {
+    if (part && typeof part === 'object' && !Array.isArray(part)) return this.intrinsicLength(part as Record<string, unknown>) ?? UNKNOWN;
+    return UNKNOWN;
+  }
+
+  /** The longest ARN of a role or user of this stack, by its logical ID. */
+  private principalArnLength(logicalId: string): number | undefined {
+    if (!this.principals) {
+      this.principals = new Map();
+      for (const construct of this.stack.node.findAll()) {
+        if (!(construct instanceof iam.CfnRole || construct instanceof iam.CfnUser)) continue;
+        if (!CfnElement.isCfnElement(construct) || Stack.of(construct) !== this.stack) continue;
+        this.principals.set(this.stack.resolve(construct.logicalId), this.arnLength(construct));
+      }
+    }
+    return this.principals.get(logicalId);
+  }
+
+  /** `arn:<partition>:iam::<account>:role<path><name>`, each part at its longest. */
+  private arnLength(principal: iam.CfnRole | iam.CfnUser): number {
+    const literal = (value: string | undefined) => (value !== undefined && !Token.isUnresolved(value) ? value.length : undefined);
+    // The partition of a known Region, by the region facts.
+    const region = literal(this.stack.region) !== undefined ? RegionInfo.get(this.stack.region).partition : undefined;
+    const partition = literal(this.stack.partition) ?? region?.length ?? longest()['AWS::Partition'];
+    const account = literal(this.stack.account) ?? ACCOUNT;
+    const givenPath: unknown = this.stack.resolve(principal.path);
+    const path = givenPath === undefined ? 1 : typeof givenPath === 'string' ? givenPath.length : IAM_PATH;
+    // A role's or user's name is a token that resolves to nothing unless it was given.
+    const explicit: unknown = this.stack.resolve(principal instanceof iam.CfnRole ? principal.roleName : principal.userName);
+    const stackName = literal(this.stack.stackName);
+    const generated = stackName === undefined
+      ? IAM_NAME
+      : Math.min(IAM_NAME, stackName + 1 + this.stack.resolve(principal.logicalId).length + 1 + GENERATED_SUFFIX);
+    const name = explicit === undefined ? generated : typeof explicit === 'string' ? explicit.length : IAM_NAME;
+    const type = principal instanceof iam.CfnRole ? ':role' : ':user';
+    return 'arn:'.length + partition + ':iam::'.length + account + type.length + path + name;
+  }
 }

@@ -1,34 +1,98 @@
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS } from './actions';
+import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, expandAction } from './actions';
 
 /*
  * Separation of duties in a key policy: denies of cryptography to the key's
- * administrators and of administration to its users, which hold against any IAM
+ * administrators and of administration to everyone else, which hold against any IAM
  * policy.
  */
 
+/** Who a key policy separates. */
+export interface SeparatedRoles {
+  /** The key's administrators, named by ARN. */
+  readonly administrators: iam.IPrincipal[];
+  /** The key's users named by ARN: the user role and grantees. */
+  readonly users: iam.IPrincipal[];
+  /** The `aws:PrincipalArn` patterns of fleets granted use (RolesUnderPath). */
+  readonly fleets: string[];
+}
+
 /**
  * Adds to `document` the denies that separate the key's administrators from its
- * users, each principal named by `aws:PrincipalArn`; a side with no principal named
- * by ARN gets no deny.
+ * users.
+ *
+ * - Cryptography is denied to each administrator, by `aws:PrincipalArn`.
+ * - Administration is denied to every principal but those the policy's own allows
+ *   give it (administrators, the deploy role, the account's root user, a home's
+ *   handler): a statement whose size does not grow with the grantees, since they are
+ *   all outside it. Where an allow gives administration to principals no ARN can
+ *   list (an account root without an `aws:PrincipalArn` condition, every
+ *   principal), the deny names the users and fleets instead.
+ *
+ * Neither is added when there is nobody on the other side.
  */
-export function denySeparatedDuties(document: iam.PolicyDocument, administrators: () => iam.IPrincipal[], users: () => iam.IPrincipal[]): void {
-  // By aws:PrincipalArn, so that a role another stack creates later can be named.
-  const deny = (sid: string, principals: iam.IPrincipal[], denied: string[]) => {
-    const arns = principals.flatMap(p => p.policyFragment.principalJson.AWS ?? []);
-    if (arns.length === 0) return;
-    document.addStatements(new iam.PolicyStatement({
-      sid,
-      effect: iam.Effect.DENY,
-      principals: [new iam.AnyPrincipal()],
-      actions: denied,
-      resources: ['*'],
-      conditions: { ArnEquals: { 'aws:PrincipalArn': arns } },
-    }));
-  };
+export function denySeparatedDuties(stack: Stack, document: iam.PolicyDocument, roles: SeparatedRoles): void {
+  const arns = (principals: iam.IPrincipal[]) => principals.flatMap(p => p.policyFragment.principalJson.AWS ?? []);
+  const administrators = arns(roles.administrators);
   // Always, even where nothing in the policy allows an administrator cryptography:
   // a grant that names an administrator under another principal (an imported role
   // of the same ARN) is then still no way to use the key.
-  deny('DenyCryptographyToAdministrators', administrators(), DENIED_TO_ADMINISTRATORS);
-  deny('DenyAdministrationToUsers', users(), DENIED_TO_USERS);
+  if (administrators.length > 0) {
+    document.addStatements(denyStatement('DenyCryptographyToAdministrators', DENIED_TO_ADMINISTRATORS, { ArnEquals: { 'aws:PrincipalArn': administrators } }));
+  }
+  const users = arns(roles.users);
+  if (users.length === 0 && roles.fleets.length === 0) return;
+  const holders = administrationHolders(stack, document);
+  if (holders) {
+    // Services acting for themselves carry no aws:PrincipalArn; `aws:PrincipalIsAWSService`
+    // is in every signed request, so Bool (not BoolIfExists) leaves them out.
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalisawsservice
+    document.addStatements(denyStatement('DenyAdministrationToNonAdministrators', DENIED_TO_USERS, {
+      ArnNotLike: { 'aws:PrincipalArn': holders },
+      Bool: { 'aws:PrincipalIsAWSService': 'false' },
+    }));
+    return;
+  }
+  // ArnLike without a wildcard is ArnEquals: one operator for both.
+  document.addStatements(denyStatement('DenyAdministrationToUsers', DENIED_TO_USERS, { ArnLike: { 'aws:PrincipalArn': [...users, ...roles.fleets] } }));
+}
+
+function denyStatement(sid: string, actions: string[], conditions: Record<string, Record<string, unknown>>): iam.PolicyStatement {
+  return new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions, resources: ['*'], conditions });
+}
+
+/** Condition operators whose `aws:PrincipalArn` values name who a statement allows. */
+const NAMING_OPERATORS = ['arnequals', 'arnlike', 'stringequals', 'stringlike'];
+
+/**
+ * The `aws:PrincipalArn` values of every principal an allow of `document` gives an
+ * administrative action: the statement's `aws:PrincipalArn` condition where it has
+ * one, else its AWS principals. Undefined when one of them is every principal or an
+ * account's root without such a condition, which no list of ARNs can hold.
+ */
+function administrationHolders(stack: Stack, document: iam.PolicyDocument): string[] | undefined {
+  const deniedPatterns = DENIED_TO_USERS.map(pattern => new RegExp(`^${pattern.replace(/\*/g, '.*')}$`, 'i'));
+  const administrative = (action: string) => [action, ...expandAction(action)].some(a => deniedPatterns.some(p => p.test(a)));
+  const holders: string[] = [];
+  for (const statement of document.toJSON()?.Statement ?? []) {
+    if (statement.Effect !== 'Allow') continue;
+    const listed = [statement.Action ?? []].flat() as string[];
+    if (statement.NotAction === undefined && !listed.some(administrative)) continue;
+    const named = Object.entries<Record<string, unknown>>(statement.Condition ?? {})
+      .filter(([operator]) => NAMING_OPERATORS.includes(operator.toLowerCase()))
+      .flatMap(([, values]) => Object.entries(values).filter(([key]) => key.toLowerCase() === 'aws:principalarn').flatMap(([, v]) => [v].flat()));
+    if (named.length > 0) {
+      holders.push(...named as string[]);
+      continue;
+    }
+    const principal = statement.Principal;
+    if (principal === undefined || principal === '*') return undefined;
+    const aws = [principal.AWS ?? []].flat() as unknown[];
+    // An account's root, literal or built with intrinsics (AccountRootPrincipal), as the template will hold it.
+    const root = (value: string) => /^\d{12}$/.test(value) || /:root"/.test(JSON.stringify(stack.resolve(value)));
+    if (aws.some(value => typeof value !== 'string' || value === '*' || root(value))) return undefined;
+    holders.push(...aws as string[]);
+  }
+  return Array.from(new Set(holders));
 }
