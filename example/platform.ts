@@ -60,6 +60,9 @@ export class PaymentsPlatform extends Stack {
       enforceSSL: true,
     });
     events.grantSendMessages(ledgerWriter);
+    // The CRM's workers, hundreds of functions deployed by their own pipelines, read
+    // the records: every role under /crm/workers/ by one key policy statement.
+    customers.grantDecrypt(ClassifiedKey.rolesUnderPath('/crm/workers/'));
 
     // The same key for the CRM's credentials, logs and alarms: the key policy names
     // the reader of the secret, CloudWatch Logs for this log group, and CloudWatch

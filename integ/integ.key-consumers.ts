@@ -4,7 +4,8 @@
  * creates a DynamoDB table, an EBS volume and an RDS instance (in isolated subnets)
  * through their services; CloudWatch Logs creates an encrypted log group; a secret
  * with a hosted rotation schedule is created; an alarm publishes to an encrypted
- * topic. The assertions read each resource back and check it uses its key.
+ * topic; a fleet of roles under an IAM path is granted a key. The assertions read
+ * each resource back and check it uses its key.
  *
  * Verify the snapshot offline:   npx projen integ
  * Deploy it (needs an account):  npx integ-runner --directory integ --language typescript --force
@@ -16,6 +17,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -87,6 +89,11 @@ const alarm = new cloudwatch.Alarm(stack, 'AlwaysAlarm', {
   treatMissingData: cloudwatch.TreatMissingData.BREACHING,
 });
 alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+
+// A fleet: every role under the path may decrypt the operations key, by one statement
+// that KMS must accept (Principal "*" held by ArnLike aws:PrincipalArn and the account).
+operations.grantDecrypt(ClassifiedKey.rolesUnderPath('/cdk-kms-constructs-integ/readers/'));
+new iam.Role(stack, 'FleetReader', { path: '/cdk-kms-constructs-integ/readers/', assumedBy: new iam.AccountRootPrincipal() });
 
 const secret = new secretsmanager.Secret(stack, 'Secret', { encryptionKey: credentials, removalPolicy: RemovalPolicy.DESTROY });
 secret.addRotationSchedule('Rotation', {

@@ -5,7 +5,7 @@
  * policy with the policy simulator, which sets `aws:PrincipalArn`,
  * `aws:PrincipalAccount` and `kms:CallerAccount` as AWS sets them.
  */
-import { App, Aws, CfnElement, Stack } from 'aws-cdk-lib';
+import { App, Aws, CfnElement, Lazy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -150,6 +150,27 @@ describe('a CONFIDENTIAL key granted to every role under /payments/readers/', ()
   });
 });
 
+describe('an app with 1,000 roles under one path', () => {
+  test('synthesizes with one fleet grant, and the key policy does not grow with the roles', () => {
+    const policyWith = (roles: number) => {
+      const app = new App({ context: { 'cdk-kms-constructs:keyInventory': false } });
+      const env = { account: ACCOUNT, region: REGION };
+      const data = new Stack(app, 'Data', { env });
+      const key = new ClassifiedKey(data, 'Key', { classification: DataClassification.CONFIDENTIAL });
+      key.grantDecrypt(ClassifiedKey.rolesUnderPath('/payments/readers/'));
+      // The fleet's functions, deployed by their own stacks (250 roles each, within CloudFormation's 500 resources).
+      for (let i = 0; i < roles; i++) {
+        const stack = (app.node.tryFindChild(`Readers${Math.floor(i / 250)}`) as Stack | undefined) ?? new Stack(app, `Readers${Math.floor(i / 250)}`, { env });
+        new iam.Role(stack, `Reader${i}`, { path: '/payments/readers/', assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+      }
+      const assembly = app.synth();
+      expect(assembly.stacks).toHaveLength(1 + Math.ceil(roles / 250));
+      return JSON.stringify(keyPolicyOf(data));
+    };
+    expect(policyWith(1000)).toEqual(policyWith(0));
+  });
+});
+
 describe('a fleet through a bucket', () => {
   test('bucket.grantRead(fleet) lets a role under the path read objects and decrypt them', async () => {
     const stack = newStack();
@@ -273,7 +294,11 @@ describe('the administration deny', () => {
     const deny = keyPolicyOf(stack).Statement.find((s: any) => s.Sid?.startsWith('DenyAdministration'));
     expect(deny).toEqual(expect.objectContaining({
       Sid: 'DenyAdministrationToUsers',
-      Condition: { ArnLike: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [logicalId(reader), 'Arn'] }, `arn:aws:iam::${ACCOUNT}:role/readers/*`] } },
+      Condition: {
+        ArnLike: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [logicalId(reader), 'Arn'] }, `arn:aws:iam::${ACCOUNT}:role/readers/*`] },
+        // The library's own administrators stay out of it, should a fleet's path cover one.
+        ArnNotLike: { 'aws:PrincipalArn': expect.arrayContaining([`arn:aws:iam::${ACCOUNT}:root`]) },
+      },
     }));
   });
 
@@ -281,5 +306,125 @@ describe('the administration deny', () => {
     const stack = newStack();
     new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
     expect(keyPolicyOf(stack).Statement.map((s: any) => s.Sid)).not.toContain('DenyAdministrationToNonAdministrators');
+  });
+});
+
+describe('escape hatches and odd shapes never give a user administration', () => {
+  const ADMIN = ['kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:TagResource', 'kms:PutKeyPolicy'];
+  /** A CONFIDENTIAL key read by a role named app-reader, and the escape hatch `hatch` adds. */
+  async function readerDecisions(hatch: (key: ClassifiedKey, reader: iam.Role) => void, hatchFirst = false): Promise<string[]> {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const reader = new iam.Role(stack, 'Reader', { roleName: 'app-reader', assumedBy: new iam.AccountRootPrincipal() });
+    if (hatchFirst) hatch(key, reader);
+    key.grantDecrypt(reader);
+    if (!hatchFirst) hatch(key, reader);
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(key));
+    const decisions = [];
+    for (const action of ADMIN) {
+      decisions.push(await sim.simulate({ principalArn: `arn:aws:iam::${ACCOUNT}:role/app-reader`, action, resourceArn: keyArn, identityPolicies: KMS_STAR }));
+    }
+    return decisions;
+  }
+  const denied = ADMIN.map(() => 'ExplicitlyDenied');
+
+  test('an allow to the account root held to the user by aws:PrincipalArn', async () => {
+    expect(await readerDecisions((key, reader) => key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.AccountRootPrincipal()], actions: ADMIN, resources: ['*'], conditions: { ArnEquals: { 'aws:PrincipalArn': reader.roleArn } },
+    })))).toEqual(denied);
+  });
+
+  test('an allow to a pattern that covers the user', async () => {
+    expect(await readerDecisions(key => key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.AccountRootPrincipal()], actions: ADMIN, resources: ['*'], conditions: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/app-*` } },
+    })))).toEqual(denied);
+  });
+
+  test('a NotAction allow to the user', async () => {
+    expect(await readerDecisions((key, reader) => key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [reader], notActions: ['kms:Encrypt'], resources: ['*'],
+    })))).toEqual(denied);
+  });
+
+  test('an allow to the user by its literal ARN, added before the user\'s grant', async () => {
+    expect(await readerDecisions(key => key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ArnPrincipal(`arn:aws:iam::${ACCOUNT}:role/app-reader`)],
+      actions: ADMIN,
+      resources: ['*'],
+      conditions: { Bool: { 'aws:SecureTransport': 'true' } },
+    })), true)).toEqual(denied);
+  });
+
+  test('a fleet under a path an allow of administration covers', async () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    key.grantDecrypt(ClassifiedKey.rolesUnderPath('/payments/readers/'));
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.AccountRootPrincipal()],
+      actions: ['kms:TagResource', 'kms:UntagResource'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/payments/*` } },
+    }));
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(key));
+    for (const action of ['kms:TagResource', 'kms:UntagResource']) {
+      expect(await sim.simulate({ principalArn: fleetRole('reader'), action, resourceArn: keyArn, identityPolicies: KMS_STAR })).toBe('ExplicitlyDenied');
+    }
+  });
+
+  test('an administrator named by a role session keeps administering: aws:PrincipalArn is its role\'s', async () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    key.grantAdmin(new iam.ArnPrincipal(`arn:aws:sts::${ACCOUNT}:assumed-role/OpsAdmin/alice`));
+    key.grantDecrypt(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }));
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(key));
+    for (const action of ['kms:PutKeyPolicy', 'kms:DisableKey', 'kms:TagResource']) {
+      const decision = await sim.simulate({ principalArn: `arn:aws:sts::${ACCOUNT}:assumed-role/OpsAdmin/alice`, action, resourceArn: keyArn });
+      expect([action, decision]).toEqual([action, 'Allowed']);
+    }
+  });
+
+  test('a fleet whose path covers the administrator, beside an escape hatch, leaves the administrator administering', async () => {
+    const stack = newStack();
+    const adminRole = iam.Role.fromRoleArn(stack, 'Admin', `arn:aws:iam::${ACCOUNT}:role/payments/KeyAdmin`);
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, adminRole });
+    key.grantDecrypt(ClassifiedKey.rolesUnderPath('/payments/'));
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.AccountRootPrincipal()], actions: ['kms:TagResource'], resources: ['*'], conditions: { Bool: { 'aws:SecureTransport': 'true' } },
+    }));
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(key));
+    for (const action of ['kms:DisableKey', 'kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion']) {
+      expect([action, await sim.simulate({ principalArn: `arn:aws:iam::${ACCOUNT}:role/payments/KeyAdmin`, action, resourceArn: keyArn })])
+        .toEqual([action, 'Allowed']);
+    }
+    expect(await sim.simulate({ principalArn: fleetRole('x', '/payments/'), action: 'kms:DisableKey', resourceArn: keyArn, identityPolicies: KMS_STAR }))
+      .toBe('ExplicitlyDenied');
+  });
+});
+
+describe('the size estimate reads the template as it will be', () => {
+  test('a path set by a property override counts', () => {
+    const { stack } = sharedDataKey(20);
+    const path = `/${'team/'.repeat(60)}`;
+    for (const c of stack.node.findAll()) if (c instanceof iam.CfnRole && c.node.path.includes('ServiceRole')) c.addPropertyOverride('Path', path);
+    const policy = keyPolicyOf(stack);
+    expect(new PolicySizeEstimator(stack).size(policy)).toBeGreaterThanOrEqual(deployedSize(stack, policy));
+  });
+
+  test('a list token in an escape hatch counts its elements', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const endpoints = Array.from({ length: 1600 }, (_, i) => `vpce-${String(i).padStart(17, '0')}`);
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:Decrypt'],
+      resources: ['*'],
+      conditions: { StringNotEquals: { 'aws:SourceVpce': Lazy.list({ produce: () => endpoints }) } },
+    }));
+    expect(() => Template.fromStack(stack)).toThrow(/key policy is about \d+ bytes, more than the 32768-byte limit of KMS/);
   });
 });

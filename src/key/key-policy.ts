@@ -1,4 +1,4 @@
-import { Annotations, Stack, Token } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 import { GRANTS_FOR_AWS_RESOURCES, TAKES_ENCRYPTION_CONTEXT } from './actions';
@@ -7,11 +7,10 @@ import { Conditions, Grantee, GranteeKind } from './grantee';
 import { LockoutGuard } from './lockout-guard';
 import { NetworkPerimeter, networkPerimeterStatement } from './network-perimeter';
 import { mergeConditions } from './policy-conditions';
-import { PolicySizeEstimator } from './policy-size';
+import { validatePolicySize } from './policy-size';
 import { denySeparatedDuties, SeparatedRoles } from './separation-of-duties';
 import { logGroupKeyStatement, PolicyPlace, TopicPublisher, topicPublisherStatement } from './service-statements';
 import { domainSuffixOf } from './stack-strings';
-import { KEY_POLICY_MAX_BYTES } from './validation';
 
 /** What shapes a key policy. Decided by ClassifiedKey, rendered here. */
 export interface KeyPolicyOptions {
@@ -56,6 +55,8 @@ export class KeyPolicy {
   /** Conditions aws-cdk-lib constructs add to a grant's principal statement, to carry over. */
   private readonly narrowings: Array<{ from: iam.PolicyStatement; to: iam.PolicyStatement[] }> = [];
   private separation?: () => SeparatedRoles;
+  /** The allows of administration this class writes, which the administration deny leaves out. */
+  private readonly administration: iam.PolicyStatement[] = [];
   /** The account root's statements, shared with the key's administrators. */
   private readonly guard: LockoutGuard;
   private renderedOnce = false;
@@ -76,6 +77,7 @@ export class KeyPolicy {
     this.urlSuffix = (!Token.isUnresolved(this.region) && domainSuffixOf(this.region)) || stack.urlSuffix;
 
     this.guard = new LockoutGuard(stack, this.document, options);
+    this.administration.push(this.guard.administration, this.guard.policyChanges);
     this.grantDeny = grantsNotForAwsResourcesDeny();
     this.document.addStatements(this.grantDeny);
     if (options.organizationId !== undefined) {
@@ -136,7 +138,7 @@ export class KeyPolicy {
     if (this.separation) {
       const roles = this.separation();
       this.separation = undefined;
-      denySeparatedDuties(Stack.of(this.scope), this.document, roles);
+      denySeparatedDuties(Stack.of(this.scope), this.document, roles, this.administration);
     }
     for (const { from, to } of this.narrowings.splice(0)) {
       const conditions = from.conditions;
@@ -155,6 +157,7 @@ export class KeyPolicy {
   public administrationStatements(principal: iam.IPrincipal, requireMfa: boolean): iam.PolicyStatement[] {
     const statements = [this.allow(principal, this.options.adminActions,
       requireMfa ? { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } : {})];
+    this.administration.push(statements[0]);
     if (requireMfa) {
       statements.push(new iam.PolicyStatement({
         effect: iam.Effect.DENY,
@@ -183,9 +186,9 @@ export class KeyPolicy {
     this.guard.admit(principal);
     const only = this.options.administratorOnlyActions ?? [];
     if (only.length > 0) {
-      this.document.addStatements(new iam.PolicyStatement({
-        sid: 'KeyMaterialImport', principals: [principal], actions: only, resources: ['*'],
-      }));
+      const materialImport = new iam.PolicyStatement({ sid: 'KeyMaterialImport', principals: [principal], actions: only, resources: ['*'] });
+      this.administration.push(materialImport);
+      this.document.addStatements(materialImport);
     }
   }
 
@@ -199,9 +202,11 @@ export class KeyPolicy {
    */
   public addRestrictedAdministration(statement: RestrictedAdministration, administrator: iam.IPrincipal, requireMfa: boolean): void {
     const named = (statement.principalArns ?? []).map(arn => new iam.ArnPrincipal(arn));
-    const make = (sid: string, who: iam.IPrincipal[], conditions: Conditions) => new iam.PolicyStatement({
-      sid, principals: who, actions: statement.actions, resources: ['*'], conditions,
-    });
+    const make = (sid: string, who: iam.IPrincipal[], conditions: Conditions) => {
+      const allow = new iam.PolicyStatement({ sid, principals: who, actions: statement.actions, resources: ['*'], conditions });
+      this.administration.push(allow);
+      return allow;
+    };
     const withAdministrator = statement.administrator ? [administrator] : [];
     if (!requireMfa || withAdministrator.length === 0) {
       this.document.addStatements(make(statement.sid, [...withAdministrator, ...named], statement.conditions));
@@ -314,27 +319,9 @@ export class KeyPolicy {
     return { partition: Stack.of(this.scope).partition, region: this.region, account: this.account, urlSuffix: this.urlSuffix };
   }
 
-  /**
-   * The rendered policy's size in bytes, minimized as the template will hold it, each
-   * value known only at deploy time at its longest: see PolicySizeEstimator.
-   */
-  public estimateSize(): number {
-    const stack = Stack.of(this.scope);
-    return new PolicySizeEstimator(stack).size(stack.resolve(this.render()));
-  }
-
-  /** Refuses a policy over the KMS limit; warns past 90% of it, with the two ways to keep it small. */
+  /** Refuses a policy over the KMS limit and warns near it: see validatePolicySize. */
   public validateSize(): string[] {
-    const size = this.estimateSize();
-    const remedies = 'grant a role shared by the grantees instead of each grantee, or grant a fleet of roles under one IAM path (ClassifiedKey.rolesUnderPath)';
-    if (size > KEY_POLICY_MAX_BYTES) {
-      return [`key policy is about ${size} bytes, more than the ${KEY_POLICY_MAX_BYTES}-byte limit of KMS: ${remedies}`];
-    }
-    if (size > KEY_POLICY_MAX_BYTES * 0.9) {
-      Annotations.of(this.scope).addWarningV2('cdk-kms-constructs:keyPolicyNearLimit',
-        `key policy is about ${size} bytes, ${Math.round(size / KEY_POLICY_MAX_BYTES * 100)}% of the ${KEY_POLICY_MAX_BYTES}-byte limit of KMS: ${remedies}`);
-    }
-    return [];
+    return validatePolicySize(this.scope, this.render());
   }
 
   private allow(principal: iam.IPrincipal, actions: string[], conditions: Conditions): iam.PolicyStatement {

@@ -23,8 +23,9 @@ export interface LockoutGuardOptions {
 /** The account root's statements of a key policy, which the key's administrators join. */
 export class LockoutGuard {
   /** The administration statement, shared by the account root and the key's administrators. */
-  private readonly administration: iam.PolicyStatement;
-  private readonly policyChanges: iam.PolicyStatement;
+  public readonly administration: iam.PolicyStatement;
+  /** The key policy changes, through the account or by the named writers. */
+  public readonly policyChanges: iam.PolicyStatement;
   private readonly policyWriters: string[];
 
   /** Adds the guard's statements to `document`. */

@@ -1,6 +1,8 @@
-import { CfnElement, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, CfnElement, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
+import { IConstruct } from 'constructs';
+import { KEY_POLICY_MAX_BYTES } from './validation';
 
 /*
  * The size of a rendered key policy, as KMS will count it, estimated at synth.
@@ -8,13 +10,16 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
  * A value known only at deploy time counts as the longest it can be:
  * - the partition, Region, URL suffix and account by aws-cdk-lib's region facts and
  *   the 12 digits of an account;
- * - a role's or user's ARN of the same stack by its parts: the partition, the account,
- *   its path, and its name (a literal name as it is; a name CloudFormation generates
- *   is `<stack name>-<logical ID>-<random suffix>`, cut to IAM's 64 characters);
+ * - a role's or user's ARN of the same stack by its parts, as the template holds them
+ *   (overrides included): the partition, the account, its path, and its name (a
+ *   literal name as it is; a name CloudFormation generates is
+ *   `<stack name>-<logical ID>-<random suffix>`, cut to IAM's 64 characters);
  * - anything else (an import, a parameter, another resource's attribute) as a
  *   128-character ARN, a value KMS policies rarely exceed.
  * The estimate is then within a few bytes per value above the real size, so that a
- * policy is refused only when it cannot fit.
+ * policy is refused only when it cannot fit. Two assumptions: an imported role ARN
+ * with a long path can exceed 128 characters, and a stack deployed under another
+ * name than its own (a StackSet) generates names up to 64 characters.
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html#key-policy-document-size
  */
@@ -50,8 +55,20 @@ function longest(): Record<string, number> {
   return facts;
 }
 
+const ESTIMATORS = new WeakMap<Stack, PolicySizeEstimator>();
+
 /** Estimates the size of resolved policies of one stack. */
 export class PolicySizeEstimator {
+  /** The estimator of a stack, made once: it reads the stack's roles and users on first use. */
+  public static of(stack: Stack): PolicySizeEstimator {
+    let estimator = ESTIMATORS.get(stack);
+    if (!estimator) {
+      estimator = new PolicySizeEstimator(stack);
+      ESTIMATORS.set(stack, estimator);
+    }
+    return estimator;
+  }
+
   private principals?: Map<string, number>;
 
   constructor(private readonly stack: Stack) {}
@@ -110,23 +127,43 @@ export class PolicySizeEstimator {
     return this.principals.get(logicalId);
   }
 
-  /** `arn:<partition>:iam::<account>:role<path><name>`, each part at its longest. */
+  /**
+   * `arn:<partition>:iam::<account>:role<path><name>`, each part at its longest, from
+   * the resource as the template will hold it (overrides included).
+   */
   private arnLength(principal: iam.CfnRole | iam.CfnUser): number {
     const literal = (value: string | undefined) => (value !== undefined && !Token.isUnresolved(value) ? value.length : undefined);
     // The partition of a known Region, by the region facts.
     const region = literal(this.stack.region) !== undefined ? RegionInfo.get(this.stack.region).partition : undefined;
     const partition = literal(this.stack.partition) ?? region?.length ?? longest()['AWS::Partition'];
     const account = literal(this.stack.account) ?? ACCOUNT;
-    const givenPath: unknown = this.stack.resolve(principal.path);
-    const path = givenPath === undefined ? 1 : typeof givenPath === 'string' ? givenPath.length : IAM_PATH;
-    // A role's or user's name is a token that resolves to nothing unless it was given.
-    const explicit: unknown = this.stack.resolve(principal instanceof iam.CfnRole ? principal.roleName : principal.userName);
+    const rendered = this.stack.resolve(principal._toCloudFormation()) as { Resources?: Record<string, { Properties?: Record<string, unknown> }> };
+    const properties = Object.values(rendered.Resources ?? {})[0]?.Properties ?? {};
+    const given = (value: unknown, longestValue: number) => (value === undefined ? undefined : typeof value === 'string' ? value.length : longestValue);
+    const path = given(properties.Path, IAM_PATH) ?? 1;
     const stackName = literal(this.stack.stackName);
-    const generated = stackName === undefined
-      ? IAM_NAME
-      : Math.min(IAM_NAME, stackName + 1 + this.stack.resolve(principal.logicalId).length + 1 + GENERATED_SUFFIX);
-    const name = explicit === undefined ? generated : typeof explicit === 'string' ? explicit.length : IAM_NAME;
+    const logicalId: string = this.stack.resolve(principal.logicalId);
+    const generated = stackName === undefined ? IAM_NAME : Math.min(IAM_NAME, stackName + 1 + logicalId.length + 1 + GENERATED_SUFFIX);
+    const name = given(principal instanceof iam.CfnRole ? properties.RoleName : properties.UserName, IAM_NAME) ?? generated;
     const type = principal instanceof iam.CfnRole ? ':role' : ':user';
     return 'arn:'.length + partition + ':iam::'.length + account + type.length + path + name;
   }
+}
+
+/**
+ * Refuses a key policy over the KMS limit; warns past 90% of it. Both name the two
+ * ways to keep a policy small: a role shared by the grantees, or a fleet.
+ */
+export function validatePolicySize(scope: IConstruct, document: iam.PolicyDocument): string[] {
+  const stack = Stack.of(scope);
+  const size = PolicySizeEstimator.of(stack).size(stack.resolve(document));
+  const remedies = 'grant a role shared by the grantees instead of each grantee, or grant a fleet of roles under one IAM path (ClassifiedKey.rolesUnderPath)';
+  if (size > KEY_POLICY_MAX_BYTES) {
+    return [`key policy is about ${size} bytes, more than the ${KEY_POLICY_MAX_BYTES}-byte limit of KMS: ${remedies}`];
+  }
+  if (size > KEY_POLICY_MAX_BYTES * 0.9) {
+    Annotations.of(scope).addWarningV2('cdk-kms-constructs:keyPolicyNearLimit',
+      `key policy is about ${size} bytes, ${Math.round(size / KEY_POLICY_MAX_BYTES * 100)}% of the ${KEY_POLICY_MAX_BYTES}-byte limit of KMS: ${remedies}`);
+  }
+  return [];
 }

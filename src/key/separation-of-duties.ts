@@ -23,62 +23,81 @@ export interface SeparatedRoles {
  * users.
  *
  * - Cryptography is denied to each administrator, by `aws:PrincipalArn`.
- * - Administration is denied to every principal but those the policy's own allows
- *   give it (administrators, the deploy role, the account's root user, a home's
- *   handler): a statement whose size does not grow with the grantees, since they are
- *   all outside it. Where an allow gives administration to principals no ARN can
- *   list (an account root without an `aws:PrincipalArn` condition, every
- *   principal), the deny names the users and fleets instead.
+ * - Administration is denied to every principal but those the library's own allows
+ *   of administration name (`administration`: the administrators, the deploy role,
+ *   the account's root user, a home's handler): a statement whose size does not grow
+ *   with the grantees, since they are all outside it.
+ * - Where another allow gives administration (an `addToResourcePolicy` escape hatch),
+ *   the deny names the users and fleets instead, as it did before there were fleets,
+ *   still leaving out the library's administrators: an escape hatch then never gives
+ *   a user of the key administration, whatever its principal or condition says.
  *
  * Neither is added when there is nobody on the other side.
  */
-export function denySeparatedDuties(stack: Stack, document: iam.PolicyDocument, roles: SeparatedRoles): void {
+export function denySeparatedDuties(
+  stack: Stack, document: iam.PolicyDocument, roles: SeparatedRoles, administration: iam.PolicyStatement[],
+): void {
   const arns = (principals: iam.IPrincipal[]) => principals.flatMap(p => p.policyFragment.principalJson.AWS ?? []);
   const administrators = arns(roles.administrators);
   // Always, even where nothing in the policy allows an administrator cryptography:
   // a grant that names an administrator under another principal (an imported role
   // of the same ARN) is then still no way to use the key.
   if (administrators.length > 0) {
-    document.addStatements(denyStatement('DenyCryptographyToAdministrators', DENIED_TO_ADMINISTRATORS, { ArnEquals: { 'aws:PrincipalArn': administrators } }));
+    const conditions = { ArnEquals: { 'aws:PrincipalArn': administrators } };
+    document.addStatements(denyStatement('DenyCryptographyToAdministrators', DENIED_TO_ADMINISTRATORS, conditions));
   }
   const users = arns(roles.users);
   if (users.length === 0 && roles.fleets.length === 0) return;
-  const holders = administrationHolders(stack, document);
-  if (holders) {
-    // Services acting for themselves carry no aws:PrincipalArn; `aws:PrincipalIsAWSService`
-    // is in every signed request, so Bool (not BoolIfExists) leaves them out.
-    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalisawsservice
+  const own = administration.map(statement => statement.toStatementJson());
+  const holders = holdersOf(stack, own);
+  const ownJson = new Set(own.map(statement => JSON.stringify(statement)));
+  const statements: unknown[] = document.toJSON()?.Statement ?? [];
+  const foreign = statements.some(statement => givesAdministration(statement) && !ownJson.has(JSON.stringify(statement)));
+  // Services acting for themselves carry no aws:PrincipalArn; `aws:PrincipalIsAWSService`
+  // is in every signed request, so Bool (not BoolIfExists) leaves them out.
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalisawsservice
+  if (!foreign && holders) {
     document.addStatements(denyStatement('DenyAdministrationToNonAdministrators', DENIED_TO_USERS, {
       ArnNotLike: { 'aws:PrincipalArn': holders },
       Bool: { 'aws:PrincipalIsAWSService': 'false' },
     }));
     return;
   }
-  // ArnLike without a wildcard is ArnEquals: one operator for both.
-  document.addStatements(denyStatement('DenyAdministrationToUsers', DENIED_TO_USERS, { ArnLike: { 'aws:PrincipalArn': [...users, ...roles.fleets] } }));
+  // ArnLike without a wildcard is ArnEquals: one operator for both. A fleet's pattern
+  // may cover an administrator: the library's own administrators stay out of it.
+  document.addStatements(denyStatement('DenyAdministrationToUsers', DENIED_TO_USERS, {
+    ArnLike: { 'aws:PrincipalArn': [...users, ...roles.fleets] },
+    ...(holders ? { ArnNotLike: { 'aws:PrincipalArn': holders } } : {}),
+  }));
 }
 
 function denyStatement(sid: string, actions: string[], conditions: Record<string, Record<string, unknown>>): iam.PolicyStatement {
   return new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions, resources: ['*'], conditions });
 }
 
+const DENIED_PATTERNS = DENIED_TO_USERS.map(pattern => new RegExp(`^${pattern.replace(/\*/g, '.*')}$`, 'i'));
+
+/** Whether a rendered statement allows an action the administration deny denies (any `NotAction` may). */
+function givesAdministration(statement: any): boolean {
+  if (statement.Effect !== 'Allow') return false;
+  if (statement.NotAction !== undefined) return true;
+  const listed = [statement.Action ?? []].flat() as string[];
+  return listed.some(action => [action, ...expandAction(action)].some(a => DENIED_PATTERNS.some(p => p.test(a))));
+}
+
 /** Condition operators whose `aws:PrincipalArn` values name who a statement allows. */
 const NAMING_OPERATORS = ['arnequals', 'arnlike', 'stringequals', 'stringlike'];
 
 /**
- * The `aws:PrincipalArn` values of every principal an allow of `document` gives an
- * administrative action: the statement's `aws:PrincipalArn` condition where it has
- * one, else its AWS principals. Undefined when one of them is every principal or an
- * account's root without such a condition, which no list of ARNs can hold.
+ * The `aws:PrincipalArn` values of every principal the statements allow: a
+ * statement's `aws:PrincipalArn` condition where it has one, else its AWS principals;
+ * a role session by its role, whose `aws:PrincipalArn` it carries. Undefined when one
+ * of them is every principal or an account's root without such a condition, which no
+ * list of ARNs can hold.
  */
-function administrationHolders(stack: Stack, document: iam.PolicyDocument): string[] | undefined {
-  const deniedPatterns = DENIED_TO_USERS.map(pattern => new RegExp(`^${pattern.replace(/\*/g, '.*')}$`, 'i'));
-  const administrative = (action: string) => [action, ...expandAction(action)].some(a => deniedPatterns.some(p => p.test(a)));
+function holdersOf(stack: Stack, statements: any[]): string[] | undefined {
   const holders: string[] = [];
-  for (const statement of document.toJSON()?.Statement ?? []) {
-    if (statement.Effect !== 'Allow') continue;
-    const listed = [statement.Action ?? []].flat() as string[];
-    if (statement.NotAction === undefined && !listed.some(administrative)) continue;
+  for (const statement of statements) {
     const named = Object.entries<Record<string, unknown>>(statement.Condition ?? {})
       .filter(([operator]) => NAMING_OPERATORS.includes(operator.toLowerCase()))
       .flatMap(([, values]) => Object.entries(values).filter(([key]) => key.toLowerCase() === 'aws:principalarn').flatMap(([, v]) => [v].flat()));
@@ -92,7 +111,19 @@ function administrationHolders(stack: Stack, document: iam.PolicyDocument): stri
     // An account's root, literal or built with intrinsics (AccountRootPrincipal), as the template will hold it.
     const root = (value: string) => /^\d{12}$/.test(value) || /:root"/.test(JSON.stringify(stack.resolve(value)));
     if (aws.some(value => typeof value !== 'string' || value === '*' || root(value))) return undefined;
-    holders.push(...aws as string[]);
+    holders.push(...(aws as string[]).flatMap(sessionRole));
   }
   return Array.from(new Set(holders));
+}
+
+/**
+ * A role session's `aws:PrincipalArn` is its role's ARN, path included, which the
+ * session ARN does not show: the role by its name (unique in the account) at any path.
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
+ */
+function sessionRole(arn: string): string[] {
+  const session = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(arn);
+  if (!session) return [arn];
+  const [, partition, account, role] = session;
+  return [`arn:${partition}:iam::${account}:role/${role}`, `arn:${partition}:iam::${account}:role/*/${role}`];
 }
