@@ -373,17 +373,31 @@ describe('escape hatches and odd shapes never give a user administration', () =>
     }
   });
 
-  test('an administrator named by a role session keeps administering: aws:PrincipalArn is its role\'s', async () => {
-    const stack = newStack();
-    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
-    key.grantAdmin(new iam.ArnPrincipal(`arn:aws:sts::${ACCOUNT}:assumed-role/OpsAdmin/alice`));
-    key.grantDecrypt(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }));
-    const sim = PolicySimulator.fromStack(stack);
-    const keyArn = sim.keyArn(logicalId(key));
-    for (const action of ['kms:PutKeyPolicy', 'kms:DisableKey', 'kms:TagResource']) {
-      const decision = await sim.simulate({ principalArn: `arn:aws:sts::${ACCOUNT}:assumed-role/OpsAdmin/alice`, action, resourceArn: keyArn });
-      expect([action, decision]).toEqual([action, 'Allowed']);
-    }
+  test('grantAdmin refuses a role session: its requests carry its role\'s ARN, which other sessions share', () => {
+    const key = new ClassifiedKey(newStack(), 'Key', { classification: DataClassification.INTERNAL });
+    expect(() => key.grantAdmin(new iam.ArnPrincipal(`arn:aws:sts::${ACCOUNT}:assumed-role/OpsAdmin/alice`))).toThrow(
+      /grantAdmin must be given a role, not one of its sessions, got ArnPrincipal\(arn:aws:sts::111111111111:assumed-role\/OpsAdmin\/alice\)/,
+    );
+  });
+
+  test('a principal added later to the statements grantAdmin returned gets no administration', async () => {
+    expect(await readerDecisions((key, reader) => {
+      const admin = new iam.Role(Stack.of(key), 'OpsAdmin', { assumedBy: new iam.AccountRootPrincipal() });
+      key.grantAdmin(admin).resourceStatements.find(st => st.effect === iam.Effect.ALLOW)!.addPrincipals(reader);
+    })).toEqual(denied);
+  });
+
+  test('an administrator with a wide aws:PrincipalArn condition does not widen who may administer', async () => {
+    expect(await readerDecisions(key => {
+      const admin = new iam.Role(Stack.of(key), 'OpsAdmin', { assumedBy: new iam.AccountRootPrincipal() });
+      key.grantAdmin(new iam.PrincipalWithConditions(admin, { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/*` } }));
+      key.addToResourcePolicy(new iam.PolicyStatement({
+        principals: [new iam.AccountRootPrincipal()],
+        actions: ADMIN,
+        resources: ['*'],
+        conditions: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/app-*` } },
+      }));
+    })).toEqual(denied);
   });
 
   test('a fleet whose path covers the administrator, beside an escape hatch, leaves the administrator administering', async () => {

@@ -175,7 +175,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     // Explicit denies keep the roles apart even against IAM policies, which the
     // lockout guard would otherwise let manage the key, or use it with the opt-in.
     this.policy.separateRoles(() => ({
-      administrators: this.grants.separatedAdministrators(), users: this.grants.separatedUsers(), fleets: this.grants.fleetPatterns(),
+      administrators: this.grants.separatedAdministrators(), users: this.grants.separatedUsers(), fleets: this.grants.fleetPatterns,
     }));
     // Once the app is complete: what the resources that name the key need of it.
     const consumers = ConsumerRegistry.of(this);

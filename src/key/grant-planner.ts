@@ -8,7 +8,7 @@ import { ConsumerNeeds } from './consumer-needs';
 import { ConsumerRegistry } from './consumer-registry';
 import { creationActions } from './consumers';
 import { crossStackGrantee } from './cross-stack-grantee';
-import { Grantee, granteeOf, GranteeKind, isPlainGrant, splitPrincipal } from './grantee';
+import { Grantee, granteeOf, GranteeKind, isPlainGrant, sessionArnOf, splitPrincipal } from './grantee';
 import { targetOf } from './identity-grants';
 import { grantOnKey } from './key-grant';
 import { KeyPolicy } from './key-policy';
@@ -62,7 +62,8 @@ export class GrantPlanner {
   /** The roles and users of the app the key policy names, and what for. */
   private readonly namedGrants = new Map<IConstruct, { use: Set<string>; admin: boolean }>();
   private deployPrincipal?: iam.IPrincipal;
-  private readonly fleets: RolesUnderPath[] = [];
+  /** The fleets granted use, as `aws:PrincipalArn` patterns of the key's account. */
+  public readonly fleetPatterns: string[] = [];
   private readonly consumerNeeds: ConsumerNeeds;
 
   constructor(private readonly key: PlannedKey, private readonly props: GrantPlannerProps) {
@@ -175,6 +176,10 @@ export class GrantPlanner {
     }
     const view = granteeOf(this.key, principal);
     this.assertPrincipalKind('grantAdmin', principal, view);
+    if (sessionArnOf(this.key, principal)) {
+      throw new Error(`grantAdmin must be given a role, not one of its sessions, got ${principal}: a session's requests carry its role's ARN (aws:PrincipalArn), `
+        + 'so the key policy cannot hold the session apart from the role; grant the role');
+    }
     if (view.kind === GranteeKind.ACCOUNT || view.kind === GranteeKind.UNRESOLVED) {
       throw new Error(
         `grantAdmin must be given a role or user by name, got ${view.kind === GranteeKind.ACCOUNT ? 'an account\'s root' : 'a principal whose ARN is known only at deploy time'} (${principal}): `
@@ -186,7 +191,7 @@ export class GrantPlanner {
       // Named by its literal ARN, as for use: see crossStackGrantee.
       this.administrators.push(new iam.ArnPrincipal(crossStack.arn));
       this.recordGrant(principal, 'admin', crossStack.target);
-      const statements = this.props.policy.administrationStatements(crossStack.view.principal, this.props.rules.adminRequiresMfa);
+      const statements = this.props.policy.administrationStatements(crossStack.view.principal, this.props.rules.adminRequiresMfa, [crossStack.arn]);
       for (const statement of statements) statement.addConditions({ ArnEquals: { 'aws:PrincipalArn': crossStack.arn } });
       return grantOnKey(this.key, this.props.policy, grantee, statements, true);
     }
@@ -242,13 +247,9 @@ export class GrantPlanner {
   /** Every role under an IAM path: one statement for the whole fleet, see RolesUnderPath. */
   private grantToFleet(method: string, grantee: iam.IGrantable, fleet: RolesUnderPath, granted: string[]): iam.Grant {
     const view = fleetGrantee(method, this.key, fleet, this.props.allowFleetGrants);
-    this.fleets.push(fleet);
+    const pattern = fleet.arnPatternIn(this.key);
+    if (!this.fleetPatterns.includes(pattern)) this.fleetPatterns.push(pattern);
     return grantOnKey(this.key, this.props.policy, grantee, this.props.policy.usageStatements(view, granted));
-  }
-
-  /** The fleets granted use, as `aws:PrincipalArn` patterns of the key's account. */
-  public fleetPatterns(): string[] {
-    return actions.unique(this.fleets.map(f => f.arnPatternIn(this.key)));
   }
 
   /** Records which role or user of the app a grant names, and what for: see `unhonoured`. */

@@ -237,3 +237,12 @@ export function isPlainGrant(statement: iam.PolicyStatement): boolean {
     && statement.principals.length > 0
     && statement.principals.every(p => !('Service' in p.policyFragment.principalJson));
 }
+
+/**
+ * The role session a principal names (`arn:<partition>:sts::<account>:assumed-role/<role>/<session>`),
+ * literal or built with intrinsics; undefined for any other principal.
+ */
+export function sessionArnOf(scope: IConstruct, principal: iam.IPrincipal): string | undefined {
+  const rendered = JSON.stringify(Stack.of(scope).resolve(principal.policyFragment.principalJson.AWS ?? []));
+  return /:sts::[^"]*:assumed-role\//.test(rendered) ? `${principal}` : undefined;
+}

@@ -8,7 +8,7 @@ import { LockoutGuard } from './lockout-guard';
 import { NetworkPerimeter, networkPerimeterStatement } from './network-perimeter';
 import { mergeConditions } from './policy-conditions';
 import { validatePolicySize } from './policy-size';
-import { denySeparatedDuties, SeparatedRoles } from './separation-of-duties';
+import { denySeparatedDuties, LibraryAdministration, SeparatedRoles } from './separation-of-duties';
 import { logGroupKeyStatement, PolicyPlace, TopicPublisher, topicPublisherStatement } from './service-statements';
 import { domainSuffixOf } from './stack-strings';
 
@@ -55,8 +55,11 @@ export class KeyPolicy {
   /** Conditions aws-cdk-lib constructs add to a grant's principal statement, to carry over. */
   private readonly narrowings: Array<{ from: iam.PolicyStatement; to: iam.PolicyStatement[] }> = [];
   private separation?: () => SeparatedRoles;
-  /** The allows of administration this class writes, which the administration deny leaves out. */
-  private readonly administration: iam.PolicyStatement[] = [];
+  /**
+   * The allows of administration this class writes, and the ARNs of whom they allow,
+   * recorded as each is made: the administration deny leaves out those, and only those.
+   */
+  private readonly administration: LibraryAdministration = { statements: [], holders: [] };
   /** The account root's statements, shared with the key's administrators. */
   private readonly guard: LockoutGuard;
   private renderedOnce = false;
@@ -77,7 +80,7 @@ export class KeyPolicy {
     this.urlSuffix = (!Token.isUnresolved(this.region) && domainSuffixOf(this.region)) || stack.urlSuffix;
 
     this.guard = new LockoutGuard(stack, this.document, options);
-    this.administration.push(this.guard.administration, this.guard.policyChanges);
+    this.administration.statements.push(this.guard.administration, this.guard.policyChanges);
     this.grantDeny = grantsNotForAwsResourcesDeny();
     this.document.addStatements(this.grantDeny);
     if (options.organizationId !== undefined) {
@@ -138,7 +141,9 @@ export class KeyPolicy {
     if (this.separation) {
       const roles = this.separation();
       this.separation = undefined;
-      denySeparatedDuties(Stack.of(this.scope), this.document, roles, this.administration);
+      denySeparatedDuties(this.document, roles, {
+        statements: this.administration.statements, holders: [...this.guard.policyWriters, ...this.administration.holders],
+      });
     }
     for (const { from, to } of this.narrowings.splice(0)) {
       const conditions = from.conditions;
@@ -152,12 +157,14 @@ export class KeyPolicy {
    * An administrator: the admin role, or a `grantAdmin` grantee. With `requireMfa`
    * its sessions must have signed in with MFA: the allow asks for it, and a deny
    * stops the same sessions from reaching administration through the account root's
-   * lockout guard without it.
+   * lockout guard without it. `holderArns` names whom the allow is for, by
+   * `aws:PrincipalArn`, where the principal does not (a role of another stack).
    */
-  public administrationStatements(principal: iam.IPrincipal, requireMfa: boolean): iam.PolicyStatement[] {
+  public administrationStatements(principal: iam.IPrincipal, requireMfa: boolean, holderArns?: string[]): iam.PolicyStatement[] {
     const statements = [this.allow(principal, this.options.adminActions,
       requireMfa ? { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } : {})];
-    this.administration.push(statements[0]);
+    this.administration.statements.push(statements[0]);
+    this.administration.holders.push(...(holderArns ?? principal.policyFragment.principalJson.AWS ?? []));
     if (requireMfa) {
       statements.push(new iam.PolicyStatement({
         effect: iam.Effect.DENY,
@@ -187,7 +194,7 @@ export class KeyPolicy {
     const only = this.options.administratorOnlyActions ?? [];
     if (only.length > 0) {
       const materialImport = new iam.PolicyStatement({ sid: 'KeyMaterialImport', principals: [principal], actions: only, resources: ['*'] });
-      this.administration.push(materialImport);
+      this.administration.statements.push(materialImport);
       this.document.addStatements(materialImport);
     }
   }
@@ -204,7 +211,8 @@ export class KeyPolicy {
     const named = (statement.principalArns ?? []).map(arn => new iam.ArnPrincipal(arn));
     const make = (sid: string, who: iam.IPrincipal[], conditions: Conditions) => {
       const allow = new iam.PolicyStatement({ sid, principals: who, actions: statement.actions, resources: ['*'], conditions });
-      this.administration.push(allow);
+      this.administration.statements.push(allow);
+      this.administration.holders.push(...who.flatMap(p => p.policyFragment.principalJson.AWS ?? []));
       return allow;
     };
     const withAdministrator = statement.administrator ? [administrator] : [];

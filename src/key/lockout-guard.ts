@@ -26,7 +26,8 @@ export class LockoutGuard {
   public readonly administration: iam.PolicyStatement;
   /** The key policy changes, through the account or by the named writers. */
   public readonly policyChanges: iam.PolicyStatement;
-  private readonly policyWriters: string[];
+  /** Who manages the key through the account: the writers, the account's root user and the admitted administrators, by ARN. */
+  public readonly policyWriters: string[];
 
   /** Adds the guard's statements to `document`. */
   constructor(stack: Stack, document: iam.PolicyDocument, options: LockoutGuardOptions) {

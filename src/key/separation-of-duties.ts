@@ -1,4 +1,3 @@
-import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, expandAction } from './actions';
 
@@ -18,15 +17,22 @@ export interface SeparatedRoles {
   readonly fleets: string[];
 }
 
+/** The allows of administration the library writes, and whom they allow, by ARN. */
+export interface LibraryAdministration {
+  readonly statements: iam.PolicyStatement[];
+  /** Recorded as each allow is made: what is added to a statement later does not count. */
+  readonly holders: string[];
+}
+
 /**
  * Adds to `document` the denies that separate the key's administrators from its
  * users.
  *
  * - Cryptography is denied to each administrator, by `aws:PrincipalArn`.
- * - Administration is denied to every principal but those the library's own allows
- *   of administration name (`administration`: the administrators, the deploy role,
- *   the account's root user, a home's handler): a statement whose size does not grow
- *   with the grantees, since they are all outside it.
+ * - Administration is denied to every principal but those the library's own allows of
+ *   administration were made for (the administrators, the deploy role, the account's
+ *   root user, a home's handler): a statement whose size does not grow with the
+ *   grantees, since they are all outside it.
  * - Where another allow gives administration (an `addToResourcePolicy` escape hatch),
  *   the deny names the users and fleets instead, as it did before there were fleets,
  *   still leaving out the library's administrators: an escape hatch then never gives
@@ -34,9 +40,7 @@ export interface SeparatedRoles {
  *
  * Neither is added when there is nobody on the other side.
  */
-export function denySeparatedDuties(
-  stack: Stack, document: iam.PolicyDocument, roles: SeparatedRoles, administration: iam.PolicyStatement[],
-): void {
+export function denySeparatedDuties(document: iam.PolicyDocument, roles: SeparatedRoles, administration: LibraryAdministration): void {
   const arns = (principals: iam.IPrincipal[]) => principals.flatMap(p => p.policyFragment.principalJson.AWS ?? []);
   const administrators = arns(roles.administrators);
   // Always, even where nothing in the policy allows an administrator cryptography:
@@ -48,15 +52,14 @@ export function denySeparatedDuties(
   }
   const users = arns(roles.users);
   if (users.length === 0 && roles.fleets.length === 0) return;
-  const own = administration.map(statement => statement.toStatementJson());
-  const holders = holdersOf(stack, own);
-  const ownJson = new Set(own.map(statement => JSON.stringify(statement)));
+  const holders = Array.from(new Set(administration.holders));
+  const own = new Set(administration.statements.map(statement => JSON.stringify(statement.toStatementJson())));
   const statements: unknown[] = document.toJSON()?.Statement ?? [];
-  const foreign = statements.some(statement => givesAdministration(statement) && !ownJson.has(JSON.stringify(statement)));
-  // Services acting for themselves carry no aws:PrincipalArn; `aws:PrincipalIsAWSService`
-  // is in every signed request, so Bool (not BoolIfExists) leaves them out.
-  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalisawsservice
-  if (!foreign && holders) {
+  const foreign = statements.some(statement => givesAdministration(statement) && !own.has(JSON.stringify(statement)));
+  if (!foreign) {
+    // Services acting for themselves carry no aws:PrincipalArn; `aws:PrincipalIsAWSService`
+    // is in every signed request, so Bool (not BoolIfExists) leaves them out.
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalisawsservice
     document.addStatements(denyStatement('DenyAdministrationToNonAdministrators', DENIED_TO_USERS, {
       ArnNotLike: { 'aws:PrincipalArn': holders },
       Bool: { 'aws:PrincipalIsAWSService': 'false' },
@@ -67,7 +70,7 @@ export function denySeparatedDuties(
   // may cover an administrator: the library's own administrators stay out of it.
   document.addStatements(denyStatement('DenyAdministrationToUsers', DENIED_TO_USERS, {
     ArnLike: { 'aws:PrincipalArn': [...users, ...roles.fleets] },
-    ...(holders ? { ArnNotLike: { 'aws:PrincipalArn': holders } } : {}),
+    ArnNotLike: { 'aws:PrincipalArn': holders },
   }));
 }
 
@@ -83,47 +86,4 @@ function givesAdministration(statement: any): boolean {
   if (statement.NotAction !== undefined) return true;
   const listed = [statement.Action ?? []].flat() as string[];
   return listed.some(action => [action, ...expandAction(action)].some(a => DENIED_PATTERNS.some(p => p.test(a))));
-}
-
-/** Condition operators whose `aws:PrincipalArn` values name who a statement allows. */
-const NAMING_OPERATORS = ['arnequals', 'arnlike', 'stringequals', 'stringlike'];
-
-/**
- * The `aws:PrincipalArn` values of every principal the statements allow: a
- * statement's `aws:PrincipalArn` condition where it has one, else its AWS principals;
- * a role session by its role, whose `aws:PrincipalArn` it carries. Undefined when one
- * of them is every principal or an account's root without such a condition, which no
- * list of ARNs can hold.
- */
-function holdersOf(stack: Stack, statements: any[]): string[] | undefined {
-  const holders: string[] = [];
-  for (const statement of statements) {
-    const named = Object.entries<Record<string, unknown>>(statement.Condition ?? {})
-      .filter(([operator]) => NAMING_OPERATORS.includes(operator.toLowerCase()))
-      .flatMap(([, values]) => Object.entries(values).filter(([key]) => key.toLowerCase() === 'aws:principalarn').flatMap(([, v]) => [v].flat()));
-    if (named.length > 0) {
-      holders.push(...named as string[]);
-      continue;
-    }
-    const principal = statement.Principal;
-    if (principal === undefined || principal === '*') return undefined;
-    const aws = [principal.AWS ?? []].flat() as unknown[];
-    // An account's root, literal or built with intrinsics (AccountRootPrincipal), as the template will hold it.
-    const root = (value: string) => /^\d{12}$/.test(value) || /:root"/.test(JSON.stringify(stack.resolve(value)));
-    if (aws.some(value => typeof value !== 'string' || value === '*' || root(value))) return undefined;
-    holders.push(...(aws as string[]).flatMap(sessionRole));
-  }
-  return Array.from(new Set(holders));
-}
-
-/**
- * A role session's `aws:PrincipalArn` is its role's ARN, path included, which the
- * session ARN does not show: the role by its name (unique in the account) at any path.
- * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
- */
-function sessionRole(arn: string): string[] {
-  const session = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(arn);
-  if (!session) return [arn];
-  const [, partition, account, role] = session;
-  return [`arn:${partition}:iam::${account}:role/${role}`, `arn:${partition}:iam::${account}:role/*/${role}`];
 }
