@@ -5,15 +5,16 @@
  * policy with the policy simulator, which sets `aws:PrincipalArn`,
  * `aws:PrincipalAccount` and `kms:CallerAccount` as AWS sets them.
  */
-import { App, Aws, CfnElement, Lazy, Stack } from 'aws-cdk-lib';
+import { App, Aws, CfnElement, CfnParameter, Lazy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { IConstruct } from 'constructs';
 import * as fc from 'fast-check';
-import { ClassifiedKey, DataClassification, RolesUnderPath } from '../src';
+import { ClassifiedKey, DataClassification, MultiRegionKeySet, RolesUnderPath } from '../src';
 import { PolicySimulator } from './support/policy-sim';
 import { ACCOUNT, newStack, OTHER_ACCOUNT, REGION } from './support/stack';
+import { adminPrincipal } from '../src/key/key-roles';
 import { PolicySizeEstimator } from '../src/key/policy-size';
 
 const KMS_STAR = [PolicySimulator.allowPolicy('kms:*')];
@@ -416,6 +417,66 @@ describe('escape hatches and odd shapes never give a user administration', () =>
     }
     expect(await sim.simulate({ principalArn: fleetRole('x', '/payments/'), action: 'kms:DisableKey', resourceArn: keyArn, identityPolicies: KMS_STAR }))
       .toBe('ExplicitlyDenied');
+  });
+});
+
+describe('whoever manages the key cannot be made a user of it', () => {
+  test('the deploy role is refused use at synth: the administration deny leaves it out', () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.CONFIDENTIAL });
+    const deployRole = iam.Role.fromRoleArn(stack, 'Deploy', `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-${REGION}`);
+    expect(() => key.grantDecrypt(deployRole)).toThrow(/grantDecrypt must not be given TestStack\/Deploy: it manages the key \(the deploy role/);
+  });
+
+  test('a multi-Region primary\'s administrator is refused use of a replica it may promote', () => {
+    const set = new MultiRegionKeySet(new App(), 'Orders', {
+      account: ACCOUNT,
+      primaryRegion: REGION,
+      replicaRegions: ['eu-west-1'],
+      classification: DataClassification.CONFIDENTIAL,
+      allowPrimaryRegionUpdate: true,
+      viaServices: ['dynamodb'],
+    });
+    const replicaStack = set.stackIn('eu-west-1');
+    const primaryAdmin = adminPrincipal(set.primaryKey.adminRole).principal.policyFragment.principalJson.AWS[0];
+    expect(() => set.keyIn('eu-west-1').grantDecrypt(iam.Role.fromRoleArn(replicaStack, 'PrimaryAdmin', primaryAdmin))).toThrow(/it manages the key/);
+  });
+
+  test('an administrator\'s ARN with a wildcard in its path fails synthesis', () => {
+    const stack = newStack();
+    const adminRole = new iam.Role(stack, 'Admin', { path: '/ops/*/', roleName: 'KeyAdmin', assumedBy: new iam.AccountRootPrincipal() });
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, adminRole });
+    key.grantDecrypt(new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() }));
+    expect(() => Template.fromStack(stack)).toThrow(/a principal that manages the key has '\*' or '\?' in its ARN \(\/ops\/\*\/KeyAdmin\)/);
+  });
+
+  test('a role session built with intrinsics is refused as an administrator', () => {
+    const stack = new Stack(new App(), 'Agnostic');
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL });
+    const session = new iam.ArnPrincipal(`arn:${Aws.PARTITION}:sts::${Aws.ACCOUNT_ID}:assumed-role/OpsAdmin/alice`);
+    expect(() => key.grantAdmin(session)).toThrow(/grantAdmin must be given a role, not one of its sessions/);
+  });
+
+  test('a user known only at deploy time gets no administration from an escape hatch', async () => {
+    const stack = newStack();
+    const key = new ClassifiedKey(stack, 'Key', { classification: DataClassification.INTERNAL, allowAccountRootCryptography: true });
+    const readerArn = new CfnParameter(stack, 'ReaderArn', { default: `arn:aws:iam::${ACCOUNT}:role/app-reader` }).valueAsString;
+    key.grantDecrypt(iam.Role.fromRoleArn(stack, 'Reader', readerArn));
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.AccountRootPrincipal()],
+      actions: ['kms:DisableKey', 'kms:PutKeyPolicy'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/app-*` } },
+    }));
+    const sim = PolicySimulator.fromStack(stack);
+    const keyArn = sim.keyArn(logicalId(key));
+    for (const action of ['kms:DisableKey', 'kms:PutKeyPolicy']) {
+      expect(await sim.simulate({ principalArn: `arn:aws:iam::${ACCOUNT}:role/app-reader`, action, resourceArn: keyArn, identityPolicies: KMS_STAR }))
+        .toBe('ExplicitlyDenied');
+    }
+    // The escape hatch still works for whom it was written, outside the key's users.
+    expect(await sim.simulate({ principalArn: `arn:aws:iam::${ACCOUNT}:role/app-ops`, action: 'kms:DisableKey', resourceArn: keyArn, identityPolicies: KMS_STAR }))
+      .toBe('Allowed');
   });
 });
 

@@ -180,7 +180,7 @@ export class ClassifiedKey extends Resource implements kms.IKey {
     // Once the app is complete: what the resources that name the key need of it.
     const consumers = ConsumerRegistry.of(this);
     this.node.addValidation({ validate: () => this.grants.learnConsumers(consumers) });
-    this.node.addValidation({ validate: () => this.policy.validateSize() });
+    this.node.addValidation({ validate: () => this.policy.validate() });
 
     const { resource, keyArn, keyId } = home.create(this, {
       description: props.description

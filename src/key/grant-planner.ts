@@ -89,7 +89,7 @@ export class GrantPlanner {
 
   /** The users the separation denies name: by ARN, once each, the deploy role aside. */
   public separatedUsers(): iam.IPrincipal[] {
-    return this.namedPrincipals(this.users.filter(u => u !== this.deployPrincipal));
+    return this.namedPrincipals(this.users.filter(u => u !== this.deployPrincipal), [GranteeKind.NAMED, GranteeKind.UNRESOLVED, GranteeKind.ACCOUNT]);
   }
 
   /**
@@ -229,6 +229,7 @@ export class GrantPlanner {
         this.users.push(principal);
         return grantOnKey(this.key, this.props.policy, grantee, this.props.policy.usageStatements(this.scopeService(view), granted));
       case GranteeKind.NAMED: {
+        this.props.policy.assertNotManager(method, principal);
         this.assertOwnServices(method, view);
         const crossStack = crossStackGrantee(this.key, method, principal, view);
         if (crossStack) {
@@ -312,10 +313,7 @@ export class GrantPlanner {
     return grantOnKey(this.key, this.props.policy, grantee, statements);
   }
 
-  /**
-   * The principal that creates the key's consumers: `deployRole`, or the
-   * CloudFormation execution role of the stack's synthesizer.
-   */
+  /** The principal that creates the key's consumers: `deployRole`, or the stack synthesizer's CloudFormation execution role. */
   public deployRole(): iam.IPrincipal {
     if (this.deployPrincipal) return this.deployPrincipal;
     const principal = this.props.deployRole?.grantPrincipal ?? new iam.ArnPrincipal(deployRoleArnFor(this.key, this.props.deployRole));
@@ -326,8 +324,8 @@ export class GrantPlanner {
   }
 
   /** The principals named by ARN, which an explicit deny can name without touching others. */
-  private namedPrincipals(principals: iam.IPrincipal[]): iam.IPrincipal[] {
-    const named = principals.map(p => granteeOf(this.key, p)).filter(g => g.kind === GranteeKind.NAMED).map(g => g.principal);
+  private namedPrincipals(principals: iam.IPrincipal[], kinds = [GranteeKind.NAMED]): iam.IPrincipal[] {
+    const named = principals.map(p => granteeOf(this.key, p)).filter(g => kinds.includes(g.kind)).map(g => g.principal);
     return named.filter((p, i) => named.findIndex(q => samePrincipal(this.key, p, q)) === i);
   }
 

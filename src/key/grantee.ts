@@ -244,5 +244,5 @@ export function isPlainGrant(statement: iam.PolicyStatement): boolean {
  */
 export function sessionArnOf(scope: IConstruct, principal: iam.IPrincipal): string | undefined {
   const rendered = JSON.stringify(Stack.of(scope).resolve(principal.policyFragment.principalJson.AWS ?? []));
-  return /:sts::[^"]*:assumed-role\//.test(rendered) ? `${principal}` : undefined;
+  return /:sts::[\s\S]*assumed-role\//.test(rendered) ? `${principal}` : undefined;
 }

@@ -8,7 +8,7 @@ import { LockoutGuard } from './lockout-guard';
 import { NetworkPerimeter, networkPerimeterStatement } from './network-perimeter';
 import { mergeConditions } from './policy-conditions';
 import { validatePolicySize } from './policy-size';
-import { denySeparatedDuties, LibraryAdministration, SeparatedRoles } from './separation-of-duties';
+import { assertNotHolder, denySeparatedDuties, LibraryAdministration, SeparatedRoles, wildcardHolders } from './separation-of-duties';
 import { logGroupKeyStatement, PolicyPlace, TopicPublisher, topicPublisherStatement } from './service-statements';
 import { domainSuffixOf } from './stack-strings';
 
@@ -55,10 +55,7 @@ export class KeyPolicy {
   /** Conditions aws-cdk-lib constructs add to a grant's principal statement, to carry over. */
   private readonly narrowings: Array<{ from: iam.PolicyStatement; to: iam.PolicyStatement[] }> = [];
   private separation?: () => SeparatedRoles;
-  /**
-   * The allows of administration this class writes, and the ARNs of whom they allow,
-   * recorded as each is made: the administration deny leaves out those, and only those.
-   */
+  /** The allows of administration this class writes and whom they allow, recorded as each is made: all the deny leaves out. */
   private readonly administration: LibraryAdministration = { statements: [], holders: [] };
   /** The account root's statements, shared with the key's administrators. */
   private readonly guard: LockoutGuard;
@@ -141,9 +138,7 @@ export class KeyPolicy {
     if (this.separation) {
       const roles = this.separation();
       this.separation = undefined;
-      denySeparatedDuties(this.document, roles, {
-        statements: this.administration.statements, holders: [...this.guard.policyWriters, ...this.administration.holders],
-      });
+      denySeparatedDuties(this.document, roles, { statements: this.administration.statements, holders: this.holders() });
     }
     for (const { from, to } of this.narrowings.splice(0)) {
       const conditions = from.conditions;
@@ -327,10 +322,18 @@ export class KeyPolicy {
     return { partition: Stack.of(this.scope).partition, region: this.region, account: this.account, urlSuffix: this.urlSuffix };
   }
 
-  /** Refuses a policy over the KMS limit and warns near it: see validatePolicySize. */
-  public validateSize(): string[] {
-    return validatePolicySize(this.scope, this.render());
+  /** Refuses a policy over the KMS limit (warns near it), or whose managers' ARNs hold wildcards. */
+  public validate(): string[] {
+    return [...wildcardHolders(Stack.of(this.scope), this.holders()), ...validatePolicySize(this.scope, this.render())];
   }
+
+  /** Refuses use to a principal that manages the key: see assertNotHolder. */
+  public assertNotManager(method: string, principal: iam.IPrincipal): void {
+    assertNotHolder(Stack.of(this.scope), method, principal, this.holders());
+  }
+
+  /** Who manages the key, by ARN: the lockout guard's writers and the library's allows of administration. */
+  private holders = () => [...this.guard.policyWriters, ...this.administration.holders];
 
   private allow(principal: iam.IPrincipal, actions: string[], conditions: Conditions): iam.PolicyStatement {
     return new iam.PolicyStatement({

@@ -1,3 +1,4 @@
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, expandAction } from './actions';
 
@@ -86,4 +87,52 @@ function givesAdministration(statement: any): boolean {
   if (statement.NotAction !== undefined) return true;
   const listed = [statement.Action ?? []].flat() as string[];
   return listed.some(action => [action, ...expandAction(action)].some(a => DENIED_PATTERNS.some(p => p.test(a))));
+}
+
+/**
+ * Refuses use of the key to a principal that manages it (the deploy role, a home's
+ * handler, a multi-Region member's administrators), by the ARN the template will
+ * hold: the administration deny leaves it out, so it would both use and manage.
+ */
+export function assertNotHolder(stack: Stack, method: string, principal: iam.IPrincipal, holders: string[]): void {
+  const render = (value: unknown) => JSON.stringify(stack.resolve(value));
+  const held = new Set(holders.map(render));
+  const arn = (principal.policyFragment.principalJson.AWS ?? []).find(value => held.has(render(value)));
+  if (arn !== undefined) {
+    throw new Error(
+      `${method} must not be given ${principal}: it manages the key (the deploy role, a key store's handler or a multi-Region key's administrator), `
+      + 'so it cannot also use it; the deploy role\'s creation calls are granted through the services that need them',
+    );
+  }
+}
+
+/**
+ * The errors of holders whose ARN has `*` or `?`: in an `aws:PrincipalArn` condition
+ * (`ArnEquals` as `ArnLike`) they are wildcards, which would let other roles manage
+ * the key.
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN
+ */
+export function wildcardHolders(stack: Stack, holders: string[]): string[] {
+  // The literal text of a value; a role or user of the stack by its path and name as the template holds them.
+  const literal = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value)) return value.map(literal).join('');
+    const getAtt = (value as Record<string, unknown> | null)?.['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return principalText(stack, getAtt[0]);
+    return value && typeof value === 'object' ? Object.values(value).map(literal).join('') : '';
+  };
+  return Array.from(new Set(holders.map(h => literal(stack.resolve(h))).filter(text => /[*?]/.test(text))))
+    .map(text => `a principal that manages the key has '*' or '?' in its ARN (${text}): in the key policy's aws:PrincipalArn conditions `
+      + 'they are wildcards, which would let other roles manage the key; use a path and name without them');
+}
+
+/** `<path><name>` of the role or user of `stack` with that logical ID, as its template holds them; '' for anything else. */
+function principalText(stack: Stack, logicalId: unknown): string {
+  const element = stack.node.findAll().find((c): c is iam.CfnRole | iam.CfnUser =>
+    (c instanceof iam.CfnRole || c instanceof iam.CfnUser) && Stack.of(c) === stack && stack.resolve(c.logicalId) === logicalId);
+  if (!element) return '';
+  const rendered = stack.resolve(element._toCloudFormation()) as { Resources?: Record<string, { Properties?: Record<string, unknown> }> };
+  const properties = Object.values(rendered.Resources ?? {})[0]?.Properties ?? {};
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  return `${text(properties.Path)}${text(element instanceof iam.CfnRole ? properties.RoleName : properties.UserName)}`;
 }
