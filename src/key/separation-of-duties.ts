@@ -12,7 +12,7 @@ import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, expandAction } from './actio
 export interface SeparatedRoles {
   /** The key's administrators, named by ARN. */
   readonly administrators: iam.IPrincipal[];
-  /** The key's users named by ARN: the user role and grantees. */
+  /** The key's users by ARN, literal or known only at deploy time: the user role and grantees. */
   readonly users: iam.IPrincipal[];
   /** The `aws:PrincipalArn` patterns of fleets granted use (RolesUnderPath). */
   readonly fleets: string[];
