@@ -117,12 +117,7 @@ export class PolicySizeEstimator {
   /** The longest ARN of a role or user of this stack, by its logical ID. */
   private principalArnLength(logicalId: string): number | undefined {
     if (!this.principals) {
-      this.principals = new Map();
-      for (const construct of this.stack.node.findAll()) {
-        if (!(construct instanceof iam.CfnRole || construct instanceof iam.CfnUser)) continue;
-        if (!CfnElement.isCfnElement(construct) || Stack.of(construct) !== this.stack) continue;
-        this.principals.set(this.stack.resolve(construct.logicalId), this.arnLength(construct));
-      }
+      this.principals = new Map(principalsOf(this.stack).map(principal => [this.stack.resolve(principal.logicalId), this.arnLength(principal)]));
     }
     return this.principals.get(logicalId);
   }
@@ -137,14 +132,13 @@ export class PolicySizeEstimator {
     const region = literal(this.stack.region) !== undefined ? RegionInfo.get(this.stack.region).partition : undefined;
     const partition = literal(this.stack.partition) ?? region?.length ?? longest()['AWS::Partition'];
     const account = literal(this.stack.account) ?? ACCOUNT;
-    const rendered = this.stack.resolve(principal._toCloudFormation()) as { Resources?: Record<string, { Properties?: Record<string, unknown> }> };
-    const properties = Object.values(rendered.Resources ?? {})[0]?.Properties ?? {};
     const given = (value: unknown, longestValue: number) => (value === undefined ? undefined : typeof value === 'string' ? value.length : longestValue);
-    const path = given(properties.Path, IAM_PATH) ?? 1;
+    const template = pathAndNameOf(principal);
+    const path = given(template.path, IAM_PATH) ?? 1;
     const stackName = literal(this.stack.stackName);
     const logicalId: string = this.stack.resolve(principal.logicalId);
     const generated = stackName === undefined ? IAM_NAME : Math.min(IAM_NAME, stackName + 1 + logicalId.length + 1 + GENERATED_SUFFIX);
-    const name = given(principal instanceof iam.CfnRole ? properties.RoleName : properties.UserName, IAM_NAME) ?? generated;
+    const name = given(template.name, IAM_NAME) ?? generated;
     const type = principal instanceof iam.CfnRole ? ':role' : ':user';
     return 'arn:'.length + partition + ':iam::'.length + account + type.length + path + name;
   }
@@ -166,4 +160,21 @@ export function validatePolicySize(scope: IConstruct, document: iam.PolicyDocume
       `key policy is about ${size} bytes, ${Math.round(size / KEY_POLICY_MAX_BYTES * 100)}% of the ${KEY_POLICY_MAX_BYTES}-byte limit of KMS: ${remedies}`);
   }
   return [];
+}
+
+/** The roles and users of `stack`'s own template. */
+export function principalsOf(stack: Stack): Array<iam.CfnRole | iam.CfnUser> {
+  return stack.node.findAll().filter((c): c is iam.CfnRole | iam.CfnUser =>
+    (c instanceof iam.CfnRole || c instanceof iam.CfnUser) && CfnElement.isCfnElement(c) && Stack.of(c) === stack);
+}
+
+/**
+ * A role's or user's path and name as its template will hold them, property overrides
+ * included: a string, an intrinsic, or undefined where not given (a generated name).
+ */
+export function pathAndNameOf(principal: iam.CfnRole | iam.CfnUser): { path: unknown; name: unknown } {
+  const stack = Stack.of(principal);
+  const rendered = stack.resolve(principal._toCloudFormation()) as { Resources?: Record<string, { Properties?: Record<string, unknown> }> };
+  const properties = Object.values(rendered.Resources ?? {})[0]?.Properties ?? {};
+  return { path: properties.Path, name: principal instanceof iam.CfnRole ? properties.RoleName : properties.UserName };
 }

@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { DENIED_TO_ADMINISTRATORS, DENIED_TO_USERS, expandAction } from './actions';
+import { pathAndNameOf, principalsOf } from './policy-size';
 
 /*
  * Separation of duties in a key policy: denies of cryptography to the key's
@@ -128,11 +129,8 @@ export function wildcardHolders(stack: Stack, holders: string[]): string[] {
 
 /** `<path><name>` of the role or user of `stack` with that logical ID, as its template holds them; '' for anything else. */
 function principalText(stack: Stack, logicalId: unknown): string {
-  const element = stack.node.findAll().find((c): c is iam.CfnRole | iam.CfnUser =>
-    (c instanceof iam.CfnRole || c instanceof iam.CfnUser) && Stack.of(c) === stack && stack.resolve(c.logicalId) === logicalId);
-  if (!element) return '';
-  const rendered = stack.resolve(element._toCloudFormation()) as { Resources?: Record<string, { Properties?: Record<string, unknown> }> };
-  const properties = Object.values(rendered.Resources ?? {})[0]?.Properties ?? {};
-  const text = (value: unknown) => (typeof value === 'string' ? value : '');
-  return `${text(properties.Path)}${text(element instanceof iam.CfnRole ? properties.RoleName : properties.UserName)}`;
+  const principal = principalsOf(stack).find(p => stack.resolve(p.logicalId) === logicalId);
+  if (!principal) return '';
+  const { path, name } = pathAndNameOf(principal);
+  return [path, name].filter((v): v is string => typeof v === 'string').join('');
 }
